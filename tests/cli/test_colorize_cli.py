@@ -1,0 +1,169 @@
+"""`vprop colorize` and `vprop keys` end to end through click, on real footage and on made-up bad input."""
+import shutil
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vprop.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def frame_times(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return [float(f.pts * f.time_base) for f in c.decode(s)]
+
+
+def colour_keys(video, directory, indices):
+    directory.mkdir(exist_ok=True)
+    with av.open(str(video)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            if i in indices:
+                rgb = frame.to_ndarray(format="rgb24")
+                rgb[..., 0] = np.clip(rgb[..., 0].astype(int) + 40, 0, 255)   # tint: a colour key
+                cv2.imwrite(str(directory / f"{i:05d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return directory
+
+
+def test_colorizes_the_real_example_clip(tmp_path, tiny_color_weights):
+    out = tmp_path / "color.mp4"
+    result = run("colorize", EXAMPLES / "rhino_gray.mp4", "--keys", EXAMPLES / "rhino_keys", "--interval", 20,
+                 "-o", out, "--weights", tiny_color_weights, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert frame_times(out) == frame_times(EXAMPLES / "rhino_gray.mp4")
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    key = cv2.cvtColor(cv2.imread(str(EXAMPLES / "rhino_keys" / "00020.jpg")), cv2.COLOR_BGR2RGB)
+    # Key frames come back in their own colours; the frames between are coloured, not gray.
+    assert np.abs(frames[20].astype(int) - key).mean() < 6
+    saturation = [np.ptp(f.astype(int), axis=-1).mean() for f in frames]
+    assert min(saturation) > 3
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_audio_timestamps_and_frame_count_survive(tmp_path, make_video, tiny_color_weights):
+    video = make_video("talk.mp4", frames=30, size=(64, 48), audio="aac")
+    keys = colour_keys(video, tmp_path / "keys", {0, 10, 20})
+    out = tmp_path / "out.mp4"
+    result = run("colorize", video, "--keys", keys, "--interval", 10, "-o", out, "--weights", tiny_color_weights)
+    assert result.exit_code == 0, result.output
+    assert frame_times(out) == frame_times(video)
+    with av.open(str(out)) as c, av.open(str(video)) as src:
+        assert len(c.streams.audio) == 1
+        assert c.streams.audio[0].codec_context.name == src.streams.audio[0].codec_context.name
+        got = sum(p.size for p in c.demux(c.streams.audio[0]))
+        want = sum(p.size for p in src.demux(src.streams.audio[0]))
+        assert got == want
+
+
+def test_png_directory_output_and_online_mode(tmp_path, make_video, tiny_color_weights):
+    video = make_video("v.mp4", frames=12, size=(64, 48))
+    keys = colour_keys(video, tmp_path / "keys", {0})
+    result = run("colorize", video, "--keys", keys, "--mode", "online", "-o", str(tmp_path / "frames") + "/",
+                 "--weights", tiny_color_weights, "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"{i:05d}.png" for i in range(12)]
+
+
+def test_keys_exports_what_colorize_expects(tmp_path, make_video, tiny_color_weights):
+    video = make_video("v.mp4", frames=25, size=(64, 48))
+    result = run("keys", video, "--interval", 10, "-o", tmp_path / "k", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["00000.png", "00010.png", "00020.png"]
+
+
+@pytest.fixture
+def setup(tmp_path, make_video):
+    video = make_video("v.mp4", frames=12, size=(64, 48))
+    keys = colour_keys(video, tmp_path / "keys", {0, 6})
+    return tmp_path, video, keys
+
+
+def bad(result, *words):
+    assert result.exit_code == 1, result.output
+    lines = [l for l in result.output.strip().splitlines() if l.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_missing_video(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    bad(run("colorize", tmp / "nope.mp4", "--keys", keys, "-o", tmp / "o.mp4", "--weights", tiny_color_weights),
+        "nope.mp4", "no such file")
+
+
+def test_not_a_video(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    fake = tmp / "fake.mp4"
+    fake.write_text("hello")
+    bad(run("colorize", fake, "--keys", keys, "-o", tmp / "o.mp4", "--weights", tiny_color_weights), "fake.mp4")
+
+
+def test_no_keys(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    (tmp / "empty").mkdir()
+    bad(run("colorize", video, "--keys", tmp / "empty", "-o", tmp / "o.mp4", "--weights", tiny_color_weights), "empty")
+
+
+def test_missing_interval_keys(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    bad(run("colorize", video, "--keys", keys, "--interval", 3, "-o", tmp / "o.mp4", "--weights", tiny_color_weights),
+        "missing key-frames", "3, 9")
+
+
+def test_key_beyond_the_end(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    shutil.copy(keys / "00006.png", keys / "00050.png")
+    bad(run("colorize", video, "--keys", keys, "-o", tmp / "o.mp4", "--weights", tiny_color_weights),
+        "00050.png", "beyond")
+    assert not (tmp / "o.mp4").exists()
+
+
+def test_key_of_the_wrong_size(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    cv2.imwrite(str(keys / "00006.png"), np.full((10, 50, 3), 90, np.uint8) + np.array([0, 0, 60], np.uint8))
+    bad(run("colorize", video, "--keys", keys, "-o", tmp / "o.mp4", "--weights", tiny_color_weights),
+        "00006.png", "does not match")
+
+
+def test_grayscale_key(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    cv2.imwrite(str(keys / "00006.png"), np.full((48, 64, 3), 90, np.uint8))
+    bad(run("colorize", video, "--keys", keys, "-o", tmp / "o.mp4", "--weights", tiny_color_weights),
+        "00006.png", "grayscale")
+
+
+def test_output_equal_to_input(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    before = video.read_bytes()
+    bad(run("colorize", video, "--keys", keys, "-o", video, "--weights", tiny_color_weights), "v.mp4")
+    assert video.read_bytes() == before
+
+
+def test_unwritable_output(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    blocker = tmp / "file"
+    blocker.write_text("x")
+    bad(run("colorize", video, "--keys", keys, "-o", blocker / "o.mp4", "--weights", tiny_color_weights))
+
+
+def test_unknown_weights_file(setup):
+    tmp, video, keys = setup
+    bad(run("colorize", video, "--keys", keys, "-o", tmp / "o.mp4", "--weights", tmp / "missing.safetensors"),
+        "missing.safetensors")
+
+
+def test_usage_error_exits_2(setup):
+    tmp, video, keys = setup
+    assert run("colorize", video, "-o", tmp / "o.mp4").exit_code == 2

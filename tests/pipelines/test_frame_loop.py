@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import torch
+
+from vprop.evaluate import Passthrough
+from vprop.io.video import VideoFrame
+from vprop.pipelines.base import Propagator, Settings
+from vprop.pipelines.colorize import ColorTask
+from vprop.tasks import color
+
+
+def gray_frames(n, h=24, w=32):
+    for i in range(n):
+        rgb = np.full((h, w, 3), 120 + i, np.uint8)
+        rgb[:, (i % w):(i % w) + 4] = 200     # a moving bar gives the flow something to track
+        yield VideoFrame(i, rgb, i, None)
+
+
+def solid_key(rgb_value, h=24, w=32):
+    return ColorTask().prepare_key(np.full((h, w, 3), rgb_value, np.uint8))
+
+
+def chroma(rgb):
+    return color.rgb_to_lab(rgb)[..., 1:].mean((0, 1))
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_online_copies_the_preceding_key(align):
+    keys = {0: solid_key((160, 120, 120)), 6: solid_key((120, 120, 160))}
+    out = list(Propagator(Passthrough(), ColorTask(), Settings(mode="online", align=align))(gray_frames(10), keys))
+    assert [f.index for f, _ in out] == list(range(10))
+    frames = list(gray_frames(10))
+    task = ColorTask()
+    for index, key_index in [(5, 0), (9, 6)]:
+        expected = task.finish(task.prepare(frames[index].rgb), task.key_output(None, keys[key_index]))
+        got = out[index][1].astype(int)
+        if align:   # the flow tracks the bar; compare away from it
+            got, expected = got[:, 24:], expected[:, 24:]
+        assert np.abs(got - expected).max() <= 1
+
+
+def test_offline_blends_both_keys_by_distance():
+    keys = {0: solid_key((160, 120, 120)), 10: solid_key((120, 120, 160))}
+    out = dict((f.index, rgb) for f, rgb in
+               Propagator(Passthrough(), ColorTask(), Settings(mode="offline", align=False))(gray_frames(11), keys))
+    a0, a10 = chroma(out[0])[0], chroma(out[10])[0]
+    assert a0 > a10
+    # The a channel moves monotonically from the first key's to the second's.
+    series = [chroma(out[i])[0] for i in range(11)]
+    assert all(x >= y - 0.5 for x, y in zip(series, series[1:]))
+    assert abs(series[5] - (a0 + a10) / 2) < 0.2 * abs(a0 - a10)
+
+
+def test_nearest_blend_takes_the_nearer_key():
+    keys = {0: solid_key((160, 120, 120)), 10: solid_key((120, 120, 160))}
+    s = Settings(mode="offline", align=False, blend="nearest")
+    out = dict((f.index, rgb) for f, rgb in Propagator(Passthrough(), ColorTask(), s)(gray_frames(11), keys))
+    assert np.allclose(chroma(out[3]), chroma(out[0]), atol=2)
+    assert np.allclose(chroma(out[7]), chroma(out[10]), atol=2)
+
+
+def test_frames_before_the_first_key_come_from_the_following_key():
+    keys = {4: solid_key((120, 150, 120))}
+    for mode in ("online", "offline"):
+        out = list(Propagator(Passthrough(), ColorTask(), Settings(mode=mode, align=True))(gray_frames(8), keys))
+        assert [f.index for f, _ in out] == list(range(8))
+        assert np.abs(chroma(out[0][1]) - chroma(out[4][1])).max() < 3
+
+
+def test_online_streams_without_waiting_for_the_end():
+    """Online output is yielded while frames are still arriving: memory does not grow with the video."""
+    consumed = []
+
+    def frames():
+        for f in gray_frames(1000):
+            consumed.append(f.index)
+            yield f
+
+    keys = {0: solid_key((160, 120, 120))}
+    stream = Propagator(Passthrough(), ColorTask(), Settings(mode="online", align=True, batch_size=2))(frames(), keys)
+    for _ in range(5):
+        next(stream)
+    assert len(consumed) < 10
+
+
+def test_model_runs_batched_and_unbatched_alike(tiny_color_weights):
+    from vprop.models.hub import load_weights_file
+    model, _ = load_weights_file(tiny_color_weights)
+    keys = {0: solid_key((160, 120, 120))}
+    runs = [list(Propagator(model, ColorTask(), Settings(mode="online", batch_size=b))(gray_frames(6), keys))
+            for b in (1, 4)]
+    for (f1, a), (f2, b) in zip(*runs):
+        assert f1.index == f2.index
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1

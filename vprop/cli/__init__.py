@@ -1,0 +1,20 @@
+"""`vprop`: a click group; each command is a thin module over the library."""
+import click
+
+from vprop import __version__
+from vprop.cli.colorize import colorize_command
+from vprop.cli.eval import eval_group
+from vprop.cli.keys import keys_command
+from vprop.cli.train import train_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vprop")
+def main():
+    """Propagate colour, HDR radiance and object masks from a few key-frames through a video."""
+
+
+main.add_command(colorize_command)
+main.add_command(keys_command)
+main.add_command(eval_group)
+main.add_command(train_command)

@@ -1,0 +1,42 @@
+"""Options shared by the commands, declared once."""
+from __future__ import annotations
+
+import click
+import torch
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter("CUDA is not available on this machine", param_hint="--device")
+    return device
+
+
+def common(func):
+    """--device, --quiet, --weights, --batch-size."""
+    decorators = [
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+                     help="Where the network runs."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar or warnings."),
+        click.option("--weights", metavar="PATH|hf://ORG/REPO[@REV]/FILE", default=None,
+                     help="Model weights (default: the shipped weights for this task)."),
+        click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
+                     help="Frames per network call."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def video_output(func):
+    """-o/--output, --crf, --lossless."""
+    decorators = [
+        click.option("-o", "--output", required=True, type=click.Path(dir_okay=True, path_type=str),
+                     help="Output .mp4/.mov (H.264), .mkv (--lossless: FFV1) or a directory of PNGs."),
+        click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True, help="H.264 quality."),
+        click.option("--lossless", is_flag=True, help="FFV1 in .mkv."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func

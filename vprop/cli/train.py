@@ -1,0 +1,68 @@
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import click
+
+from vprop.cli._console import user_errors
+from vprop.training.loop import TrainConfig
+
+
+@click.command("train")
+@click.argument("task", type=click.Choice(["color"]))
+@click.option("--data", "data", multiple=True, type=click.Path(file_okay=False, path_type=str),
+              help="Folder of training videos (repeatable).")
+@click.option("--dev", multiple=True, help="Video names (file stems) held out for validation (repeatable).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="TOML file of TrainConfig fields; command-line options override it.")
+@click.option("--out", default=None, help="Run directory (checkpoint.pt, log.csv).")
+@click.option("--steps", type=click.IntRange(1), default=None)
+@click.option("--batch-size", type=click.IntRange(1), default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--no-switch", is_flag=True, help="Basic TPN: no switchable reverse loss.")
+@click.option("--no-align", is_flag=True, help="The paper's plain TPN: no optical-flow alignment of the key.")
+@click.option("--decoder", type=click.Choice(["residual", "paper"]), default=None)
+@click.option("--init", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Start from these weights (fine-tuning).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
+@click.option("--export", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="After training, write the weights (safetensors) here.")
+@click.option("--workers", type=click.IntRange(0), default=None, help="Data loader processes.")
+def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_switch, no_align, decoder, init,
+                  resume, export, workers):
+    """Train a TPN for TASK on folders of real video."""
+    from vprop.models.hub import save_weights
+    from vprop.training.run import build_color
+
+    with user_errors():
+        fields = {}
+        if config_path:
+            with open(config_path, "rb") as f:
+                fields.update(tomllib.load(f))
+        given = {"data": list(data) or None, "dev": list(dev) or None, "out": out, "steps": steps,
+                 "batch_size": batch_size, "lr": lr, "decoder": decoder, "init": init, "workers": workers}
+        fields.update({k: v for k, v in given.items() if v is not None})
+        if no_switch:
+            fields["switch"] = False
+        if no_align:
+            fields["aligned"] = False
+            fields.setdefault("decoder", "paper")
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = set(fields) - known
+        if unknown:
+            raise click.UsageError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        cfg = TrainConfig(task=task, **fields)
+        if not cfg.data:
+            raise click.UsageError("give --data FOLDER (or data = [...] in --config)")
+        trainer = build_color(cfg)
+        checkpoint = Path(cfg.out) / "checkpoint.pt"
+        if resume and checkpoint.exists():
+            trainer.resume(checkpoint)
+            click.echo(f"resumed at step {trainer.step}")
+        elif cfg.init:
+            trainer.init_from(Path(cfg.init))
+        trainer.run()
+        if export:
+            save_weights(trainer.model, Path(export), {"task": task, "steps": trainer.step,
+                                                       "train_config": dataclasses.asdict(cfg)})
+            click.echo(f"exported {export}")

@@ -1,0 +1,78 @@
+"""Key-frame alignment by chained DIS optical flow (OpenCV), with the cues the network uses to judge the warp.
+
+A key is aligned to frame t by following every pixel of t back to the key through the per-frame flows,
+one step per frame: the cumulative map costs one remap per frame however far the key is, and each flow is
+computed once and reused by every key that chains through it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def to_gray_u8(rgb_or_l: np.ndarray) -> np.ndarray:
+    """Flow input: 8-bit luminance. Accepts RGB uint8 or a float L channel in [0, 100]."""
+    if rgb_or_l.ndim == 3:
+        return cv2.cvtColor(rgb_or_l, cv2.COLOR_RGB2GRAY)
+    return np.clip(rgb_or_l * 2.55, 0, 255).astype(np.uint8)
+
+
+class FlowEstimator:
+    """Dense optical flow between consecutive frames (DIS, Kroeger et al. 2016)."""
+
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM):
+        self._dis = cv2.DISOpticalFlow_create(preset)
+
+    def __call__(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Flow (H, W, 2) float32 such that src(p) corresponds to dst(p + flow(p))."""
+        return self._dis.calc(src, dst, None)
+
+
+def _grid(height: int, width: int) -> np.ndarray:
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([xs, ys], -1)
+
+
+@dataclass
+class ChainedWarp:
+    """Where each pixel of the current frame came from in the key frame, and how much to trust it.
+
+    ``coords``: (H, W, 2) key-frame coordinates; ``valid``: 1 while the chain stayed inside the frame;
+    ``error``: forward-backward flow inconsistency accumulated along the chain, in pixels.
+    """
+
+    coords: np.ndarray
+    valid: np.ndarray
+    error: np.ndarray
+
+    @classmethod
+    def identity(cls, height: int, width: int) -> "ChainedWarp":
+        return cls(_grid(height, width), np.ones((height, width), np.float32), np.zeros((height, width), np.float32))
+
+    def step(self, to_prev: np.ndarray, from_prev: np.ndarray) -> "ChainedWarp":
+        """Extend the chain by one frame.
+
+        ``to_prev``: flow from the new frame to the previous frame of the chain; ``from_prev``: the flow the
+        other way, used only for the consistency check.
+        """
+        h, w = self.valid.shape
+        where = _grid(h, w) + to_prev
+        inside = (where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1)
+        mx, my = where[..., 0], where[..., 1]
+        coords = cv2.remap(self.coords, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        valid = cv2.remap(self.valid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        back = cv2.remap(from_prev, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inconsistency = np.linalg.norm(to_prev + back, axis=-1)
+        error = cv2.remap(self.error, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) + inconsistency
+        return ChainedWarp(coords, valid * inside, error)
+
+    def warp(self, image: np.ndarray) -> np.ndarray:
+        """Sample a key-frame image (H, W[, C]) at the chain's coordinates."""
+        return cv2.remap(image, self.coords[..., 0], self.coords[..., 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+    def confidence(self, scale: float = 2.0) -> np.ndarray:
+        """Trust in [0, 1]: zero outside the frame, decaying with the accumulated inconsistency."""
+        return self.valid * np.exp(-self.error / scale)

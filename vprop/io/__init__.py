@@ -1,0 +1,1 @@
+"""Reading and writing videos, key-frames, masks and HDR images."""

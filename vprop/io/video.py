@@ -1,0 +1,314 @@
+"""Streaming video on PyAV: decode and encode one frame at a time, keeping timing and colour."""
+
+import os
+import warnings
+from contextlib import ExitStack
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import cv2
+import numpy as np
+from av.video.reformatter import Colorspace, Interpolation, VideoReformatter
+
+from vprop.errors import InputError
+from vprop.io.atomic import atomic_path
+from vprop.io.passthrough import StreamCopier
+
+# Frames report AVCOL_SPC_* numbers; swscale wants SWS_CS_* ones.
+_SWSCALE_MATRIX = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601,
+                   6: Colorspace.SMPTE170M, 7: Colorspace.SMPTE240M,
+                   9: Colorspace.BT2020, 10: Colorspace.BT2020}
+# Full-resolution chroma and exact rounding: swscale's fast defaults lose 1-2 levels
+# per RGB<->YUV conversion, which adds up over decode, process, encode, re-read.
+_SCALING = (Interpolation.BILINEAR | Interpolation.ACCURATE_RND
+            | Interpolation.FULL_CHR_H_INT | Interpolation.FULL_CHR_H_INP)
+_BT709, _LIMITED, _FULL = 1, 1, 2
+_UNSET = {0, 2, 3}  # reserved / unspecified / reserved in the primaries and trc tables
+
+
+@dataclass
+class VideoInfo:
+    path: Path
+    width: int  # as displayed, i.e. after rotation
+    height: int
+    fps: Fraction  # average frame rate
+    frame_count: int | None  # None when the container does not say (e.g. MKV)
+    time_base: Fraction
+    rotation: int  # counter-clockwise degrees applied on decode: 0, 90, 180 or 270
+    has_audio: bool
+    codec: str
+    color_primaries: int  # AVCOL_PRI_*, AVCOL_TRC_*, AVCOL_SPC_*, AVCOL_RANGE_* as PyAV reports
+    color_trc: int
+    colorspace: int
+    color_range: int
+
+
+@dataclass
+class VideoFrame:
+    index: int  # 0-based, decode order
+    rgb: np.ndarray  # (H, W, 3) uint8, upright
+    pts: int | None
+    time_base: Fraction
+
+
+def probe(path) -> VideoInfo:
+    path = Path(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        try:
+            first = next(container.decode(stream), None)
+        except av.FFmpegError as error:
+            raise InputError(path, f"damaged video ({error})") from None
+        if first is None:
+            raise InputError(path, "no video frame could be decoded")
+        rotation = _rotation(first)
+        width, height = first.width, first.height
+        return VideoInfo(
+            path=path,
+            width=height if rotation % 180 else width,
+            height=width if rotation % 180 else height,
+            fps=stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25),
+            frame_count=stream.frames or None,
+            time_base=stream.time_base,
+            rotation=rotation,
+            has_audio=bool(container.streams.audio),
+            codec=stream.codec_context.name,
+            color_primaries=int(first.color_primaries),
+            color_trc=int(first.color_trc),
+            colorspace=int(first.colorspace),
+            color_range=int(first.color_range),
+        )
+
+
+def read_frames(path) -> Iterator[VideoFrame]:
+    """Yield the frames one by one; a damaged tail ends the video with a warning."""
+    path = Path(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        reformatter, count, bad_packets, problem, last = VideoReformatter(), 0, 0, None, None
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    bad_packets += 1  # the decoder resyncs at the next key-frame
+                    continue
+                for frame in frames:
+                    last = frame
+                    yield VideoFrame(count, _to_rgb(frame, reformatter), frame.pts,
+                                     frame.time_base or stream.time_base)
+                    count += 1
+        except av.FFmpegError as error:
+            problem = f"decoding stopped: {error}"
+        if count == 0:
+            raise InputError(path, "no video frame could be decoded")
+        problem = problem or _missing_tail(container, stream, last) or (
+            bad_packets and f"{bad_packets} damaged packets skipped")
+        if problem:
+            warnings.warn(f"{path.name}: damaged or truncated video, {count} frames decoded "
+                          f"({problem})", stacklevel=2)
+
+
+def _missing_tail(container, stream, last) -> str | None:
+    """Say so when the video ends well before the duration its header announces.
+
+    FFmpeg treats a cut-off file as a normal end of file; the header's duration is
+    what still remembers the full length. (Frame counts are no help: AVI counts
+    dropped-frame slots, MP4 edit lists trim frames.)
+    """
+    if last is None or last.pts is None:
+        return None
+    time_base = last.time_base or stream.time_base
+    start = stream.start_time if stream.start_time is not None else 0
+    end = float((last.pts - start) * time_base + 1 / (stream.average_rate or 25))
+    if stream.duration:
+        announced = float(stream.duration * stream.time_base)
+    elif container.duration:
+        announced = container.duration / av.time_base
+    else:
+        return None
+    # Some slack: audio may outlast the video, and durations are rounded.
+    if end < announced - max(0.5, 2 / float(stream.average_rate or 25)):
+        return f"ends at {end:.2f} s of {announced:.2f} s"
+    return None
+
+
+class VideoWriter:
+    """Write frames with the source's timing, colour tags, audio and subtitles.
+
+    The output kind follows the path: .mp4/.mov H.264, .mkv H.264 (FFV1 if lossless),
+    a directory (existing, or a path ending in "/") one PNG per frame. Nothing appears
+    at the output path unless the `with` block completes.
+    """
+
+    def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False):
+        self.path, self.kind = _output_kind(output, lossless)
+        self.source, self.crf = source, crf
+        _check_output(self.path, Path(source.path))
+        # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
+        even = self.kind == "h264"
+        self.size = (source.width + even * (source.width % 2),
+                     source.height + even * (source.height % 2))
+        self._stack = None
+
+    def __enter__(self):
+        with ExitStack() as stack:
+            self._tmp = stack.enter_context(atomic_path(self.path, directory=self.kind == "png"))
+            if self.kind != "png":
+                self._out = stack.enter_context(av.open(str(self._tmp), "w"))
+                self._src = stack.enter_context(_open(Path(self.source.path)))
+                self._add_streams()
+            self._stack = stack.pop_all()
+        return self
+
+    def write(self, frame: VideoFrame, rgb: np.ndarray):
+        if self._stack is None:
+            raise RuntimeError("VideoWriter.write() outside its `with` block")
+        rgb = np.asarray(rgb)
+        if rgb.dtype != np.uint8 or rgb.shape != (self.source.height, self.source.width, 3):
+            raise ValueError(f"expected uint8 {(self.source.height, self.source.width, 3)} "
+                             f"frame, got {rgb.dtype} {rgb.shape}")
+        if self.kind == "png":
+            name = self._tmp / f"{frame.index:05d}.png"
+            if not cv2.imwrite(str(name), np.ascontiguousarray(rgb[..., ::-1])):
+                raise OSError(f"could not write {name}")
+            return
+        pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
+        image = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge"), format="rgb24")
+        image = self._reformatter.reformat(image, format=self._video.pix_fmt,
+                                           interpolation=_SCALING, **self._matrix)
+        image.pts, image.time_base = self._pts(frame), self.source.time_base
+        for packet in self._video.encode(image):
+            self._out.mux(packet)
+        self._copier.copy_until(float(image.pts * image.time_base))
+
+    def __exit__(self, exc_type, exc, tb):
+        stack, self._stack = self._stack, None
+        if exc_type is None and self.kind != "png":
+            try:
+                for packet in self._video.encode(None):
+                    self._out.mux(packet)
+                self._copier.finish()
+            except BaseException as error:
+                stack.__exit__(type(error), error, error.__traceback__)
+                raise
+        return stack.__exit__(exc_type, exc, tb)
+
+    def _add_streams(self):
+        source, colour = self.source, _output_colour(self.source)
+        if self.kind == "ffv1":
+            video = self._out.add_stream("ffv1", rate=source.fps)
+            video.pix_fmt, self._matrix = "bgr0", {}  # FFV1 refuses gbrp here
+            del colour["colorspace"], colour["color_range"]  # RGB needs no YUV matrix
+        else:
+            video = self._out.add_stream("libx264", rate=source.fps)
+            video.pix_fmt = "yuv420p"
+            video.codec_context.options = {"crf": str(self.crf)}
+            # Encode with the same matrix and range the tags announce, so colours don't shift.
+            self._matrix = {"dst_colorspace": _SWSCALE_MATRIX[colour["colorspace"]],
+                            "dst_color_range": colour["color_range"]}
+        for name, value in colour.items():
+            setattr(video.codec_context, name, value)
+        video.width, video.height = self.size
+        # The source time base on both, so VFR timestamps survive unchanged.
+        video.time_base = video.codec_context.time_base = source.time_base
+        self._video, self._reformatter, self._last_pts = video, VideoReformatter(), None
+        self._copier = StreamCopier(self._src, self._out, self.path.suffix)
+
+    def _pts(self, frame: VideoFrame) -> int:
+        time_base = self.source.time_base
+        if frame.pts is None:
+            pts = round(frame.index / self.source.fps / time_base)
+        else:
+            pts = round(frame.pts * (frame.time_base or time_base) / time_base)
+        # The encoder rejects repeated timestamps, which damaged files do have.
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        return pts
+
+
+def _open(path: Path):
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a video file")
+    try:
+        return av.open(str(path), metadata_errors="replace")
+    except PermissionError:
+        raise InputError(path, "cannot read (permission denied)") from None
+    except av.FFmpegError as error:
+        raise InputError(path, f"not a video file ({error.strerror or error})") from None
+
+
+def _video_stream(container, path: Path):
+    # Cover art in audio files shows up as a one-picture "video" stream.
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise InputError(path, "not a video file (no video stream)")
+
+
+def _rotation(frame) -> int:
+    return round((frame.rotation or 0) / 90) % 4 * 90
+
+
+def _to_rgb(frame, reformatter) -> np.ndarray:
+    rgb = reformatter.reformat(
+        frame, format="rgb24",
+        src_colorspace=_decode_matrix(frame.colorspace, frame.height),
+        src_color_range=_FULL if frame.color_range == _FULL else _LIMITED,
+        interpolation=_SCALING,
+    ).to_ndarray()
+    return np.ascontiguousarray(np.rot90(rgb, _rotation(frame) // 90))
+
+
+def _decode_matrix(colorspace: int, height: int):
+    if colorspace in _SWSCALE_MATRIX:
+        return _SWSCALE_MATRIX[colorspace]
+    # Untagged video: do what players do, BT.709 for HD and BT.601 below it.
+    return Colorspace.ITU709 if height >= 720 else Colorspace.ITU601
+
+
+def _output_colour(source: VideoInfo) -> dict:
+    """The source's colour tags, with BT.709 limited range standing in for missing ones."""
+    def known(value):
+        return _BT709 if value in _UNSET else value
+    return {
+        "color_primaries": known(source.color_primaries),
+        "color_trc": known(source.color_trc),
+        "colorspace": source.colorspace if source.colorspace in _SWSCALE_MATRIX else _BT709,
+        "color_range": source.color_range if source.color_range == _FULL else _LIMITED,
+    }
+
+
+def _output_kind(output, lossless: bool) -> tuple[Path, str]:
+    text, path = os.fspath(output), Path(output)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        return path, "png"
+    suffix = path.suffix.lower()
+    if suffix == ".mkv":
+        return path, "ffv1" if lossless else "h264"
+    if suffix in (".mp4", ".mov"):
+        if lossless:
+            raise InputError(path, "lossless output needs .mkv or a PNG directory")
+        return path, "h264"
+    raise InputError(path, f"unsupported output type '{suffix}' "
+                           "(use .mp4, .mov, .mkv or a directory ending in /)")
+
+
+def _check_output(path: Path, source: Path):
+    if path.resolve() == source.resolve() or (
+            path.exists() and source.exists() and os.path.samefile(path, source)):
+        raise InputError(path, "output would overwrite the input video")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(folder, f"cannot create output directory ({error.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(folder, "output directory is not writable")

@@ -1,0 +1,51 @@
+"""Which frames are key-frames: files named by frame index, checked against the interval and the video."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Callable
+
+from vprop.errors import InputError
+from vprop.io.images import find_indexed_files
+
+
+def key_files(directory, interval: int | None, frame_count: int | None, suffixes) -> dict[int, Path]:
+    """Key files by 0-based frame index. With ``interval``, keys at 0, K, 2K, ... must all exist."""
+    found = find_indexed_files(directory, suffixes)
+    if frame_count is not None:
+        beyond = [i for i in found if i >= frame_count]
+        if beyond:
+            raise InputError(found[beyond[0]], f"key index {beyond[0]} is beyond the video's end "
+                                               f"({frame_count} frames, last index {frame_count - 1})")
+    if interval is not None:
+        if interval < 1:
+            raise InputError(directory, "--interval must be at least 1")
+        if frame_count is None:
+            wanted = range(0, max(found) + 1, interval)
+        else:
+            wanted = range(0, frame_count, interval)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+            raise InputError(directory, f"missing key-frames for interval {interval}: {shown}")
+        return {i: found[i] for i in wanted}
+    return found
+
+
+class LazyKeys(Mapping):
+    """Key data loaded when the frame loop reaches it, so long videos with many keys stay light."""
+
+    def __init__(self, files: dict[int, Path], load: Callable[[Path], object]):
+        self.files, self.load = files, load
+
+    def __getitem__(self, index: int):
+        return self.load(self.files[index])
+
+    def __iter__(self):
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __contains__(self, index) -> bool:
+        return index in self.files

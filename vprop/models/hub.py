@@ -1,0 +1,118 @@
+"""Weights files: safetensors with the architecture in the metadata, so a file alone rebuilds its model.
+
+Where weights come from, in order: an explicit path; ``hf://ORG/REPO[@REVISION]/FILE`` through huggingface_hub
+(its cache, ``HF_HUB_OFFLINE=1`` honoured, sha256 checked where known); else the default shipped in ``weights/``.
+No pickle is ever loaded.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from vprop.errors import InputError
+from vprop.models.tpn import SwitchableTPN, TPNConfig
+
+log = logging.getLogger("vprop")
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+# Default weights per task, shipped in the repository (the registry: name -> file and sha256).
+DEFAULT_WEIGHTS = {
+    "color": "color-stpn.safetensors",
+}
+
+
+def save_weights(model: SwitchableTPN, path: Path, metadata: dict | None = None, half: bool = True) -> None:
+    """Write ``model`` with its config and free-form metadata (task, data, steps, metrics) to a safetensors file."""
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    meta = {"vprop_config": model.cfg.to_json(), "vprop_meta": json.dumps(metadata or {}, sort_keys=True)}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_weights_file(path: Path, device: str = "cpu") -> tuple[SwitchableTPN, dict]:
+    """Rebuild the model of a weights file; every key must match (no silent partial loads)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "weights file not found")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises several types for damaged files
+        raise InputError(path, f"not a readable safetensors file ({e})") from None
+    if "vprop_config" not in meta:
+        raise InputError(path, "safetensors file without a vprop model config")
+    model = SwitchableTPN(TPNConfig.from_json(meta["vprop_config"]))
+    expected = model.state_dict()
+    missing, unexpected = set(expected) - set(tensors), set(tensors) - set(expected)
+    if missing or unexpected:
+        raise InputError(path, f"weights do not match the model (missing {sorted(missing)[:3]}, "
+                               f"unexpected {sorted(unexpected)[:3]})")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    return model.to(device).eval(), json.loads(meta.get("vprop_meta", "{}"))
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def parse_hf_uri(uri: str) -> tuple[str, str, str | None]:
+    """``hf://org/repo[@revision]/path/in/repo.safetensors`` -> (repo_id, filename, revision)."""
+    rest = uri[len("hf://"):]
+    parts = rest.split("/")
+    if len(parts) < 3 or not all(parts):
+        raise InputError(uri, "expected hf://ORG/REPO[@REVISION]/FILE")
+    org, repo, filename = parts[0], parts[1], "/".join(parts[2:])
+    revision = None
+    if "@" in repo:
+        repo, revision = repo.split("@", 1)
+    return f"{org}/{repo}", filename, revision
+
+
+def fetch_hf(uri: str, cache_dir: Path | None = None, expected_sha256: str | None = None) -> Path:
+    """Resolve a hub URI to a local file through huggingface_hub's cache (offline mode uses only the cache)."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    repo_id, filename, revision = parse_hf_uri(uri)
+    log.info("weights: %s (revision %s) from the Hugging Face Hub cache or network", uri, revision or "main")
+    try:
+        local = Path(hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir))
+    except LocalEntryNotFoundError:
+        raise InputError(uri, "not in the local Hugging Face cache and the hub cannot be reached "
+                              "(offline?); download it once with network access") from None
+    except Exception as e:
+        raise InputError(uri, f"cannot fetch from the Hugging Face Hub ({type(e).__name__}: {e})") from None
+    if expected_sha256 and sha256(local) != expected_sha256:
+        raise InputError(uri, f"sha256 mismatch (expected {expected_sha256})")
+    return local
+
+
+def resolve_weights(task: str, weights: str | None = None, cache_dir: Path | None = None) -> Path:
+    if weights:
+        return fetch_hf(weights, cache_dir) if weights.startswith("hf://") else Path(weights)
+    if task not in DEFAULT_WEIGHTS:
+        raise InputError(task, f"no default weights; known tasks: {', '.join(sorted(DEFAULT_WEIGHTS))}")
+    return WEIGHTS_DIR / DEFAULT_WEIGHTS[task]
+
+
+def load_model(task: str, weights: str | None = None, device: str = "cpu", cache_dir: Path | None = None
+               ) -> tuple[SwitchableTPN, dict]:
+    """The model for ``task``: explicit weights (path or hf:// URI) or the shipped default."""
+    model, meta = load_weights_file(resolve_weights(task, weights, cache_dir), device)
+    if model.cfg.task != task:
+        raise InputError(weights or task, f"weights are for task {model.cfg.task!r}, not {task!r}")
+    return model, meta

@@ -1,0 +1,196 @@
+"""Switchable temporal propagation network (Liu et al., ECCV 2018): guidance U-Net, property encoder,
+two cascaded 4-direction propagation units and a decoder.
+
+Two decoders share the engine:
+- ``"paper"``: the hidden map is decoded and bilinearly up-sampled to full size (paper Sec. 5.1).
+- ``"residual"``: the network predicts a low-frequency correction of a full-resolution base property
+  (the key's property aligned to the target by optical flow), applied through a learned per-pixel gate,
+  so full-resolution detail of the base survives and a good warp can be left untouched.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vprop.ops import propagate_4dir
+
+# Gate channel groups of one propagation unit, in order; the switch swaps opposite directions.
+DIRECTION_ORDER = ("l2r", "r2l", "t2b", "b2t")
+SWITCHED_ORDER = (1, 0, 3, 2)
+
+
+@dataclass
+class TPNConfig:
+    """Architecture as data: saved beside the weights, so a weights file alone rebuilds its model."""
+
+    task: str                      # "color", "hdr" or "seg"
+    guidance_channels: int         # channels of the guidance input (both frames, plus alignment cues)
+    property_channels: int         # channels of the propagated property U (ab = 2, RGB log radiance = 3, ...)
+    hidden_channels: int = 32      # channels of U at the hidden resolution
+    hidden_stride: int = 4         # hidden resolution = input / hidden_stride (2 or 4)
+    base_width: int = 8            # first guidance conv width; doubles per level
+    max_width: int = 512           # width cap of the guidance U-Net (the paper reaches 512)
+    depth: int = 7                 # conv + ReLU + max-pool levels of the guidance U-Net
+    units: int = 2                 # cascaded propagation units
+    decoder: str = "paper"         # "paper" or "residual"
+    extra: dict = field(default_factory=dict)   # task data kept with the weights (e.g. the HDR log mean)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TPNConfig":
+        return cls(**json.loads(text))
+
+    @property
+    def stride(self) -> int:
+        """Inputs are padded to a multiple of this so every pooling level divides evenly."""
+        return 2 ** self.depth
+
+
+def normalize_gates(gates: torch.Tensor) -> torch.Tensor:
+    """SPN stability rule: where the three gates of a direction sum to more than 1 in magnitude, divide by that sum."""
+    b, c, h, w = gates.shape
+    g = gates.view(b, c // 3, 3, h, w)
+    total = g.abs().sum(2, keepdim=True)
+    return (g / total.clamp(min=1.0)).view(b, c, h, w)
+
+
+def switch_gates(gates: torch.Tensor) -> torch.Tensor:
+    """Swap the gates of opposite directions (l2r <-> r2l, t2b <-> b2t) in every unit: transposes G (Sec. 3.2)."""
+    b, c, h, w = gates.shape
+    g = gates.view(b, c // 12, 4, 3, h, w)
+    return g[:, :, list(SWITCHED_ORDER)].reshape(b, c, h, w)
+
+
+def propagation_unit(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+    """Four directional scans of x merged by node-wise max-pooling. gates: (B, 12, H, W)."""
+    return propagate_4dir(x, gates).amax(dim=1)
+
+
+class GuidanceUNet(nn.Module):
+    """Symmetric U-Net: conv+ReLU+max-pool down, bilinear up, skip links by summation (paper appendix)."""
+
+    def __init__(self, cfg: TPNConfig, out_channels: int, out_level: int):
+        super().__init__()
+        widths = [min(cfg.base_width * 2**i, cfg.max_width) for i in range(cfg.depth + 1)]
+        self.out_level = out_level
+        self.stem = nn.Conv2d(cfg.guidance_channels, widths[0], 3, padding=1)
+        self.down = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(cfg.depth))
+        self.up = nn.ModuleList(nn.Conv2d(widths[i + 1], widths[i], 3, padding=1) for i in range(cfg.depth))
+        self.head = nn.Conv2d(widths[out_level], out_channels, 3, padding=1)
+        # Full-resolution features for the residual decoder's blending gate.
+        self.top_width = widths[0]
+
+    def forward(self, guidance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (head output at 1/2**out_level resolution, full-resolution features)."""
+        x = F.relu(self.stem(guidance))
+        skips = [x]
+        for conv in self.down:
+            x = F.relu(conv(F.max_pool2d(x, 2)))
+            skips.append(x)
+        head = None
+        for level in range(len(self.up) - 1, -1, -1):
+            x = F.interpolate(x, size=skips[level].shape[-2:], mode="bilinear", align_corners=False)
+            x = F.relu(self.up[level](x)) + skips[level]
+            if level == self.out_level:
+                head = self.head(x)
+        return head, x
+
+
+class SwitchableTPN(nn.Module):
+    def __init__(self, cfg: TPNConfig):
+        super().__init__()
+        if cfg.decoder not in ("paper", "residual"):
+            raise ValueError(f"unknown decoder {cfg.decoder!r}; expected 'paper' or 'residual'")
+        if cfg.hidden_stride not in (1, 2, 4):
+            raise ValueError("hidden_stride must be 1, 2 or 4")
+        self.cfg = cfg
+        out_level = cfg.hidden_stride.bit_length() - 1
+        self.guidance = GuidanceUNet(cfg, 12 * cfg.units, out_level)
+        hc, pc = cfg.hidden_channels, cfg.property_channels
+        layers: list[nn.Module] = []
+        in_c = pc
+        for i in range(out_level):
+            layers += [nn.Conv2d(in_c, hc, 3, stride=2, padding=1)]
+            if i < out_level - 1:
+                layers += [nn.ReLU()]
+            in_c = hc
+        if out_level == 0:
+            layers = [nn.Conv2d(pc, hc, 3, padding=1)]
+        self.encode = nn.Sequential(*layers)
+        self.decode = nn.Conv2d(hc, pc, 3, padding=1)
+        if cfg.decoder == "residual":
+            # Per-pixel gate at full resolution from the guidance features and the up-sampled correction.
+            self.blend = nn.Sequential(
+                nn.Conv2d(self.guidance.top_width + pc, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 1, 3, padding=1)
+            )
+            # Start nearly closed: an untrained model returns the aligned base (the optical-flow result).
+            nn.init.constant_(self.blend[-1].bias, -4.0)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _pad(self, t: torch.Tensor) -> torch.Tensor:
+        s = self.cfg.stride
+        h, w = t.shape[-2:]
+        ph, pw = (-h) % s, (-w) % s
+        return F.pad(t, (0, pw, 0, ph), mode="replicate") if ph or pw else t
+
+    def gates(self, guidance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raw, features = self.guidance(self._pad(guidance))
+        return normalize_gates(raw), features
+
+    def propagate_hidden(self, prop: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        h = self.encode(prop)
+        h = h.float()
+        for u in range(self.cfg.units):
+            h = propagation_unit(h, gates[:, 12 * u : 12 * (u + 1)].float())
+        return self.decode(h)
+
+    def _output(self, prop: torch.Tensor, hidden_out: torch.Tensor, features: torch.Tensor, size) -> torch.Tensor:
+        up = F.interpolate(hidden_out, size=prop.shape[-2:], mode="bilinear", align_corners=False)
+        if self.cfg.decoder == "paper":
+            return up[..., : size[0], : size[1]]
+        # The hidden path predicts the property; only its low-frequency change from the base is applied,
+        # so the base keeps its full-resolution detail wherever the gate stays closed.
+        base_low = F.interpolate(
+            F.avg_pool2d(prop, self.cfg.hidden_stride) if self.cfg.hidden_stride > 1 else prop,
+            size=prop.shape[-2:], mode="bilinear", align_corners=False,
+        )
+        correction = up - base_low
+        gate = torch.sigmoid(self.blend(torch.cat([features, correction], 1)))
+        return (prop + gate * correction)[..., : size[0], : size[1]]
+
+    def _run(self, prop, gates, features, size):
+        padded = self._pad(prop)
+        return self._output(padded, self.propagate_hidden(padded, gates), features, size)
+
+    # -- public --------------------------------------------------------------------------------------
+    def forward(self, guidance: torch.Tensor, prop: torch.Tensor, switched: bool = False) -> torch.Tensor:
+        """Propagate ``prop`` (B, property_channels, H, W) under ``guidance`` (B, guidance_channels, H, W).
+
+        ``switched=True`` runs the reverse pass of the switchable TPN (opposite directions' gates swapped).
+        """
+        gates, features = self.gates(guidance)
+        return self._run(prop, switch_gates(gates) if switched else gates, features, prop.shape[-2:])
+
+    def forward_pair(self, guidance, prop, target):
+        """The forward pass prop -> target and the switched reverse pass target -> prop, sharing one guidance run."""
+        gates, features = self.gates(guidance)
+        size = prop.shape[-2:]
+        return self._run(prop, gates, features, size), self._run(target, switch_gates(gates), features, size)
+
+
+def switchable_loss(pred2, target2, pred1=None, target1=None, lam: float = 0.1, weight=None):
+    """Eq. 9: ||U2 - Û2||² + λ ||U1 - Û1||², as per-pixel means; the second term only when the switch is on."""
+    def mse(a, b):
+        d = (a - b) ** 2
+        return d.mean() if weight is None else (d * weight).sum() / (weight.sum() * a.shape[1]).clamp(min=1)
+
+    loss = mse(pred2, target2)
+    if pred1 is not None:
+        loss = loss + lam * mse(pred1, target1)
+    return loss

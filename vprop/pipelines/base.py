@@ -1,0 +1,169 @@
+"""The one frame loop shared by every task: key-frame schedule, flow chains, batched inference, two-sided blending.
+
+Frames stream through; only the frames between two keys are held (for the backward pass of offline mode),
+so memory grows with the key interval, never with the length of the video.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from vprop.flow import ChainedWarp, FlowEstimator
+from vprop.io.video import VideoFrame
+
+MODES = ("offline", "online")
+BLENDS = ("confidence", "nearest")
+
+
+class Task(Protocol):
+    """What a task adds to the shared loop: its per-frame view, its network inputs and its output."""
+
+    def prepare(self, rgb: np.ndarray) -> Any: ...                       # per-frame view (e.g. Lab)
+    def gray(self, prepared: Any) -> np.ndarray: ...                    # uint8 luminance for optical flow
+    def inputs(self, prepared: Any, key: Any, chain: ChainedWarp | None) -> tuple[np.ndarray, np.ndarray]: ...
+    def key_output(self, prepared: Any, key: Any) -> np.ndarray: ...    # output property at a key frame
+    def finish(self, prepared: Any, prop: np.ndarray) -> Any: ...       # final frame from a (C, H, W) property
+
+
+@dataclass
+class Settings:
+    mode: str = "offline"           # offline: both surrounding keys; online: the preceding key only
+    align: bool = True              # chained-flow alignment of the key (False: the paper's plain TPN)
+    blend: str = "confidence"       # offline blending of the two propagations
+    batch_size: int = 4
+    device: str = "cpu"
+
+
+@dataclass
+class _Pending:
+    frame: VideoFrame
+    prepared: Any
+    to_prev: np.ndarray | None = None      # flows to / from the previous frame, kept for the backward chain
+    from_prev: np.ndarray | None = None
+    forward: np.ndarray | None = None      # (C, H, W) property propagated from the preceding key
+    forward_conf: np.ndarray | None = None
+    forward_inputs: tuple | None = field(default=None, repr=False)
+
+
+class Propagator:
+    """Runs a model over a stream of frames and key-frames. The model is stateless; this holds the loop."""
+
+    def __init__(self, model: torch.nn.Module, task: Task, settings: Settings):
+        if settings.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if settings.blend not in BLENDS:
+            raise ValueError(f"blend must be one of {BLENDS}")
+        self.model, self.task, self.s = model, task, settings
+        self.flow = FlowEstimator()
+
+    @torch.inference_mode()
+    def _infer(self, batch: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        guidance = torch.from_numpy(np.stack([g for g, _ in batch])).to(self.s.device)
+        prop = torch.from_numpy(np.stack([p for _, p in batch])).to(self.s.device)
+        return list(self.model(guidance, prop).float().cpu().numpy())
+
+    def _run_batched(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None]) -> list:
+        outputs = []
+        for start in range(0, len(items), self.s.batch_size):
+            part = range(start, min(start + self.s.batch_size, len(items)))
+            outputs += self._infer([self.task.inputs(items[i].prepared, key, chains[i]) for i in part])
+        return outputs
+
+    @staticmethod
+    def _confidence(chain: ChainedWarp | None, shape) -> np.ndarray:
+        if chain is None:
+            return np.ones(shape, np.float32)
+        # Smooth so the blend has no seams along chain boundaries; keep a floor so weights never vanish.
+        return cv2.GaussianBlur(chain.confidence(), (0, 0), 3) + 1e-3
+
+    def __call__(self, frames: Iterable[VideoFrame], keys: dict[int, Any]) -> Iterator[tuple[VideoFrame, Any]]:
+        """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data."""
+        align, offline = self.s.align, self.s.mode == "offline" and bool(keys)
+        prev_gray = None
+        key_index, key, chain = None, None, None
+        pending: list[_Pending] = []      # frames since the last key, oldest first
+        waiting: list[_Pending] = []      # frames whose forward pass is not run yet
+        for frame in frames:
+            prepared = self.task.prepare(frame.rgb)
+            item = _Pending(frame, prepared)
+            if align:
+                gray = self.task.gray(prepared)
+                if prev_gray is not None:
+                    item.to_prev, item.from_prev = self.flow(gray, prev_gray), self.flow(prev_gray, gray)
+                prev_gray = gray
+            if frame.index in keys:
+                self._forward(waiting, key)
+                waiting = []
+                yield from self._close_segment(pending, keys[frame.index], item, offline, key_index, frame.index)
+                pending = []
+                key_index, key = frame.index, keys[frame.index]
+                chain = ChainedWarp.identity(*frame.rgb.shape[:2]) if align else None
+                yield frame, self.task.finish(prepared, self.task.key_output(prepared, key))
+                continue
+            if key is not None:
+                if align:
+                    chain = chain.step(item.to_prev, item.from_prev)
+                item.forward_inputs = (chain,)
+                waiting.append(item)
+                if len(waiting) >= self.s.batch_size:
+                    self._forward(waiting, key)
+                    waiting = []
+            pending.append(item)
+            if not offline:   # online: a frame is final as soon as its forward pass ran
+                while pending and pending[0].forward is not None:
+                    done = pending.pop(0)
+                    yield done.frame, self.task.finish(done.prepared, done.forward)
+        self._forward(waiting, key)
+        yield from self._close_segment(pending, None, None, offline, key_index, None)
+
+    def _forward(self, items: list[_Pending], key) -> None:
+        if not items:
+            return
+        chains = [it.forward_inputs[0] for it in items]
+        for it, out, ch in zip(items, self._run_batched(items, key, chains), chains):
+            it.forward = out
+            it.forward_conf = self._confidence(ch, out.shape[-2:])
+            it.forward_inputs = None
+
+    def _close_segment(self, pending, next_key, next_item, offline, prev_index, next_index):
+        """Finish the frames between two keys: backward propagation from the next key, then blending."""
+        if not pending:
+            return
+        if next_key is None or not (offline or pending[0].forward is None):
+            for it in pending:
+                if it.forward is None:
+                    raise ValueError("no key-frame before or after these frames")
+                yield it.frame, self.task.finish(it.prepared, it.forward)
+            return
+        # Backward chain: walk from the next key down to the first pending frame.
+        chains, chain = [], None
+        if self.s.align:
+            h, w = pending[0].frame.rgb.shape[:2]
+            chain = ChainedWarp.identity(h, w)
+            later = next_item
+            for it in reversed(pending):
+                # Walking backwards the "previous" frame of the chain is the later one.
+                chain = chain.step(later.from_prev, later.to_prev)
+                chains.append(chain)
+                later = it
+            chains.reverse()
+        else:
+            chains = [None] * len(pending)
+        backward = self._run_batched(pending, next_key, chains)
+        for it, out, ch in zip(pending, backward, chains):
+            if it.forward is None:
+                yield it.frame, self.task.finish(it.prepared, out)
+                continue
+            t = it.frame.index
+            d_prev, d_next = t - prev_index, next_index - t
+            if self.s.blend == "nearest":
+                result = it.forward if d_prev <= d_next else out
+            else:
+                wf = it.forward_conf * d_next
+                wb = self._confidence(ch, out.shape[-2:]) * d_prev
+                result = (it.forward * wf + out * wb) / (wf + wb)
+            yield it.frame, self.task.finish(it.prepared, result)

@@ -1,0 +1,48 @@
+"""Colour propagation in CIE-Lab: the guidance is lightness L, the propagated property is the chroma ab."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vprop.flow import ChainedWarp
+
+AB_SCALE = 110.0   # |a|, |b| of sRGB colours stay below ~110 in OpenCV's float Lab
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> float32 Lab (L in 0..100, ab roughly -110..110)."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    rgb = cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32), cv2.COLOR_Lab2RGB)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def guidance_channels(aligned: bool) -> int:
+    return 5 if aligned else 2
+
+
+def model_inputs(target_l: np.ndarray, key_lab: np.ndarray, chain: ChainedWarp | None):
+    """Network inputs (guidance (C, H, W), property (2, H, W)) for colouring a frame of lightness ``target_l``.
+
+    With a chain, the key is first aligned to the target; the network also sees how far to trust that
+    alignment (inside the frame, flow consistency, and how well the warped lightness matches).
+    Without one, the paper's inputs: the two lightness maps and the key's own ab.
+    """
+    t = target_l / 100.0
+    if chain is None:
+        guidance = np.stack([key_lab[..., 0] / 100.0, t])
+        prop = key_lab[..., 1:]
+    else:
+        warped = chain.warp(key_lab)
+        wl = warped[..., 0] / 100.0
+        guidance = np.stack([t, wl, np.abs(wl - t) * 4.0, chain.valid, chain.confidence()])
+        prop = warped[..., 1:]
+    return guidance.astype(np.float32), np.ascontiguousarray(prop.transpose(2, 0, 1) / AB_SCALE, dtype=np.float32)
+
+
+def compose(target_l: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Output frame: its own lightness with the propagated chroma. ab: (2, H, W) in network units."""
+    lab = np.dstack([target_l, ab.transpose(1, 2, 0) * AB_SCALE])
+    return lab_to_rgb(lab)

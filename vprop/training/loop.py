@@ -1,0 +1,169 @@
+"""The training loop: switchable loss, AdamW with cosine decay, atomic checkpoints, resume, CSV log, validation."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from vprop.models.tpn import SwitchableTPN, TPNConfig, switchable_loss
+
+
+@dataclass
+class TrainConfig:
+    task: str = "color"
+    data: list[str] = field(default_factory=list)
+    dev: list[str] = field(default_factory=list)          # video names (stems) held out for validation
+    out: str = "runs/color"
+    steps: int = 10000
+    batch_size: int = 4
+    crop: tuple[int, int] = (192, 256)
+    short_side: int = 240
+    max_distance: int = 40
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    switch: bool = True                                   # the switchable loss (eq. 9); False: basic TPN
+    lam: float = 0.1
+    aligned: bool = True
+    decoder: str = "residual"
+    hidden_stride: int = 2
+    hidden_channels: int = 16
+    base_width: int = 8
+    max_width: int = 128
+    depth: int = 6
+    checkpoint_every: int = 250
+    validate_every: int = 1000
+    log_every: int = 50
+    seed: int = 0
+    init: str | None = None                               # checkpoint or weights to start from
+    cache_dir: str = "runs/cache"
+    workers: int = 1
+    grad_clip: float = 1.0
+
+
+def model_config(cfg: TrainConfig, guidance_channels: int, property_channels: int) -> TPNConfig:
+    return TPNConfig(
+        task=cfg.task, guidance_channels=guidance_channels, property_channels=property_channels,
+        hidden_channels=cfg.hidden_channels, hidden_stride=cfg.hidden_stride, base_width=cfg.base_width,
+        max_width=cfg.max_width, depth=cfg.depth, decoder=cfg.decoder,
+        extra={"aligned": cfg.aligned, "switch": cfg.switch},
+    )
+
+
+def log_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean over samples of log MSE: tracks per-frame PSNR better than a plain MSE over the batch."""
+    per_sample = ((pred - target) ** 2).flatten(1).mean(1)
+    return torch.log(per_sample + 1e-5).mean()
+
+
+def save_atomic(obj, path: Path) -> None:
+    """A full disk or a kill mid-write leaves the previous file intact."""
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, model_cfg: TPNConfig, batches, validate: Callable | None = None):
+        self.cfg, self.batches, self.validate = cfg, batches, validate
+        torch.manual_seed(cfg.seed)
+        self.model = SwitchableTPN(model_cfg)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.step = 0
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.checkpoint_path = self.out / "checkpoint.pt"
+        self._stop = False
+
+    def lr_at(self, step: int) -> float:
+        warmup = min(200, self.cfg.steps // 10)
+        if step < warmup:
+            return self.cfg.lr * (step + 1) / warmup
+        progress = (step - warmup) / max(1, self.cfg.steps - warmup)
+        return self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+            "model_config": self.model.cfg.to_json(), "train_config": dataclasses.asdict(self.cfg),
+            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+        }
+
+    def resume(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.step = state["step"]
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+
+    def init_from(self, path: Path) -> None:
+        """Fine-tune start: weights only, from a checkpoint or an exported safetensors file."""
+        if str(path).endswith(".safetensors"):
+            from vprop.models.hub import load_weights_file
+            self.model.load_state_dict(load_weights_file(path)[0].state_dict())
+        else:
+            self.model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+
+    def save(self) -> None:
+        save_atomic(self.state(), self.checkpoint_path)
+
+    def _on_signal(self, signum, frame):
+        self._stop = True
+
+    def loss(self, guidance, prop, truth) -> torch.Tensor:
+        if self.cfg.switch:
+            forward, reverse = self.model.forward_pair(guidance, prop, truth)
+            return log_mse(forward, truth) + self.cfg.lam * log_mse(reverse, prop)
+        return log_mse(self.model(guidance, prop), truth)
+
+    def run(self) -> None:
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        log_path = self.out / "log.csv"
+        new_log = not log_path.exists()
+        with open(log_path, "a", newline="") as log_file:
+            log = csv.writer(log_file)
+            if new_log:
+                log.writerow(["step", "loss", "lr", "seconds", "metric", "value"])
+            t0, running = time.time(), []
+            self.model.train()
+            batches = iter(self.batches)
+            while self.step < self.cfg.steps and not self._stop:
+                guidance, prop, truth = next(batches)
+                for group in self.opt.param_groups:
+                    group["lr"] = self.lr_at(self.step)
+                loss = self.loss(guidance, prop, truth)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+                self.opt.step()
+                self.step += 1
+                running.append(loss.item())
+                if self.step % self.cfg.log_every == 0:
+                    mean = float(np.mean(running))
+                    elapsed = time.time() - t0
+                    print(f"step {self.step:6d}  loss {mean:.4f}  lr {self.lr_at(self.step):.2e}  {elapsed:7.0f}s",
+                          flush=True)
+                    log.writerow([self.step, f"{mean:.5f}", f"{self.lr_at(self.step):.3e}", f"{elapsed:.0f}", "", ""])
+                    log_file.flush()
+                    running = []
+                if self.step % self.cfg.checkpoint_every == 0:
+                    self.save()
+                if self.validate and self.step % self.cfg.validate_every == 0:
+                    self.model.eval()
+                    for name, value in self.validate(self.model).items():
+                        print(f"step {self.step:6d}  dev {name} {value:.3f}", flush=True)
+                        log.writerow([self.step, "", "", f"{time.time() - t0:.0f}", name, f"{value:.4f}"])
+                    log_file.flush()
+                    self.model.train()
+            self.save()
+        for s, handler in old.items():
+            signal.signal(s, handler)
