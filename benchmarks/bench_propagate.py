@@ -3,7 +3,8 @@
     python benchmarks/bench_propagate.py [--reps 10] [--sizes 64 128] [--channels 32] [--threads N]
 
 Forward is timed under torch.no_grad(); forward+backward with both inputs requiring grad. Each number is
-the median of --reps runs after one warm-up. B=1. "4dir" is propagate_4dir: the four directions at once.
+the median of --reps runs after one warm-up, on one CPU thread unless --threads says otherwise. B=1.
+"4dir" is propagate_4dir: the four directions at once.
 On CUDA, the Triton columns add the effective bandwidth: the bytes a pass must move at least (every
 input read once, every output written once) divided by its time, against the device's peak.
 """
@@ -88,8 +89,9 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--reps", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's choice); 1 is steadier on a shared machine")
+    # One thread by default: a scan step works on one column, too small for intra-op threads to pay off, and
+    # on a busy machine every parallel region waits for a descheduled sibling thread (10-50x slower).
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, 0 for torch's default")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -49,6 +49,7 @@ class Scores:
 
     mse: list[float] = field(default_factory=list)
     distance: list[int] = field(default_factory=list)
+    samples: dict[int, np.ndarray] = field(default_factory=dict)   # frame index -> output, for reports
 
     @property
     def rmse(self) -> float:
@@ -73,8 +74,12 @@ def color_methods(model: torch.nn.Module, mode: str, device: str = "cpu", batch_
 
 
 def evaluate_color(frames: Callable[[], Iterator[VideoFrame]], interval: int,
-                   methods: dict[str, tuple[torch.nn.Module, Settings]]) -> dict[str, Scores]:
-    """Keys every ``interval`` frames from the ground truth; each method colours the rest from L alone."""
+                   methods: dict[str, tuple[torch.nn.Module, Settings]], keep: set[int] = frozenset()
+                   ) -> dict[str, Scores]:
+    """Keys every ``interval`` frames from the ground truth; each method colours the rest from L alone.
+
+    ``keep``: frame indices whose outputs are kept in ``Scores.samples`` (for reports).
+    """
     task = ColorTask()
     keys = {f.index: task.prepare_key(f.rgb) for f in frames() if f.index % interval == 0}
     results = {}
@@ -87,5 +92,7 @@ def evaluate_color(frames: Callable[[], Iterator[VideoFrame]], interval: int,
                 continue
             scores.mse.append(float(np.mean((out.astype(np.float32) - gt.rgb.astype(np.float32)) ** 2)))
             scores.distance.append(frame.index % interval)
+            if frame.index in keep:
+                scores.samples[frame.index] = out
         results[name] = scores
     return results

@@ -1,4 +1,4 @@
-"""Shared inputs of the propagation tests (test_*.py here and triton_cases.py).
+"""Shared inputs of the propagation tests (test_ops_*.py and triton_cases.py).
 
 A plain module rather than a conftest: it is imported by name, and "conftest" clashes across test folders.
 """

@@ -1,4 +1,4 @@
-"""Triton kernels vs the reference. Not collected by default: test_propagate_triton.py runs this file in a
+"""Triton kernels vs the reference. Not collected by default: test_ops_propagate_triton.py runs this file in a
 subprocess, under the Triton interpreter on CPU (TRITON_INTERPRET=1 must be set before Triton is imported,
 which a shared pytest process cannot promise) and, where CUDA is available, on the GPU.
 

@@ -9,6 +9,7 @@ from vprop.evaluate import color_methods, evaluate_color, resized_frames
 from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.pipelines.base import MODES
+from vprop.report import color_report
 
 
 @click.group("eval")
@@ -45,12 +46,12 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
         for k in intervals:
             if not quiet:
                 stderr.print(f"K = {k} ...")
-            scores = evaluate_color(frames, k, color_methods(model, mode, device, batch_size))
+            keep = {k // 2, k - 1, k + k // 2} if report_dir else set()
+            scores = evaluate_color(frames, k, color_methods(model, mode, device, batch_size), keep)
             table[k] = {name: {"psnr": s.psnr, "rmse": s.rmse, "frames": len(s.mse),
                                "psnr_by_distance": _by_distance(s)} for name, s in scores.items()}
             if report_dir:
-                from vprop.report import color_report
-                color_report(report_dir, frames, k, model, mode, device, scores)
+                color_report(report_dir, k, frames, scores)
         names = list(next(iter(table.values())))
         click.echo(f"{'K':>4} " + " ".join(f"{n + ' PSNR':>17} {'RMSE':>6}" for n in names))
         for k, row in table.items():

@@ -16,7 +16,7 @@ import os
 import torch
 from torch import Tensor, nn
 
-from . import _library, cpu, naive
+from . import _library, cpu, naive  # noqa: F401  (_library registers the vprop:: ops)
 from .naive import DIRECTIONS
 
 __all__ = ["DIRECTIONS", "IMPLS", "Propagate", "propagate", "propagate_4dir"]
