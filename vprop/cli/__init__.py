@@ -4,7 +4,9 @@ import click
 from vprop import __version__
 from vprop.cli.colorize import colorize_command
 from vprop.cli.eval import eval_group
+from vprop.cli.hdr import hdr_command, hdr_merge_command
 from vprop.cli.keys import keys_command
+from vprop.cli.segment import segment_command
 from vprop.cli.train import train_command
 
 
@@ -18,3 +20,6 @@ main.add_command(colorize_command)
 main.add_command(keys_command)
 main.add_command(eval_group)
 main.add_command(train_command)
+main.add_command(hdr_command)
+main.add_command(hdr_merge_command)
+main.add_command(segment_command)

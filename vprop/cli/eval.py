@@ -68,3 +68,52 @@ def _by_distance(scores) -> dict[int, float]:
         mses = [m for m, dd in zip(scores.mse, scores.distance) if dd == d]
         out[d] = float(np.mean([10 * np.log10(255**2 / max(m, 1e-10)) for m in mses]))
     return out
+
+
+@eval_group.command("seg")
+@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--masks", "masks_dir", required=True, type=click.Path(path_type=str),
+              help="Directory of ground-truth masks named by frame index (DAVIS: 00000.png ...).")
+@click.option("--mode", type=click.Choice(MODES), default="online", show_default=True)
+@click.option("--chain", is_flag=True, help="vprop also propagates from each frame's previous prediction.")
+@click.option("--short-side", type=click.IntRange(16), default=None,
+              help="Resize frames (and masks, nearest) so their short side is this.")
+@click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Write a PNG strip of the worst frames and a plot of J per frame.")
+@click.option("--weights", default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--batch-size", type=click.IntRange(1), default=4)
+@click.option("--quiet", "-q", is_flag=True)
+def eval_seg(video, masks_dir, mode, chain, short_side, limit, json_path, report_dir, weights, device, batch_size,
+             quiet):
+    """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
+    from vprop.evaluate_seg import evaluate_seg, load_truth, seg_methods, seg_report
+
+    device = resolve_device(device)
+    with user_errors(quiet):
+        probe(video)
+        load_truth(masks_dir)   # bad masks fail before any work
+        model, meta = load_model("seg", weights, device)
+        frames = lambda: resized_frames(video, short_side, limit)  # noqa: E731
+        scores = evaluate_seg(frames, masks_dir, seg_methods(model, mode, device, batch_size),
+                              keep=bool(report_dir), chain=chain)
+        click.echo(f"{'method':<8} {'J':>6} {'F':>6} {'J&F':>6}")
+        for name, s in scores.items():
+            click.echo(f"{name:<8} {s.J:6.3f} {s.F:6.3f} {s.JF:6.3f}")
+        if report_dir:
+            seg_report(report_dir, frames, masks_dir, scores)
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump({"video": video, "masks": masks_dir, "mode": mode, "chain": chain,
+                           "short_side": short_side, "frames": limit, "weights": meta,
+                           "results": {name: {"J": s.J, "F": s.F, "JF": s.JF, "frames": len(s.frames),
+                                              "objects": {str(k): v for k, v in s.per_object().items()},
+                                              "J_by_frame": {str(k): v for k, v in s.j_by_frame().items()}}
+                                       for name, s in scores.items()}}, f, indent=1)
+
+
+from vprop.cli.hdr import eval_hdr_command  # noqa: E402
+
+eval_hdr = eval_hdr_command(eval_group)

@@ -25,6 +25,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 # Default weights per task, shipped in the repository (the registry: name -> file and sha256).
 DEFAULT_WEIGHTS = {
     "color": "color-stpn.safetensors",
+    "seg": "seg-stpn.safetensors",
+    "hdr": "hdr-stpn.safetensors",
 }
 
 

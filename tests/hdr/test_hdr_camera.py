@@ -1,0 +1,93 @@
+"""Camera model, log property, threshold and blending of eq. 10."""
+import numpy as np
+import pytest
+
+from vprop.tasks import hdr as H
+
+
+@pytest.mark.parametrize("curve", [H.HDRCNN_CURVE, H.CameraCurve(gamma=2.2)])
+def test_curve_inverse_round_trip(curve):
+    x = np.linspace(0, 1, 1001, dtype=np.float32)
+    assert curve(np.float32(1.0)) == pytest.approx(1.0, abs=1e-6)
+    assert np.all(np.diff(curve(x)) > 0)
+    np.testing.assert_allclose(curve.inverse(curve(x)), x, atol=2e-5)
+    y = np.linspace(0, 1, 1001, dtype=np.float32)
+    np.testing.assert_allclose(curve(curve.inverse(y)), y, atol=2e-5)
+
+
+def test_hdrcnn_curve_formula():
+    x = np.float32(0.25)
+    expected = 1.6 * x**0.9 / (x**0.9 + 0.6)
+    assert H.HDRCNN_CURVE(x) == pytest.approx(expected, rel=1e-6)
+
+
+def test_ldr_synthesis_clips_and_quantises():
+    hdr = np.array([[[0.0, 0.5, 2.0], [10.0, 0.001, 1.0]]], np.float32)
+    ldr = H.synthesize_ldr(hdr, exposure=1.0)
+    assert ldr.dtype == np.uint8
+    assert ldr[0, 0, 2] == 255 and ldr[0, 1, 0] == 255 and ldr[0, 0, 0] == 0
+    assert ldr[0, 0, 1] == round(float(H.HDRCNN_CURVE(np.float32(0.5))) * 255)
+
+
+def test_log_property_round_trip():
+    hdr = np.random.default_rng(0).random((5, 7, 3)).astype(np.float32) * 100
+    np.testing.assert_allclose(H.from_log(H.to_log(hdr, -1.5), -1.5), hdr, rtol=1e-5, atol=1e-5)
+
+
+def test_threshold_leaves_the_brightest_five_percent_above():
+    rng = np.random.default_rng(1)
+    key = np.repeat(rng.lognormal(0, 2, (100, 100, 1)).astype(np.float32), 3, -1)
+    t = H.key_threshold(key)
+    above = (H.luminance(key) > t).mean()
+    assert above == pytest.approx(0.05, abs=0.001)
+
+
+def test_inverse_scale_recovers_the_exposure():
+    rng = np.random.default_rng(2)
+    hdr = rng.lognormal(-1, 1, (60, 80, 3)).astype(np.float32)
+    ldr = H.synthesize_ldr(hdr, exposure=2.5)
+    assert H.inverse_scale(hdr, ldr) == pytest.approx(1 / 2.5, rel=0.02)
+
+
+def test_blending_uses_the_inverted_ldr_below_t_and_the_estimate_above():
+    ldr = np.full((2, 2, 3), 100, np.uint8)
+    ldr[1, 1] = 255                                  # saturated
+    estimate = np.array([[[1, 1, 1], [5, 5, 5]], [[9, 9, 9], [1, 1, 1]]], np.float32)
+    params = H.KeyBlend(threshold=4.0, scale=3.0)
+    out = H.blend(estimate, ldr, params)
+    inverted = H.HDRCNN_CURVE.inverse(np.float32(100 / 255)) * 3.0
+    np.testing.assert_allclose(out[0, 0], inverted, rtol=1e-6)          # below T: f^-1(D) * scale
+    np.testing.assert_array_equal(out[0, 1], estimate[0, 1])            # above T: the network
+    np.testing.assert_array_equal(out[1, 0], estimate[1, 0])
+    np.testing.assert_array_equal(out[1, 1], estimate[1, 1])            # saturated LDR: no information
+
+
+def test_blender_keeps_keys_fixed_and_interpolates_between_them():
+    rng = np.random.default_rng(3)
+    a = rng.lognormal(0, 1, (20, 20, 3)).astype(np.float32)
+    b = a * 4
+    blender = H.Blender(mode="offline")
+    blender.add_key(0, H.HDRKey(a, H.synthesize_ldr(a, 0.5)))
+    blender.add_key(10, H.HDRKey(b, H.synthesize_ldr(a, 0.5)))
+    t0, t10 = blender.keys[0].threshold, blender.keys[10].threshold
+    assert t10 == pytest.approx(4 * t0, rel=1e-5)
+    assert blender.params(3).threshold == pytest.approx(t0 * 4 ** 0.3, rel=1e-4)
+    online = H.Blender(mode="online")
+    online.keys = blender.keys
+    assert online.params(9).threshold == t0
+    assert blender.params(12).threshold == t10
+
+
+def test_model_inputs_shapes():
+    from vprop.flow import ChainedWarp
+
+    hdr = np.ones((8, 10, 3), np.float32)
+    key = H.HDRKey(hdr, np.full((8, 10, 3), 128, np.uint8))
+    target = np.zeros((8, 10, 3), np.uint8)
+    g, p = H.model_inputs(target, key, None)
+    assert g.shape == (6, 8, 10) and p.shape == (3, 8, 10)
+    g, p = H.model_inputs(target, key, ChainedWarp.identity(8, 10), log_mean=0.5)
+    assert g.shape == (9, 8, 10)
+    np.testing.assert_allclose(p, np.log(1.01) - 0.5, rtol=1e-5)
+    task = H.HDRTask(0.5)
+    np.testing.assert_allclose(task.finish(target, task.key_output(target, key)), hdr, rtol=1e-5)

@@ -1,0 +1,240 @@
+"""`vprop hdr`, `vprop hdr-merge` and `vprop eval hdr` end to end through click."""
+import shutil
+import struct
+
+import av
+import cv2
+import numpy as np
+import OpenEXR
+import pytest
+from click.testing import CliRunner
+
+from vprop.cli import main
+from vprop.io.images import read_exr, write_exr
+from vprop.tasks.hdr import log_rmse
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def bad(result, *words):
+    assert result.exit_code == 1, result.output
+    lines = [l for l in result.output.strip().splitlines() if l.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_hdr_end_to_end(tmp_path, hdr_clip, tiny_hdr_weights):
+    video, hdr_dir, keys = hdr_clip
+    out = tmp_path / "out"
+    result = run("hdr", video, "--keys", keys, "--interval", 6, "-o", out, "--weights", tiny_hdr_weights, "-q")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"{i:05d}.exr" for i in range(12)]
+    channels = OpenEXR.File(str(out / "00003.exr"), separate_channels=True).channels()
+    assert {k: v.pixels.dtype for k, v in channels.items()} == {c: np.float16 for c in "RGB"}
+    frames = [read_exr(out / n) for n in names]
+    truth = [read_exr(hdr_dir / n) for n in names]
+    # key frames come back as the keys (half-float precision); the others are real HDR, near the truth
+    assert log_rmse(frames[6], truth[6]) < 0.01
+    assert max(f.max() for f in frames) > 50
+    assert np.mean([log_rmse(f, t) for f, t in zip(frames, truth)]) < 0.5
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_no_blend_preview_and_hdr10(tmp_path, hdr_clip, tiny_hdr_weights):
+    video, _, keys = hdr_clip
+    out, preview, hdr10 = tmp_path / "o", tmp_path / "preview.mp4", tmp_path / "hdr10.mp4"
+    result = run("hdr", video, "--keys", keys, "-o", out, "--no-blend", "--mode", "online", "--preview", preview,
+                 "--hdr10", hdr10, "--weights", tiny_hdr_weights, "-q")
+    assert result.exit_code == 0, result.output
+    with av.open(str(preview)) as c:
+        assert len([f for f in c.decode(video=0)]) == 12
+    with av.open(str(hdr10)) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "hevc"
+        assert s.codec_tag == "hvc1"
+        frames = list(c.decode(s))
+        assert len(frames) == 12
+        assert frames[0].format.name.startswith("yuv420p10")
+        assert int(frames[0].color_trc) == 16 and int(frames[0].color_primaries) == 9
+        levels = [sd for sd in frames[0].side_data if "CONTENT_LIGHT_LEVEL" in str(sd.type)]
+    # MaxCLL/MaxFALL (content light level SEI) are those of the EXR frames written
+    from vprop.pipelines.hdr import hdr10_nits, light_levels
+    assert len(levels) == 1
+    expected = light_levels(hdr10_nits(read_exr(p)) for p in sorted(out.iterdir()))
+    assert struct.unpack("<II", bytes(levels[0])) == expected
+    assert 0 < expected[1] <= expected[0] <= 10000
+
+
+def test_light_levels():
+    from vprop.pipelines.hdr import hdr10_nits, light_levels, pq_encode
+
+    frame = np.zeros((4, 4, 3), np.float32)
+    frame[0, 0] = 10.0
+    cll, fall = light_levels([hdr10_nits(frame, 100.0)])
+    assert 990 <= cll <= 1001 and fall == pytest.approx(1000 / 16, abs=2)
+    assert pq_encode(np.float32(10000)) == pytest.approx(1.0, abs=1e-5)
+    assert pq_encode(np.float32(100)) == pytest.approx(0.508, abs=0.002)
+
+
+@pytest.fixture
+def keys(tmp_path, hdr_clip):
+    video, _, src = hdr_clip
+    keys = tmp_path / "keys"
+    shutil.copytree(src, keys)
+    return video, keys
+
+
+def test_truncated_exr(tmp_path, keys, tiny_hdr_weights):
+    video, k = keys
+    data = (k / "00006.exr").read_bytes()
+    (k / "00006.exr").write_bytes(data[: len(data) // 2])
+    bad(run("hdr", video, "--keys", k, "-o", tmp_path / "o", "--weights", tiny_hdr_weights), "00006.exr", "EXR")
+    assert not (tmp_path / "o").exists()
+
+
+def test_exr_without_rgb(tmp_path, keys, tiny_hdr_weights):
+    video, k = keys
+    z = np.ones((48, 64), np.float32)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    OpenEXR.File(header, {"Z": z}).write(str(k / "00006.exr"))
+    bad(run("hdr", video, "--keys", k, "-o", tmp_path / "o", "--weights", tiny_hdr_weights), "00006.exr", "no RGB")
+
+
+def test_nan_and_inf_pixels_are_sanitised_with_a_warning(tmp_path, keys, tiny_hdr_weights):
+    video, k = keys
+    rgb = read_exr(k / "00006.exr")
+    rgb[0, 0, 0], rgb[1, 1] = np.nan, np.inf
+    write_exr(k / "00006.exr", rgb, half=False)
+    result = run("hdr", video, "--keys", k, "-o", tmp_path / "o", "--weights", tiny_hdr_weights)
+    assert result.exit_code == 0, result.output
+    assert "2 pixel(s) with NaN or Inf" in result.output
+    assert all(np.isfinite(read_exr(p)).all() for p in (tmp_path / "o").iterdir())
+
+
+def test_key_of_another_aspect(tmp_path, keys, tiny_hdr_weights):
+    video, k = keys
+    write_exr(k / "00006.exr", np.ones((10, 50, 3), np.float32))
+    bad(run("hdr", video, "--keys", k, "-o", tmp_path / "o", "--weights", tiny_hdr_weights),
+        "00006.exr", "does not match")
+
+
+def test_key_of_another_size_same_aspect_is_resized(tmp_path, keys, tiny_hdr_weights):
+    video, k = keys
+    write_exr(k / "00006.exr", cv2.resize(read_exr(k / "00006.exr"), (128, 96)))
+    result = run("hdr", video, "--keys", k, "-o", tmp_path / "o", "--weights", tiny_hdr_weights)
+    assert result.exit_code == 0, result.output
+    assert "resized" in result.output
+
+
+def test_all_black_key(tmp_path, keys, tiny_hdr_weights):
+    video, k = keys
+    write_exr(k / "00006.exr", np.zeros((48, 64, 3), np.float32))
+    bad(run("hdr", video, "--keys", k, "-o", tmp_path / "o", "--weights", tiny_hdr_weights), "00006.exr", "black")
+
+
+def test_key_beyond_the_end_and_missing_interval(tmp_path, keys, tiny_hdr_weights):
+    video, k = keys
+    bad(run("hdr", video, "--keys", k, "--interval", 4, "-o", tmp_path / "o", "--weights", tiny_hdr_weights),
+        "missing key-frames")
+    shutil.copy(k / "00006.exr", k / "00050.exr")
+    bad(run("hdr", video, "--keys", k, "-o", tmp_path / "o", "--weights", tiny_hdr_weights), "00050.exr", "beyond")
+
+
+def test_colour_weights_are_refused(tmp_path, keys, tiny_color_weights):
+    video, k = keys
+    bad(run("hdr", video, "--keys", k, "-o", tmp_path / "o", "--weights", tiny_color_weights), "not 'hdr'")
+
+
+def test_eval_hdr_prints_its_table(tmp_path, hdr_clip, tiny_hdr_weights):
+    _, hdr_dir, _ = hdr_clip
+    report, js = tmp_path / "report", tmp_path / "r.json"
+    result = run("eval", "hdr", hdr_dir, "--interval", 4, 6, "--weights", tiny_hdr_weights, "--json", js,
+                 "--report", report, "-q")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert "copy" in lines[1] and "flow" in lines[1] and "inverted-ldr" in lines[1] and "vprop" in lines[1]
+    assert lines[2].split()[0] == "4" and lines[3].split()[0] == "6"
+    import json
+    data = json.loads(js.read_text())
+    row = data["results"]["6"]
+    assert row["copy"]["frames"] == 10
+    # blending with the LDR helps the copied key; the inverted LDR alone is poor only in the highlights
+    assert row["copy"]["rmse_blended"] < row["copy"]["rmse"]
+    assert sorted(p.name for p in report.iterdir()) == [
+        "hdr_K4_highlights.png", "hdr_K4_mid.png", "hdr_K6_highlights.png", "hdr_K6_mid.png"]
+
+
+def test_eval_hdr_bad_folder(tmp_path, tiny_hdr_weights):
+    (tmp_path / "empty").mkdir()
+    bad(run("eval", "hdr", tmp_path / "empty", "--interval", 4, "--weights", tiny_hdr_weights), "empty")
+
+
+def _brackets(directory, radiance, times, sidecar=True):
+    from vprop.tasks.hdr import CameraCurve, synthesize_ldr
+
+    directory.mkdir()
+    curve = CameraCurve(gamma=2.2)
+    lines = []
+    for i, t in enumerate(times):
+        name = f"shot{i}.png"
+        cv2.imwrite(str(directory / name), cv2.cvtColor(synthesize_ldr(radiance, t, curve), cv2.COLOR_RGB2BGR))
+        lines.append(f"{name} {t}")
+    if sidecar:
+        (directory / "times.txt").write_text("\n".join(lines) + "\n")
+    return directory
+
+
+def test_hdr_merge_recovers_a_known_radiance(tmp_path):
+    rng = np.random.default_rng(0)
+    log_r = cv2.GaussianBlur(rng.normal(0, 1, (48, 64)).astype(np.float32), (0, 0), 3)
+    log_r = (log_r - log_r.min()) / np.ptp(log_r) * np.log(1000.0)        # 3 decades
+    radiance = np.exp(log_r)[..., None] * np.array([1.0, 0.8, 0.6], np.float32)
+    brackets = _brackets(tmp_path / "b", radiance, [1 / 1000, 1 / 250, 1 / 60, 1 / 15, 1 / 4, 1.0])
+    out = tmp_path / "key.exr"
+    result = run("hdr-merge", brackets, "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    merged = read_exr(out)
+    ratio = np.log(merged[..., 1] + 1e-6) - np.log(radiance[..., 1])
+    ratio -= np.median(ratio)          # Debevec recovers radiance up to one global scale
+    assert np.sqrt(np.mean(ratio**2)) < 0.2
+
+
+def test_hdr_merge_bad_inputs(tmp_path):
+    radiance = np.ones((8, 8, 3), np.float32)
+    b = _brackets(tmp_path / "b", radiance, [0.1, 0.5], sidecar=False)
+    bad(run("hdr-merge", b, "-o", tmp_path / "k.exr"), "exposure time")
+    (b / "times.txt").write_text("shot0.png fast\n")
+    bad(run("hdr-merge", b, "-o", tmp_path / "k.exr"), "times.txt", "line 1")
+    bad(run("hdr-merge", tmp_path / "nope", "-o", tmp_path / "k.exr"), "nope")
+
+
+def test_audio_is_kept_in_preview_and_hdr10(tmp_path, make_video, tiny_hdr_weights):
+    video = make_video("talk.mp4", frames=10, size=(64, 48), audio="aac")
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    ramp = np.linspace(0.01, 20, 64, dtype=np.float32)[None, :, None] * np.ones((48, 1, 3), np.float32)
+    write_exr(keys / "00000.exr", ramp)
+    preview, hdr10 = tmp_path / "p.mp4", tmp_path / "h.mp4"
+    result = run("hdr", video, "--keys", keys, "-o", tmp_path / "o", "--preview", preview, "--hdr10", hdr10,
+                 "--weights", tiny_hdr_weights, "-q")
+    assert result.exit_code == 0, result.output
+    for path in (preview, hdr10):
+        with av.open(str(path)) as c:
+            assert len(c.streams.audio) == 1
+            assert len(list(c.decode(video=0))) == 10
+
+
+def test_radiance_hdr_keys(tmp_path, keys, tiny_hdr_weights):
+    video, k = keys
+    for exr in k.glob("*.exr"):
+        cv2.imwrite(str(exr.with_suffix(".hdr")), cv2.cvtColor(read_exr(exr), cv2.COLOR_RGB2BGR))
+        exr.unlink()
+    result = run("hdr", video, "--keys", k, "--interval", 6, "-o", tmp_path / "o", "--weights", tiny_hdr_weights,
+                 "--gamma", 2.2, "-q")
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "o").glob("*.exr"))) == 12

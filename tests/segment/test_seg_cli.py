@@ -1,0 +1,150 @@
+"""`vprop segment` and `vprop eval seg` end to end through click, on good and made-up bad input."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from conftest import save_palette, square_labels
+from vprop.cli import main
+from vprop.io.images import read_mask
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def bad(result, *words):
+    assert result.exit_code == 1, result.output
+    lines = [l for l in result.output.strip().splitlines() if l.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.fixture
+def setup(tmp_path, square_video, tiny_seg_weights):
+    labels = square_labels(0, label=2)
+    labels[2:8, 50:60] = 9
+    return tmp_path, square_video, save_palette(tmp_path / "frame0.png", labels), tiny_seg_weights
+
+
+def segment(tmp, video, weights, *args):
+    return run("segment", video, "-o", tmp / "out", "--weights", weights, "-q", *args)
+
+
+def test_segment_writes_every_frame_with_the_palette_indices(setup):
+    tmp, video, mask, weights = setup
+    fix = save_palette(tmp / "fix.png", square_labels(5, label=2))
+    result = segment(tmp, video, weights, "--mask", mask, "--mask", f"5:{fix}", "--overlay", tmp / "ov.mp4")
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp / "out").iterdir())
+    assert [p.name for p in files] == [f"{i:05d}.png" for i in range(10)]
+    with Image.open(files[3]) as image:
+        assert image.mode == "P"
+    assert set(np.unique(read_mask(files[0]))) == {0, 2, 9}
+    assert set(np.unique(read_mask(files[3]))) <= {0, 2, 9}
+    assert np.array_equal(read_mask(files[5]), square_labels(5, label=2))
+    assert (tmp / "ov.mp4").is_file()
+    assert not list(tmp.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("extra", [["--mode", "offline"], ["--chain"]])
+def test_segment_modes(setup, extra):
+    tmp, video, mask, weights = setup
+    result = segment(tmp, video, weights, "--mask", mask, *extra)
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp / "out").iterdir())) == 10
+
+
+def test_empty_mask_warns(setup):
+    tmp, video, mask, weights = setup
+    empty = save_palette(tmp / "empty.png", np.zeros((48, 64), np.uint8))
+    result = run("segment", video, "-o", tmp / "out", "--weights", weights, "--mask", empty)
+    assert result.exit_code == 0, result.output
+    assert "warning: empty.png: mask has no object" in result.output
+
+
+def test_wrong_aspect_mask(setup):
+    tmp, video, mask, weights = setup
+    save_palette(tmp / "wide.png", np.zeros((10, 64), np.uint8))
+    bad(segment(tmp, video, weights, "--mask", tmp / "wide.png"), "wide.png", "does not match")
+
+
+def test_index_above_254(setup):
+    tmp, video, mask, weights = setup
+    labels = square_labels(0, label=3)
+    labels[0, 0] = 255
+    Image.fromarray(labels, "L").save(tmp / "big.png")
+    bad(segment(tmp, video, weights, "--mask", tmp / "big.png"), "big.png", "above 254")
+
+
+def test_not_an_image(setup):
+    tmp, video, mask, weights = setup
+    (tmp / "text.png").write_text("hello")
+    bad(segment(tmp, video, weights, "--mask", tmp / "text.png"), "text.png", "not an image")
+
+
+def test_missing_mask(setup):
+    tmp, video, mask, weights = setup
+    bad(segment(tmp, video, weights, "--mask", tmp / "nope.png"), "nope.png", "no such file")
+
+
+def test_key_beyond_the_end(setup):
+    tmp, video, mask, weights = setup
+    bad(segment(tmp, video, weights, "--mask", mask, "--mask", f"40:{mask}"), "frame0.png", "beyond")
+    assert not (tmp / "out").exists()
+
+
+def test_missing_video(setup):
+    tmp, video, mask, weights = setup
+    bad(segment(tmp, tmp / "nope.mp4", weights, "--mask", mask), "nope.mp4")
+
+
+def test_missing_weights(setup):
+    tmp, video, mask, weights = setup
+    bad(segment(tmp, video, tmp / "w.safetensors", "--mask", mask), "w.safetensors")
+
+
+def test_colour_weights_are_refused(setup, tiny_color_weights):
+    tmp, video, mask, weights = setup
+    bad(segment(tmp, video, tiny_color_weights, "--mask", mask), "not 'seg'")
+
+
+def test_output_is_a_file(setup):
+    tmp, video, mask, weights = setup
+    (tmp / "out").write_text("x")
+    bad(segment(tmp, video, weights, "--mask", mask), "out", "not a directory")
+
+
+def test_usage_errors_exit_2(setup):
+    tmp, video, mask, weights = setup
+    assert run("segment", video, "-o", tmp / "out").exit_code == 2                 # no --mask
+    assert segment(tmp, video, weights, "--mask", mask, "--mask", f"0:{mask}").exit_code == 2
+    assert segment(tmp, video, weights, "--mask", mask, "--chain", "--mode", "offline").exit_code == 2
+
+
+def test_eval_seg_prints_its_table_and_writes_json_and_report(tmp_path, square_video, tiny_seg_weights):
+    masks = tmp_path / "gt"
+    masks.mkdir()
+    for i in range(10):
+        save_palette(masks / f"{i:05d}.png", square_labels(i))
+    result = run("eval", "seg", square_video, "--masks", masks, "--weights", tiny_seg_weights,
+                 "--json", tmp_path / "r.json", "--report", tmp_path / "rep", "-q")
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].split() == ["method", "J", "F", "J&F"]
+    assert [l.split()[0] for l in lines[1:]] == ["copy", "flow", "vprop"]
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["results"]["flow"]["J"] > data["results"]["copy"]["J"]
+    assert data["results"]["flow"]["frames"] == 9
+    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")) is not None
+    assert cv2.imread(str(tmp_path / "rep" / "seg_j_per_frame.png")) is not None
+
+
+def test_eval_seg_bad_masks_dir(tmp_path, square_video, tiny_seg_weights):
+    bad(run("eval", "seg", square_video, "--masks", tmp_path / "none", "--weights", tiny_seg_weights),
+        "none", "no such directory")

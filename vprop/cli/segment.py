@@ -1,0 +1,41 @@
+import click
+
+from vprop.cli._console import progress, user_errors
+from vprop.cli._options import common, resolve_device
+from vprop.io.video import probe
+from vprop.pipelines.base import MODES
+from vprop.pipelines.segment import parse_mask_option, segment
+
+
+@click.command("segment")
+@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--mask", "masks", multiple=True, required=True, metavar="[IDX:]FILE",
+              help="Mask key-frame (palette/index/binary PNG); IDX is its 0-based frame (default 0). Repeatable: "
+                   "--mask first.png --mask 50:fix.png.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=str),
+              help="Directory for the masks: 00000.png ... (DAVIS palette, object indices kept).")
+@click.option("--overlay", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write a video (.mp4/.mov/.mkv) of the frames with the masks drawn over them.")
+@click.option("--mode", type=click.Choice(MODES), default="online", show_default=True,
+              help="online: each frame from its preceding mask; offline: blend the masks before and after.")
+@click.option("--chain", is_flag=True,
+              help="Also propagate from each frame's previous prediction, anchored by the key (online).")
+@common
+def segment_command(video, masks, output, overlay, mode, chain, device, quiet, weights, batch_size):
+    """Propagate object masks from mask key-frames through VIDEO."""
+    device = resolve_device(device)
+    keys = {}
+    for text in masks:
+        index, path = parse_mask_option(text)
+        if index in keys:
+            raise click.BadParameter(f"frame {index} is given twice ({keys[index]}, {path})", param_hint="--mask")
+        keys[index] = path
+    if chain and mode == "offline":
+        raise click.UsageError("--chain works online only (drop --mode offline)")
+    with user_errors(quiet):
+        info = probe(video)
+        with progress("segment", info.frame_count, quiet) as tick:
+            path = segment(video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size,
+                           overlay=overlay, chain=chain, on_frame=tick)
+        if not quiet:
+            click.echo(f"wrote {path}", err=True)

@@ -1,0 +1,144 @@
+"""HDR quality on ground truth: every K-th HDR frame is a key, the LDR input is synthesised from the truth.
+
+All methods run through the same ``Propagator``: the key copied, the key warped by chained optical flow
+(both ``Passthrough``), the network, and the scaled inverted LDR alone. Each propagation is scored without
+and with the LDR blending of eq. 10, as RMSE of log(H + 0.01) over the non-key frames (paper Table 3).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from vprop.errors import InputError
+from vprop.evaluate import Passthrough
+from vprop.io.images import find_indexed_files, read_linear_rgb
+from vprop.io.video import VideoFrame
+from vprop.pipelines.base import Propagator, Settings
+from vprop.report import _write_png, strip
+from vprop.tasks.hdr import (HDRCNN_CURVE, Blender, CameraCurve, HDRKey, HDRTask, auto_exposure, log_rmse,
+                             synthesize_ldr)
+
+
+@dataclass
+class HDRClip:
+    """Ground-truth HDR frames and the LDR video synthesised from them."""
+
+    hdr: list[np.ndarray]
+    ldr: list[np.ndarray]
+    exposure: float
+
+    def frames(self) -> Iterator[VideoFrame]:
+        for i, rgb in enumerate(self.ldr):
+            yield VideoFrame(i, rgb, i, Fraction(1, 25))
+
+
+def load_clip(gt_dir, curve: CameraCurve = HDRCNN_CURVE, exposure: float | None = None,
+              saturated: float = 0.10, limit: int | None = None) -> HDRClip:
+    files = find_indexed_files(gt_dir, (".exr", ".hdr"))
+    indices = sorted(files)
+    if indices != list(range(len(indices))):
+        raise InputError(gt_dir, "frames must be numbered 0, 1, 2, ... without gaps")
+    if limit:
+        indices = indices[:limit]
+    hdr = []
+    for i in indices:
+        rgb = np.clip(np.nan_to_num(read_linear_rgb(files[i]), nan=0.0, posinf=0.0, neginf=0.0), 0, None)
+        if hdr and rgb.shape != hdr[0].shape:
+            raise InputError(files[i], f"size {rgb.shape[1]}x{rgb.shape[0]} differs from frame 0")
+        hdr.append(rgb)
+    if len(hdr) < 2:
+        raise InputError(gt_dir, "need at least two frames")
+    exposure = auto_exposure(hdr, saturated) if exposure is None else exposure
+    return HDRClip(hdr, [synthesize_ldr(h, exposure, curve) for h in hdr], exposure)
+
+
+@dataclass
+class HDRScores:
+    raw: list[float] = field(default_factory=list)        # per-frame log RMSE, network/baseline alone
+    blended: list[float] = field(default_factory=list)    # with eq. 10 blending
+    distance: list[int] = field(default_factory=list)
+    samples: dict[int, np.ndarray] = field(default_factory=dict)   # blended outputs kept for reports
+
+    @staticmethod
+    def _pool(values) -> float:
+        return math.sqrt(float(np.mean(np.square(values)))) if values else float("nan")
+
+    @property
+    def rmse(self) -> float:
+        return self._pool(self.raw)
+
+    @property
+    def rmse_blended(self) -> float:
+        return self._pool(self.blended)
+
+
+def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cpu", batch_size: int = 4
+                ) -> dict[str, tuple[torch.nn.Module, Settings, bool]]:
+    """name -> (model, settings, inverted_only)."""
+    align = bool(model.cfg.extra.get("aligned", True))
+    methods = {
+        "copy": (Passthrough(), Settings(mode="online", align=False, batch_size=batch_size), False),
+        "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size), False),
+    }
+    if mode == "offline":
+        methods["flow-2sided"] = (Passthrough(), Settings(mode="offline", align=True, batch_size=batch_size), False)
+    methods["inverted-ldr"] = (Passthrough(), Settings(mode=mode, align=False, batch_size=batch_size), True)
+    methods["vprop"] = (model, Settings(mode=mode, align=align, batch_size=batch_size, device=device), False)
+    return methods
+
+
+def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
+                 curve: CameraCurve = HDRCNN_CURVE, keep: set[int] = frozenset(),
+                 on_frame: Callable[[], None] | None = None) -> dict[str, HDRScores]:
+    keys = {i: HDRKey(clip.hdr[i], clip.ldr[i]) for i in range(0, len(clip.hdr), interval)}
+    task = HDRTask(log_mean)
+    results = {}
+    for name, (model, settings, inverted_only) in methods.items():
+        blender = Blender(curve, settings.mode, inverted_only=inverted_only)
+        for i, key in keys.items():
+            blender.add_key(i, key)
+        scores = HDRScores()
+        for frame, estimate in Propagator(model, task, settings)(clip.frames(), keys):
+            if on_frame:
+                on_frame()
+            if frame.index in keys:
+                continue
+            gt = clip.hdr[frame.index]
+            out = blender(frame.index, frame.rgb, estimate)
+            scores.raw.append(log_rmse(out if inverted_only else estimate, gt))
+            scores.blended.append(log_rmse(out, gt))
+            scores.distance.append(frame.index % interval)
+            if frame.index in keep:
+                scores.samples[frame.index] = out
+        results[name] = scores
+    return results
+
+
+def display(hdr: np.ndarray, exposure: float) -> np.ndarray:
+    """A simple exposure + sRGB-like gamma rendering, uint8 RGB (for reports)."""
+    return np.clip((np.clip(hdr, 0, None) * exposure) ** (1 / 2.2) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def hdr_report(directory, interval: int, clip: HDRClip, scores: dict[str, HDRScores]) -> list[Path]:
+    """Strips (ground truth, LDR, vprop, error) at two display exposures: mid-tones and highlights."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    samples = scores["vprop"].samples
+    if not samples:
+        return []
+    mid = 0.18 / max(float(np.median(np.concatenate([clip.hdr[i].ravel() for i in samples]))), 1e-6)
+    written = []
+    for label, exposure in (("mid", mid), ("highlights", mid / 16)):
+        truth = {i: display(clip.hdr[i], exposure) for i in samples}
+        outputs = {"LDR": {i: clip.ldr[i] for i in samples},
+                   "vprop": {i: display(samples[i], exposure) for i in samples}}
+        path = directory / f"hdr_K{interval}_{label}.png"
+        _write_png(path, strip(truth, outputs))
+        written.append(path)
+    return written

@@ -1,0 +1,183 @@
+"""DAVIS measures for mask propagation: region similarity J and boundary accuracy F (Perazzi et al., CVPR 2016).
+
+Protocol of the paper (Sec. 5.4): the first ground-truth mask is the only key; every other frame with a
+ground-truth mask is scored, per object, and the scores are averaged over frames, then over objects.
+The baselines (copy the first mask; warp it by chained DIS flow) run through the same frame loop as vprop.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from vprop.evaluate import Passthrough
+from vprop.io.images import DAVIS_PALETTE, find_indexed_files, read_mask
+from vprop.io.video import VideoFrame
+from vprop.pipelines.base import Settings
+from vprop.pipelines.segment import propagate_masks
+from vprop.report import _label, _write_png, plot
+from vprop.tasks import seg
+
+
+def jaccard(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Region similarity: intersection over union of two boolean masks; two empty masks agree (1.0)."""
+    pred, truth = pred.astype(bool), truth.astype(bool)
+    union = np.logical_or(pred, truth).sum()
+    if union == 0:
+        return 1.0
+    return float(np.logical_and(pred, truth).sum() / union)
+
+
+def boundary(mask: np.ndarray) -> np.ndarray:
+    """Boundary pixels of a boolean mask: its morphological gradient (3x3)."""
+    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+
+
+def tolerance(shape) -> int:
+    """DAVIS boundary tolerance: round(0.008 x image diagonal) pixels, at least 1."""
+    return max(1, round(0.008 * math.hypot(*shape[:2])))
+
+
+def f_measure(pred: np.ndarray, truth: np.ndarray, radius: int | None = None) -> float:
+    """Boundary F-measure: boundary pixels matched within a disk of ``radius`` (default: DAVIS tolerance)."""
+    pb, tb = boundary(pred), boundary(truth)
+    if not pb.any() and not tb.any():
+        return 1.0
+    if not pb.any() or not tb.any():
+        return 0.0
+    r = tolerance(pred.shape) if radius is None else radius
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    precision = (pb & (cv2.dilate(tb.astype(np.uint8), disk) > 0)).sum() / pb.sum()
+    recall = (tb & (cv2.dilate(pb.astype(np.uint8), disk) > 0)).sum() / tb.sum()
+    if precision + recall == 0:
+        return 0.0
+    return float(2 * precision * recall / (precision + recall))
+
+
+@dataclass
+class SegScores:
+    """Per frame and object: J and F. ``samples``: predicted label maps kept for reports."""
+
+    ids: tuple[int, ...]
+    frames: list[int] = field(default_factory=list)
+    j: list[list[float]] = field(default_factory=list)     # [frame][object]
+    f: list[list[float]] = field(default_factory=list)
+    samples: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def _mean(self, values) -> float:
+        if not values or not self.ids:
+            return float("nan")
+        return float(np.mean(np.asarray(values).mean(0)))   # per object over frames, then over objects
+
+    @property
+    def J(self) -> float:
+        return self._mean(self.j)
+
+    @property
+    def F(self) -> float:
+        return self._mean(self.f)
+
+    @property
+    def JF(self) -> float:
+        return (self.J + self.F) / 2
+
+    def per_object(self) -> dict[int, dict[str, float]]:
+        j, f = np.asarray(self.j), np.asarray(self.f)
+        return {i: {"J": float(j[:, k].mean()), "F": float(f[:, k].mean())} for k, i in enumerate(self.ids)} \
+            if self.frames else {}
+
+    def j_by_frame(self) -> dict[int, float]:
+        return {t: float(np.mean(row)) if row else 1.0 for t, row in zip(self.frames, self.j)}
+
+
+def load_truth(masks, size: tuple[int, int] | None = None) -> dict[int, np.ndarray]:
+    """Ground truth by frame index from a directory of masks (or a dict of label maps), resized (nearest) to
+    ``size`` = (width, height) when given."""
+    if isinstance(masks, dict):
+        truth = {int(i): np.asarray(m, np.uint8) for i, m in masks.items()}
+    else:
+        truth = {i: read_mask(p) for i, p in find_indexed_files(Path(masks), (".png",)).items()}
+    if size:
+        truth = {i: m if m.shape[::-1] == tuple(size) else cv2.resize(m, size, interpolation=cv2.INTER_NEAREST)
+                 for i, m in truth.items()}
+    return truth
+
+
+def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str = "cpu", batch_size: int = 4
+                ) -> dict[str, tuple[torch.nn.Module, Settings]]:
+    """copy (first mask everywhere), flow (first mask warped by chained DIS flow), and vprop (if a model)."""
+    methods = {
+        "copy": (Passthrough(), Settings(mode="online", align=False, batch_size=batch_size)),
+        "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size)),
+    }
+    if model is not None:
+        align = bool(getattr(model, "cfg", None) is None or model.cfg.extra.get("aligned", True))
+        methods["vprop"] = (model, Settings(mode=mode, align=align, batch_size=batch_size, device=device))
+    return methods
+
+
+def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
+                 methods: dict[str, tuple[torch.nn.Module, Settings]], keep: bool = False,
+                 chain: bool = False) -> dict[str, SegScores]:
+    """Score each method on the frames with ground truth, the first ground-truth mask being the only key.
+
+    ``frames``: a factory of fresh frame iterators; ``masks``: directory of ground-truth PNGs named by frame
+    index, or a dict index -> label map. ``keep``: keep every prediction in ``SegScores.samples``.
+    """
+    first = next(frames())
+    h, w = first.rgb.shape[:2]
+    truth = load_truth(masks, (w, h))
+    key_index = min(truth)
+    ids = seg.object_ids(truth[key_index])
+    results = {}
+    for name, (model, settings) in methods.items():
+        scores = SegScores(ids)
+        for frame, out in propagate_masks(model, frames(), {key_index: truth[key_index]}, settings,
+                                          chain=chain and name == "vprop", ids=ids):
+            if frame.index == key_index or frame.index not in truth:
+                continue
+            gt = truth[frame.index]
+            scores.frames.append(frame.index)
+            scores.j.append([jaccard(out == i, gt == i) for i in ids])
+            scores.f.append([f_measure(out == i, gt == i) for i in ids])
+            if keep:
+                scores.samples[frame.index] = out
+        results[name] = scores
+    return results
+
+
+def seg_report(directory, frames: Callable[[], Iterator[VideoFrame]], masks, scores: dict[str, SegScores],
+               worst: int = 3, width: int = 320) -> list[Path]:
+    """A strip of the worst frames of the last method (truth, then each method, as overlays) and J per frame."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    last = scores[list(scores)[-1]]
+    by_frame = last.j_by_frame()
+    chosen = sorted(sorted(by_frame, key=by_frame.get)[:worst])
+    written = []
+    if chosen and all(s.samples for s in scores.values()):
+        rgb = {f.index: f.rgb for f in frames() if f.index in chosen}
+        truth = load_truth(masks, rgb[chosen[0]].shape[1::-1])
+        rows = []
+        for t in chosen:
+            hh = round(rgb[t].shape[0] * width / rgb[t].shape[1])
+
+            def cell(labels, text):
+                return _label(cv2.resize(seg.overlay(rgb[t], labels, DAVIS_PALETTE), (width, hh)), text)
+
+            cells = [cell(truth[t], f"truth #{t}")]
+            for name, s in scores.items():
+                cells.append(cell(s.samples[t], f"{name} J={s.j_by_frame()[t]:.2f}"))
+            rows.append(np.hstack(cells))
+        path = directory / "seg_worst_frames.png"
+        _write_png(path, cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+        written.append(path)
+    path = directory / "seg_j_per_frame.png"
+    _write_png(path, plot({name: s.j_by_frame() for name, s in scores.items()}, "J (IoU) per frame"))
+    written.append(path)
+    return written

@@ -1,0 +1,226 @@
+"""Segment: object masks propagated from one or more mask key-frames through a video (paper Sec. 5.4)."""
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from vprop.errors import InputError
+from vprop.flow import ChainedWarp, FlowEstimator
+from vprop.io.atomic import atomic_path
+from vprop.io.images import DAVIS_PALETTE, fit_to_size, read_mask, write_indexed_png
+from vprop.io.video import VideoFrame, VideoWriter, probe, read_frames
+from vprop.models.hub import load_model
+from vprop.pipelines.base import Propagator, Settings
+from vprop.tasks import seg
+from vprop.tasks.seg import PerObject, SegKey
+
+
+@dataclass
+class SegTask:
+    """Frames are seen as float RGB; a key is a SegKey (its frame's RGB and its objects' masks).
+
+    ``ids``: the object indices of the whole video, in channel order (the same for every key, so that the
+    propagations from two keys can be blended; a key without some object has an empty channel for it).
+    """
+
+    ids: tuple[int, ...]
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        return rgb.astype(np.float32) / 255.0
+
+    def gray(self, rgb: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor((rgb * 255.0 + 0.5).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+
+    def make_key(self, prepared: np.ndarray, labels: np.ndarray) -> SegKey:
+        return SegKey(prepared, seg.one_hot(labels, self.ids))
+
+    def inputs(self, rgb: np.ndarray, key: SegKey, chain: ChainedWarp | None):
+        return seg.model_inputs(rgb, key, chain)
+
+    def key_output(self, rgb: np.ndarray, key: SegKey) -> np.ndarray:
+        return key.masks
+
+    def finish(self, rgb: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        return seg.to_labels(probs, self.ids)
+
+
+class FrameKeys(Mapping):
+    """Mask keys whose RGB is the video's own frame: ``tap`` records a key frame as it streams past,
+    before the frame loop asks for its key."""
+
+    def __init__(self, labels: dict[int, np.ndarray], task: SegTask):
+        self.labels, self.task = labels, task
+        self._rgb: dict[int, np.ndarray] = {}
+        self._cache: tuple[int, SegKey] | None = None
+
+    def tap(self, frames: Iterable[VideoFrame]) -> Iterator[VideoFrame]:
+        for frame in frames:
+            if frame.index in self.labels:
+                self._rgb[frame.index] = frame.rgb
+            yield frame
+
+    def __getitem__(self, index: int) -> SegKey:
+        if self._cache is None or self._cache[0] != index:
+            if index not in self._rgb:
+                raise KeyError(index)
+            self._cache = (index, self.task.make_key(self.task.prepare(self._rgb.pop(index)), self.labels[index]))
+        return self._cache[1]
+
+    def __iter__(self):
+        return iter(self.labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __contains__(self, index) -> bool:
+        return index in self.labels
+
+
+def load_mask(path, width: int, height: int) -> np.ndarray:
+    """A key mask as an (H, W) label map of the video's size; one-line InputErrors for unusable files."""
+    labels = read_mask(path)            # not an image, index above 254
+    labels = fit_to_size(labels, width, height, path)   # other aspect: error; same aspect: nearest resize
+    if not labels.any():
+        warnings.warn(f"{Path(path).name}: mask has no object (all background); its frames get empty masks",
+                      stacklevel=2)
+    return labels
+
+
+def parse_mask_option(text: str) -> tuple[int, Path]:
+    """``FILE`` (frame 0) or ``IDX:FILE``. A Windows drive letter (``C:\\m.png``) is not an index."""
+    head, sep, tail = text.partition(":")
+    if sep and head.strip().isdigit():
+        return int(head), Path(tail)
+    return 0, Path(text)
+
+
+def wrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    cfg = getattr(model, "cfg", None)
+    if cfg is not None and cfg.property_channels != 1:
+        raise InputError(cfg.task, f"a segmentation model propagates one object at a time "
+                                   f"(property_channels=1), these weights have {cfg.property_channels}")
+    return PerObject(model)
+
+
+def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks: dict[int, np.ndarray],
+                    settings: Settings, chain: bool = False, ids: tuple[int, ...] | None = None
+                    ) -> Iterator[tuple[VideoFrame, np.ndarray]]:
+    """(frame, label map) for every frame, from label-map keys ``masks`` (frame index -> (H, W) uint8).
+
+    ``chain=False``: the paper's protocol, every frame from its key through ``Propagator``.
+    ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
+    confidence of each alignment (online only).
+    """
+    task = SegTask(seg.object_ids(*masks.values()) if ids is None else tuple(ids))
+    keys = FrameKeys(masks, task)
+    net = wrap_model(model)
+    if chain:
+        yield from _chained(net, task, keys.tap(frames), keys, settings)
+    else:
+        yield from Propagator(net, task, settings)(keys.tap(frames), keys)
+
+
+def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings):
+    """Previous-prediction protocol: each frame from its key (long chain) and from the previous frame's
+    prediction (one flow step); the two are combined by their alignment confidences."""
+    flow = FlowEstimator()
+    key = chain = prev = None        # prev: SegKey of the previous frame's own prediction
+    prev_gray, before = None, []     # frames before the first key: propagated backward from it afterwards
+    runner = Propagator(model, task, Settings(mode="online", align=s.align, batch_size=s.batch_size,
+                                              device=s.device))
+    for frame in frames:
+        rgb = task.prepare(frame.rgb)
+        gray = task.gray(rgb)
+        if frame.index in keys:
+            if before:   # the plain loop handles the frames before the first key (backward from it)
+                yield from ((f, out) for f, out in runner(iter(before + [frame]), {frame.index: keys[frame.index]})
+                            if f.index != frame.index)
+                before = []
+            key = keys[frame.index]
+            chain = ChainedWarp.identity(*gray.shape) if s.align else None
+            prev, prev_gray = key, gray
+            yield frame, task.finish(rgb, key.masks)
+            continue
+        if key is None:
+            before.append(frame)
+            continue
+        step = None
+        if s.align:
+            to_prev, from_prev = flow(gray, prev_gray), flow(prev_gray, gray)
+            chain = chain.step(to_prev, from_prev)
+            step = ChainedWarp.identity(*gray.shape).step(to_prev, from_prev)
+        (from_key, from_prev_pred) = runner._infer([task.inputs(rgb, key, chain), task.inputs(rgb, prev, step)])
+        w_key = runner._confidence(chain, gray.shape)
+        w_prev = runner._confidence(step, gray.shape)
+        probs = (from_key * w_key + from_prev_pred * w_prev) / (w_key + w_prev)
+        prev, prev_gray = SegKey(rgb, np.ascontiguousarray(np.clip(probs, 0, 1), dtype=np.float32)), gray
+        yield frame, task.finish(rgb, probs)
+    if before:
+        raise InputError("masks", "no mask key-frame within the video")
+
+
+def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", weights: str | None = None,
+            device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
+            on_frame: Callable[[int], None] | None = None) -> Path:
+    """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
+
+    ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame
+    takes its nearest preceding key (online) or both surrounding keys (offline). ``overlay``: also write a
+    video of the frames with the masks blended in (audio kept). Returns the output directory.
+    """
+    if not masks:
+        raise InputError("--mask", "give at least one mask key-frame")
+    info = probe(video)
+    labels: dict[int, np.ndarray] = {}
+    for index, path in sorted(masks.items()):
+        if index < 0:
+            raise InputError(path, "negative frame index")
+        if info.frame_count is not None and index >= info.frame_count:
+            raise InputError(path, f"key index {index} is beyond the video's end "
+                                   f"({info.frame_count} frames, last index {info.frame_count - 1})")
+        labels[index] = load_mask(path, info.width, info.height)
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError(output_dir, "exists and is not a directory")
+    if output_dir.is_dir() and any(output_dir.glob("[0-9]*.png")):
+        raise InputError(output_dir, "already holds PNG files; choose an empty or new directory")
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(output_dir.parent, f"cannot create output directory ({error.strerror})") from None
+    if not os.access(output_dir.parent, os.W_OK | os.X_OK):
+        raise InputError(output_dir.parent, "output directory is not writable")
+    model, _ = load_model("seg", weights, device)
+    settings = Settings(mode=mode, align=model.cfg.extra.get("aligned", True) if align is None else align,
+                        batch_size=batch_size, device=device)
+    seen = set()
+    writer = VideoWriter(overlay, info) if overlay else None
+    with atomic_path(output_dir, directory=True) as tmp:
+        if writer:
+            writer.__enter__()
+        try:
+            for frame, out in propagate_masks(model, read_frames(video), labels, settings, chain=chain):
+                write_indexed_png(Path(tmp) / f"{frame.index:05d}.png", out)
+                if writer:
+                    writer.write(frame, seg.overlay(frame.rgb, out, DAVIS_PALETTE))
+                seen.add(frame.index)
+                if on_frame:
+                    on_frame(frame.index)
+            unused = sorted(set(masks) - seen)
+            if unused:
+                raise InputError(masks[unused[0]], f"key index {unused[0]} is beyond the video's end")
+        except BaseException as error:
+            if writer:
+                writer.__exit__(type(error), error, error.__traceback__)
+            raise
+        if writer:
+            writer.__exit__(None, None, None)
+    return output_dir

@@ -1,0 +1,242 @@
+"""HDR propagation: the camera model, the propagated log radiance and the LDR blending of the paper (appendix eq. 10).
+
+The guidance is the LDR video (8-bit RGB), the propagated property is U = log(H + 0.01) - log_mean of the
+key-frame's scene-linear radiance H (paper Sec. 5.3). Where the network's estimate is darker than a per-key
+threshold T the output is the inverted LDR frame instead, scaled to the key's units.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vprop.flow import ChainedWarp
+
+EPS = 0.01               # U = log(H + EPS), as the paper
+TOP_FRACTION = 0.05      # T leaves this fraction of the key's pixels above it
+SATURATED = 250 / 255    # an 8-bit value at or above this carries no radiance information
+_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)   # BT.709 / sRGB primaries
+
+
+@dataclass(frozen=True)
+class CameraCurve:
+    """HDRCNN's camera curve f(x) = (1 + σ) xⁿ / (xⁿ + σ) (Eilertsen et al. 2017), or a power curve x^(1/γ).
+
+    Both map linear exposure 0..1 to 0..1 (f(1) = 1) and are strictly increasing, so the inverse is exact
+    below saturation.
+    """
+
+    n: float = 0.9
+    sigma: float = 0.6
+    gamma: float | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.clip(np.asarray(x, np.float32), 0.0, None)
+        if self.gamma is not None:
+            return x ** np.float32(1.0 / self.gamma)
+        xn = x ** np.float32(self.n)
+        return (1.0 + self.sigma) * xn / (xn + self.sigma)
+
+    def inverse(self, y: np.ndarray) -> np.ndarray:
+        """f⁻¹ on [0, 1]; values are clipped to that range first."""
+        y = np.clip(np.asarray(y, np.float32), 0.0, 1.0)
+        if self.gamma is not None:
+            return y ** np.float32(self.gamma)
+        # y (xⁿ + σ) = (1 + σ) xⁿ  =>  xⁿ = σ y / (1 + σ - y)
+        xn = self.sigma * y / (1.0 + self.sigma - y)
+        return xn ** np.float32(1.0 / self.n)
+
+
+HDRCNN_CURVE = CameraCurve()
+
+
+def curve_for(gamma: float | None) -> CameraCurve:
+    return HDRCNN_CURVE if gamma is None else CameraCurve(gamma=float(gamma))
+
+
+def synthesize_ldr(hdr: np.ndarray, exposure: float, curve: CameraCurve = HDRCNN_CURVE) -> np.ndarray:
+    """What an 8-bit camera records: exposure scale, camera curve, clip to [0, 1], quantise. (H, W, 3) uint8."""
+    y = np.clip(curve(np.asarray(hdr, np.float32) * np.float32(exposure)), 0.0, 1.0)
+    return np.floor(y * 255.0 + 0.5).astype(np.uint8)
+
+
+def auto_exposure(hdr_frames, saturated: float = 0.10) -> float:
+    """Exposure at which about ``saturated`` of the pixels clip (their largest channel reaches 1)."""
+    peaks = np.concatenate([np.asarray(h, np.float32).max(-1).ravel() for h in hdr_frames])
+    level = float(np.quantile(peaks, 1.0 - saturated))
+    if not np.isfinite(level) or level <= 0:
+        level = float(peaks.max()) if peaks.size and peaks.max() > 0 else 1.0
+    return 1.0 / level
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb, np.float32) @ _LUMA
+
+
+def to_log(hdr: np.ndarray, log_mean: float = 0.0) -> np.ndarray:
+    """U = log(H + EPS) - log_mean, (H, W, 3) -> same shape, float32."""
+    return (np.log(np.clip(hdr, 0.0, None) + EPS) - log_mean).astype(np.float32)
+
+
+def from_log(u: np.ndarray, log_mean: float = 0.0) -> np.ndarray:
+    return np.clip(np.exp(np.asarray(u, np.float32) + log_mean) - EPS, 0.0, None).astype(np.float32)
+
+
+def log_rmse(a: np.ndarray, b: np.ndarray) -> float:
+    """RMSE between two radiance maps in log space, log(H + 0.01), as the paper reports."""
+    d = np.log(np.clip(a, 0, None) + EPS) - np.log(np.clip(b, 0, None) + EPS)
+    return float(np.sqrt(np.mean(d.astype(np.float64) ** 2)))
+
+
+# -- blending (appendix eq. 10) ---------------------------------------------------------------------------
+
+def key_threshold(key_hdr: np.ndarray, top: float = TOP_FRACTION) -> float:
+    """T such that the brightest ``top`` fraction of the key's pixels (by luminance) are above it."""
+    return float(np.quantile(luminance(key_hdr), 1.0 - top))
+
+
+def inverse_scale(key_hdr: np.ndarray, key_ldr: np.ndarray, curve: CameraCurve = HDRCNN_CURVE) -> float:
+    """Factor taking f⁻¹(D) to the key's absolute units: median of H_key / f⁻¹(D_key) over unsaturated pixels.
+
+    Ratios are taken on luminance, over pixels neither saturated nor so dark that 8-bit quantisation dominates.
+    """
+    d = np.asarray(key_ldr, np.float32) / 255.0
+    lin = luminance(curve.inverse(d))
+    h = luminance(key_hdr)
+    ok = (d.max(-1) < SATURATED) & (d.min(-1) > 8 / 255) & (h > 0)
+    if ok.sum() < 16:     # a nearly all-dark or all-clipped key: take what there is
+        ok = (d.max(-1) < SATURATED) & (lin > 0) & (h > 0)
+    if not ok.any():
+        return 1.0
+    return float(np.median(h[ok] / lin[ok]))
+
+
+@dataclass(frozen=True)
+class KeyBlend:
+    """What one key fixes for the frames it propagates to: the threshold T and the LDR inversion scale."""
+
+    threshold: float
+    scale: float
+
+    @classmethod
+    def from_key(cls, key_hdr, key_ldr, curve: CameraCurve = HDRCNN_CURVE) -> "KeyBlend":
+        return cls(key_threshold(key_hdr), inverse_scale(key_hdr, key_ldr, curve))
+
+    @classmethod
+    def between(cls, a: "KeyBlend", b: "KeyBlend", wb: float) -> "KeyBlend":
+        """Geometric interpolation, weight ``wb`` on ``b`` (a frame between two keys, offline mode)."""
+        mix = lambda x, y: float(np.exp((1 - wb) * np.log(max(x, 1e-12)) + wb * np.log(max(y, 1e-12))))  # noqa: E731
+        return cls(mix(a.threshold, b.threshold), mix(a.scale, b.scale))
+
+
+def inverted_ldr(ldr: np.ndarray, scale: float, curve: CameraCurve = HDRCNN_CURVE) -> np.ndarray:
+    """f⁻¹(D) in the key's units, (H, W, 3) float32."""
+    return (curve.inverse(np.asarray(ldr, np.float32) / 255.0) * np.float32(scale)).astype(np.float32)
+
+
+def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: CameraCurve = HDRCNN_CURVE
+          ) -> np.ndarray:
+    """Eq. 10: the scaled inverted LDR where the estimate's luminance is below T, the estimate elsewhere.
+
+    Saturated LDR pixels hold no radiance, so there the estimate is kept whatever its value.
+    """
+    use_ldr = (luminance(estimate) < params.threshold) & (np.asarray(ldr).max(-1) < SATURATED * 255)
+    return np.where(use_ldr[..., None], inverted_ldr(ldr, params.scale, curve), estimate).astype(np.float32)
+
+
+# -- network inputs -------------------------------------------------------------------------------------
+
+@dataclass
+class HDRKey:
+    """A key-frame: its scene-linear radiance and the LDR video frame at the same index."""
+
+    hdr: np.ndarray      # (H, W, 3) float32, scene-linear
+    ldr: np.ndarray      # (H, W, 3) uint8
+
+
+def guidance_channels(aligned: bool) -> int:
+    return 9 if aligned else 6
+
+
+def model_inputs(target_ldr: np.ndarray, key: HDRKey, chain: ChainedWarp | None, log_mean: float = 0.0):
+    """Network inputs (guidance (C, H, W), property (3, H, W)) for the LDR frame ``target_ldr`` (uint8 RGB).
+
+    Unaligned (the paper): the key's and the target's LDR, the key's U. Aligned: the target's LDR, the key's
+    LDR warped to it, their difference, chain validity and confidence, and the warped U.
+    """
+    t = np.asarray(target_ldr, np.float32) / 255.0
+    k = np.asarray(key.ldr, np.float32) / 255.0
+    u = to_log(key.hdr, log_mean)
+    if chain is None:
+        guidance = np.concatenate([k.transpose(2, 0, 1), t.transpose(2, 0, 1)])
+    else:
+        both = chain.warp(np.ascontiguousarray(np.dstack([k, u])))
+        wk, u = both[..., :3], both[..., 3:]
+        diff = np.abs(wk - t).mean(-1) * 4.0
+        guidance = np.concatenate([t.transpose(2, 0, 1), wk.transpose(2, 0, 1),
+                                   np.stack([diff, chain.valid, chain.confidence()])])
+    return (np.ascontiguousarray(guidance, dtype=np.float32),
+            np.ascontiguousarray(u.transpose(2, 0, 1), dtype=np.float32))
+
+
+@dataclass
+class HDRTask:
+    """Frames are the LDR video (uint8 RGB); keys are ``HDRKey``; the output is the network's linear radiance.
+
+    Blending with the LDR (which needs the key's T and scale) is applied on top by the caller: see ``Blender``.
+    """
+
+    log_mean: float = 0.0
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        return rgb
+
+    def gray(self, rgb: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+    def inputs(self, rgb: np.ndarray, key: HDRKey, chain: ChainedWarp | None):
+        return model_inputs(rgb, key, chain, self.log_mean)
+
+    def key_output(self, rgb: np.ndarray, key: HDRKey) -> np.ndarray:
+        return to_log(key.hdr, self.log_mean).transpose(2, 0, 1)
+
+    def finish(self, rgb: np.ndarray, prop: np.ndarray) -> np.ndarray:
+        return from_log(np.asarray(prop).transpose(1, 2, 0), self.log_mean)
+
+
+class Blender:
+    """Eq. 10 per frame, with the T and scale of the key(s) the frame was propagated from.
+
+    Online: the preceding key. Offline: between two keys their parameters are interpolated by distance.
+    ``inverted_only``: the inverted-LDR baseline (every pixel from the scaled f⁻¹(D)).
+    """
+
+    def __init__(self, curve: CameraCurve = HDRCNN_CURVE, mode: str = "offline", inverted_only: bool = False):
+        self.curve, self.mode, self.inverted_only = curve, mode, inverted_only
+        self.keys: dict[int, KeyBlend] = {}
+
+    def add_key(self, index: int, key: HDRKey) -> None:
+        if index not in self.keys:
+            self.keys[index] = KeyBlend.from_key(key.hdr, key.ldr, self.curve)
+
+    def params(self, index: int) -> KeyBlend:
+        if not self.keys:
+            raise ValueError("no key-frame registered")
+        before = [i for i in self.keys if i <= index]
+        after = [i for i in self.keys if i > index]
+        if not before:
+            return self.keys[min(after)]
+        p = max(before)
+        if p == index or not after or self.mode == "online":
+            return self.keys[p]
+        n = min(after)
+        return KeyBlend.between(self.keys[p], self.keys[n], (index - p) / (n - p))
+
+    def __call__(self, index: int, ldr: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+        params = self.params(index)
+        if self.inverted_only:
+            return inverted_ldr(ldr, params.scale, self.curve)
+        if index in self.keys:      # a key frame is its own HDR
+            return estimate
+        return blend(estimate, ldr, params, self.curve)

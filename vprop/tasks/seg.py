@@ -1,0 +1,118 @@
+"""Object-mask propagation (paper Sec. 5.4): the guidance is RGB, the propagated property is one soft mask per object.
+
+The number of objects differs from video to video, so the network propagates one object's mask at a time
+(``property_channels=1``; objects are folded into the batch and share one guidance run); the background is
+``1 - max(objects)`` and the label of a pixel is the arg-max.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from vprop.flow import ChainedWarp
+from vprop.models.tpn import TPNConfig
+
+
+def guidance_channels(aligned: bool) -> int:
+    """Aligned: target RGB, warped key RGB, |warped - target|, chain valid, chain confidence. Plain: both RGBs."""
+    return 9 if aligned else 6
+
+
+def seg_config(aligned: bool = True, **architecture) -> TPNConfig:
+    """The TPNConfig of a segmentation model (one property channel: one object's soft mask)."""
+    extra = {"aligned": aligned, **architecture.pop("extra", {})}
+    return TPNConfig(task="seg", guidance_channels=guidance_channels(aligned), property_channels=1,
+                     extra=extra, **architecture)
+
+
+def object_ids(*label_maps: np.ndarray) -> tuple[int, ...]:
+    """Sorted object indices (non-zero labels) present in any of the label maps."""
+    ids: set[int] = set()
+    for labels in label_maps:
+        ids.update(int(v) for v in np.unique(labels) if v != 0)
+    return tuple(sorted(ids))
+
+
+def one_hot(labels: np.ndarray, ids: tuple[int, ...]) -> np.ndarray:
+    """(P, H, W) float32: one soft mask per object of ``ids`` (background is implied)."""
+    if not ids:
+        return np.zeros((0, *labels.shape), np.float32)
+    return np.stack([labels == i for i in ids]).astype(np.float32)
+
+
+def to_labels(probs: np.ndarray, ids: tuple[int, ...]) -> np.ndarray:
+    """(H, W) uint8 label map from per-object probabilities (P, H, W); background = 1 - max(objects)."""
+    h, w = probs.shape[-2:]
+    if not ids:
+        return np.zeros((h, w), np.uint8)
+    probs = np.clip(probs, 0.0, 1.0)
+    scores = np.concatenate([1.0 - probs.max(0, keepdims=True), probs])
+    lookup = np.array((0, *ids), np.uint8)
+    return lookup[scores.argmax(0)]
+
+
+@dataclass
+class SegKey:
+    """A key: its frame's RGB (float 0..1, (H, W, 3)) and its objects' masks ((P, H, W) float32)."""
+
+    rgb: np.ndarray
+    masks: np.ndarray
+
+
+def model_inputs(target_rgb: np.ndarray, key: SegKey, chain: ChainedWarp | None):
+    """Network inputs (guidance (C, H, W), property (P, H, W)) for segmenting a frame of RGB ``target_rgb``.
+
+    With a chain the key's RGB and masks are aligned to the target first, and the network also sees how far
+    to trust that alignment; without one, the paper's inputs (both RGB frames, the key's own masks).
+    """
+    t = target_rgb.transpose(2, 0, 1)
+    if chain is None:
+        guidance = np.concatenate([key.rgb.transpose(2, 0, 1), t])
+        prop = key.masks
+    else:
+        warped = chain.warp(key.rgb)
+        diff = np.abs(warped - target_rgb).mean(-1) * 4.0
+        guidance = np.concatenate([t, warped.transpose(2, 0, 1), diff[None], chain.valid[None],
+                                   chain.confidence()[None]])
+        if len(key.masks):
+            masks = chain.warp(np.ascontiguousarray(key.masks.transpose(1, 2, 0)))
+            prop = masks.reshape(*masks.shape[:2], -1).transpose(2, 0, 1)
+        else:
+            prop = key.masks
+    return (np.ascontiguousarray(guidance, dtype=np.float32), np.ascontiguousarray(prop, dtype=np.float32))
+
+
+class PerObject(torch.nn.Module):
+    """Runs a one-channel model on every object channel of a (B, P, H, W) property, one guidance run per frame."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.cfg = getattr(model, "cfg", None)
+
+    def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
+        b, p, h, w = prop.shape
+        if p == 0:
+            return prop
+        flat = prop.reshape(b * p, 1, h, w)
+        if hasattr(self.model, "gates"):      # a SwitchableTPN: share the guidance network over the objects
+            gates, features = self.model.gates(guidance)
+            out = self.model._run(flat, gates.repeat_interleave(p, 0), features.repeat_interleave(p, 0), (h, w))
+        else:
+            out = self.model(guidance.repeat_interleave(p, 0), flat)
+        return out.reshape(b, p, h, w)
+
+
+def overlay(rgb: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The frame with each object tinted in its palette colour and outlined."""
+    out = rgb.astype(np.float32)
+    colours = palette[labels].astype(np.float32)
+    inside = labels > 0
+    out[inside] = out[inside] * (1 - alpha) + colours[inside] * alpha
+    edge = cv2.morphologyEx(labels, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    dilated = cv2.dilate(labels, np.ones((3, 3), np.uint8))
+    out[edge] = palette[dilated[edge]]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
