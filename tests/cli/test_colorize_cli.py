@@ -167,3 +167,17 @@ def test_unknown_weights_file(setup):
 def test_usage_error_exits_2(setup):
     tmp, video, keys = setup
     assert run("colorize", video, "-o", tmp / "o.mp4").exit_code == 2
+
+
+def test_truncated_video_colours_what_decodes_and_warns(tmp_path, make_video, tiny_color_weights):
+    video = make_video("v.mkv", frames=48, size=(64, 48))   # MKV: the index is not at the end of the file
+    keys = colour_keys(video, tmp_path / "keys", {0})
+    cut = tmp_path / "cut.mkv"
+    data = video.read_bytes()
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    out = tmp_path / "o.mp4"
+    result = run("colorize", cut, "--keys", keys, "-o", out, "--weights", tiny_color_weights)
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "cut.mkv" in result.output
+    n = len(frame_times(out))
+    assert 0 < n < 48

@@ -92,3 +92,18 @@ def test_model_runs_batched_and_unbatched_alike(tiny_color_weights):
     for (f1, a), (f2, b) in zip(*runs):
         assert f1.index == f2.index
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_offline_streams_after_the_last_key():
+    consumed = []
+
+    def frames():
+        for f in gray_frames(1000):
+            consumed.append(f.index)
+            yield f
+
+    keys = {0: solid_key((160, 120, 120)), 4: solid_key((120, 120, 160))}
+    stream = Propagator(Passthrough(), ColorTask(), Settings(mode="offline", align=True, batch_size=2))(frames(), keys)
+    for _ in range(12):
+        next(stream)
+    assert len(consumed) < 20

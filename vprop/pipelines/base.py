@@ -83,6 +83,7 @@ class Propagator:
     def __call__(self, frames: Iterable[VideoFrame], keys: dict[int, Any]) -> Iterator[tuple[VideoFrame, Any]]:
         """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data."""
         align, offline = self.s.align, self.s.mode == "offline" and bool(keys)
+        last_key = max(keys, default=-1)
         prev_gray = None
         key_index, key, chain = None, None, None
         pending: list[_Pending] = []      # frames since the last key, oldest first
@@ -113,7 +114,9 @@ class Propagator:
                     self._forward(waiting, key)
                     waiting = []
             pending.append(item)
-            if not offline:   # online: a frame is final as soon as its forward pass ran
+            # Online, and after the last key in either mode, a frame is final as soon as its forward pass ran:
+            # nothing is held, however long the video.
+            if not offline or frame.index > last_key:
                 while pending and pending[0].forward is not None:
                     done = pending.pop(0)
                     yield done.frame, self.task.finish(done.prepared, done.forward)
