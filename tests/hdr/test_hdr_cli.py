@@ -30,7 +30,7 @@ def bad(result, *words):
 def test_hdr_end_to_end(tmp_path, hdr_clip, tiny_hdr_weights):
     video, hdr_dir, keys = hdr_clip
     out = tmp_path / "out"
-    result = run("hdr", video, "--keys", keys, "--interval", 6, "-o", out, "--weights", tiny_hdr_weights, "-q")
+    result = run("hdr", video, "--hdr-keys", keys, "--interval", 6, "-o", out, "--weights", tiny_hdr_weights, "-q")
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"{i:05d}.exr" for i in range(12)]

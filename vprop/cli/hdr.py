@@ -10,7 +10,7 @@ from vprop.pipelines.base import MODES
 
 @click.command("hdr")
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--keys", "keys_dir", required=True, type=click.Path(path_type=str),
+@click.option("--hdr-keys", "--keys", "keys_dir", required=True, type=click.Path(path_type=str),
               help="Directory of HDR key-frames (.exr or .hdr) named by 0-based frame index (00030.exr).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
               help="Output directory: one half-float scene-linear EXR per frame (00000.exr ...).")

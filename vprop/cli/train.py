@@ -9,13 +9,15 @@ from vprop.training.loop import TrainConfig
 
 
 @click.command("train")
-@click.argument("task", type=click.Choice(["color"]))
+@click.argument("task", type=click.Choice(["color", "seg", "hdr"]))
 @click.option("--data", "data", multiple=True, type=click.Path(file_okay=False, path_type=str),
-              help="Folder of training videos (repeatable).")
-@click.option("--dev", multiple=True, help="Video names (file stems) held out for validation (repeatable).")
+              help="Folder of training videos (repeatable); seg: videos with masks/<stem>/NNNNN.png beside them; "
+                   "hdr: folder of HDR panoramas (.exr, .hdr).")
+@click.option("--dev", multiple=True, help="Video or panorama names (file stems) held out for validation "
+                                           "(repeatable; seg and hdr default to the DAVIS / HDR dev split).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="TOML file of TrainConfig fields; command-line options override it.")
-@click.option("--out", default=None, help="Run directory (checkpoint.pt, log.csv).")
+@click.option("--out", default=None, help="Run directory (checkpoint.pt, log.csv); default runs/TASK.")
 @click.option("--steps", type=click.IntRange(1), default=None)
 @click.option("--batch-size", type=click.IntRange(1), default=None)
 @click.option("--lr", type=float, default=None)
@@ -30,9 +32,13 @@ from vprop.training.loop import TrainConfig
 @click.option("--workers", type=click.IntRange(0), default=None, help="Data loader processes.")
 def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_switch, no_align, decoder, init,
                   resume, export, workers):
-    """Train a TPN for TASK on folders of real video."""
+    """Train a TPN for TASK (color, seg, hdr) on folders of real video (hdr: of HDR panoramas).
+
+    Under torchrun (--nproc_per_node N) it trains data-parallel; only rank 0 logs, checkpoints and exports.
+    """
     from vprop.models.hub import save_weights
-    from vprop.training.run import build_color
+    from vprop.training import distributed
+    from vprop.training.run import BUILDERS
 
     with user_errors():
         fields = {}
@@ -51,18 +57,21 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
         unknown = set(fields) - known
         if unknown:
             raise click.UsageError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        if task != "color":
+            fields.setdefault("out", f"runs/{task}")
         cfg = TrainConfig(task=task, **fields)
         if not cfg.data:
             raise click.UsageError("give --data FOLDER (or data = [...] in --config)")
-        trainer = build_color(cfg)
+        trainer = BUILDERS[task](cfg)
         checkpoint = Path(cfg.out) / "checkpoint.pt"
         if resume and checkpoint.exists():
             trainer.resume(checkpoint)
-            click.echo(f"resumed at step {trainer.step}")
+            if distributed.is_main():
+                click.echo(f"resumed at step {trainer.step}")
         elif cfg.init:
             trainer.init_from(Path(cfg.init))
         trainer.run()
-        if export:
+        if export and distributed.is_main():
             save_weights(trainer.model, Path(export), {"task": task, "steps": trainer.step,
                                                        "train_config": dataclasses.asdict(cfg)})
             click.echo(f"exported {export}")

@@ -44,9 +44,9 @@ class _Pending:
     prepared: Any
     to_prev: np.ndarray | None = None      # flows to / from the previous frame, kept for the backward chain
     from_prev: np.ndarray | None = None
+    chain: ChainedWarp | None = field(default=None, repr=False)   # alignment to the preceding key, until used
     forward: np.ndarray | None = None      # (C, H, W) property propagated from the preceding key
     forward_conf: np.ndarray | None = None
-    forward_inputs: tuple | None = field(default=None, repr=False)
 
 
 class Propagator:
@@ -66,12 +66,10 @@ class Propagator:
         prop = torch.from_numpy(np.stack([p for _, p in batch])).to(self.s.device)
         return list(self.model(guidance, prop).float().cpu().numpy())
 
-    def _run_batched(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None]) -> list:
-        outputs = []
-        for start in range(0, len(items), self.s.batch_size):
-            part = range(start, min(start + self.s.batch_size, len(items)))
-            outputs += self._infer([self.task.inputs(items[i].prepared, key, chains[i]) for i in part])
-        return outputs
+    def _propagate(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None]) -> list:
+        """Network outputs and blending confidences for ``items`` from ``key``, one batch."""
+        outputs = self._infer([self.task.inputs(it.prepared, key, ch) for it, ch in zip(items, chains)])
+        return [(out, self._confidence(ch, out.shape[-2:])) for out, ch in zip(outputs, chains)]
 
     @staticmethod
     def _confidence(chain: ChainedWarp | None, shape) -> np.ndarray:
@@ -99,16 +97,17 @@ class Propagator:
             if frame.index in keys:
                 self._forward(waiting, key)
                 waiting = []
-                yield from self._close_segment(pending, keys[frame.index], item, offline, key_index, frame.index)
+                new_key = keys[frame.index]
+                yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index)
                 pending = []
-                key_index, key = frame.index, keys[frame.index]
+                key_index, key = frame.index, new_key
                 chain = ChainedWarp.identity(*frame.rgb.shape[:2]) if align else None
                 yield frame, self.task.finish(prepared, self.task.key_output(prepared, key))
                 continue
             if key is not None:
                 if align:
                     chain = chain.step(item.to_prev, item.from_prev)
-                item.forward_inputs = (chain,)
+                item.chain = chain
                 waiting.append(item)
                 if len(waiting) >= self.s.batch_size:
                     self._forward(waiting, key)
@@ -126,11 +125,8 @@ class Propagator:
     def _forward(self, items: list[_Pending], key) -> None:
         if not items:
             return
-        chains = [it.forward_inputs[0] for it in items]
-        for it, out, ch in zip(items, self._run_batched(items, key, chains), chains):
-            it.forward = out
-            it.forward_conf = self._confidence(ch, out.shape[-2:])
-            it.forward_inputs = None
+        for it, (out, conf) in zip(items, self._propagate(items, key, [it.chain for it in items])):
+            it.forward, it.forward_conf, it.chain = out, conf, None
 
     def _close_segment(self, pending, next_key, next_item, offline, prev_index, next_index):
         """Finish the frames between two keys: backward propagation from the next key, then blending."""
@@ -142,22 +138,24 @@ class Propagator:
                     raise ValueError("no key-frame before or after these frames")
                 yield it.frame, self.task.finish(it.prepared, it.forward)
             return
-        # Backward chain: walk from the next key down to the first pending frame.
-        chains, chain = [], None
-        if self.s.align:
-            h, w = pending[0].frame.rgb.shape[:2]
-            chain = ChainedWarp.identity(h, w)
-            later = next_item
-            for it in reversed(pending):
-                # Walking backwards the "previous" frame of the chain is the later one.
+        # Backward chain: walk from the next key down to the first pending frame, running the network a batch
+        # at a time so that only outputs, not alignments, are held.
+        backward: list = [None] * len(pending)
+        batch: list[int] = []
+        chains: list[ChainedWarp | None] = []
+        chain = ChainedWarp.identity(*pending[0].frame.rgb.shape[:2]) if self.s.align else None
+        later = next_item
+        for i in range(len(pending) - 1, -1, -1):
+            if chain is not None:   # walking backwards, the chain's "previous" frame is the later one
                 chain = chain.step(later.from_prev, later.to_prev)
-                chains.append(chain)
-                later = it
-            chains.reverse()
-        else:
-            chains = [None] * len(pending)
-        backward = self._run_batched(pending, next_key, chains)
-        for it, out, ch in zip(pending, backward, chains):
+                later = pending[i]
+            batch.append(i)
+            chains.append(chain)
+            if len(batch) == self.s.batch_size or i == 0:
+                for j, result in zip(batch, self._propagate([pending[j] for j in batch], next_key, chains)):
+                    backward[j] = result
+                batch, chains = [], []
+        for it, (out, back_conf) in zip(pending, backward):
             if it.forward is None:
                 yield it.frame, self.task.finish(it.prepared, out)
                 continue
@@ -167,6 +165,6 @@ class Propagator:
                 result = it.forward if d_prev <= d_next else out
             else:
                 wf = it.forward_conf * d_next
-                wb = self._confidence(ch, out.shape[-2:]) * d_prev
+                wb = back_conf * d_prev
                 result = (it.forward * wf + out * wb) / (wf + wb)
             yield it.frame, self.task.finish(it.prepared, result)

@@ -1,6 +1,8 @@
 """The training loop: switchable loss, AdamW with cosine decay, atomic checkpoints, resume, CSV log, validation."""
 from __future__ import annotations
 
+import contextlib
+import copy
 import csv
 import dataclasses
 import math
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 
 from vprop.models.tpn import SwitchableTPN, TPNConfig, switchable_loss
+from vprop.training import distributed
 
 
 @dataclass
@@ -71,11 +74,38 @@ def save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+class _Pair(torch.nn.Module):
+    """The training forward as one ``forward`` (what DistributedDataParallel hooks): the switchable pair when a
+    target is given, else the plain forward pass."""
+
+    def __init__(self, model: SwitchableTPN):
+        super().__init__()
+        self.model = model
+
+    def forward(self, guidance, prop, target=None):
+        if target is None:
+            return self.model(guidance, prop)
+        return self.model.forward_pair(guidance, prop, target)
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig, model_cfg: TPNConfig, batches, validate: Callable | None = None):
-        self.cfg, self.batches, self.validate = cfg, batches, validate
+    """``loss_fn(pred, target)``: the per-task loss (default log-MSE, as colour and HDR train). Under torchrun
+    (``vprop.training.distributed``) the model is wrapped in DistributedDataParallel and only rank 0 logs,
+    validates and checkpoints; otherwise nothing changes."""
+
+    def __init__(self, cfg: TrainConfig, model_cfg: TPNConfig, batches, validate: Callable | None = None,
+                 loss_fn: Callable = log_mse):
+        self.cfg, self.batches, self.validate, self.loss_fn = cfg, batches, validate, loss_fn
+        self.distributed = distributed.setup()
+        self.main = distributed.is_main()
+        self.device = distributed.device()
         torch.manual_seed(cfg.seed)
         self.model = SwitchableTPN(model_cfg)
+        if self.distributed:
+            self.model.to(self.device)
+            self.net = distributed.wrap(_Pair(self.model))
+        else:
+            self.net = _Pair(self.model)
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.step = 0
         self.out = Path(cfg.out)
@@ -121,23 +151,30 @@ class Trainer:
 
     def loss(self, guidance, prop, truth) -> torch.Tensor:
         if self.cfg.switch:
-            forward, reverse = self.model.forward_pair(guidance, prop, truth)
-            return log_mse(forward, truth) + self.cfg.lam * log_mse(reverse, prop)
-        return log_mse(self.model(guidance, prop), truth)
+            forward, reverse = self.net(guidance, prop, truth)
+            return self.loss_fn(forward, truth) + self.cfg.lam * self.loss_fn(reverse, prop)
+        return self.loss_fn(self.net(guidance, prop), truth)
+
+    def _validation_model(self):
+        return self.model if self.device.type == "cpu" else copy.deepcopy(self.model).cpu()
 
     def run(self) -> None:
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         log_path = self.out / "log.csv"
         new_log = not log_path.exists()
-        with open(log_path, "a", newline="") as log_file:
-            log = csv.writer(log_file)
-            if new_log:
+        main = self.main
+        with (open(log_path, "a", newline="") if main else contextlib.nullcontext()) as log_file:
+            log = csv.writer(log_file) if main else None
+            if main and new_log:
                 log.writerow(["step", "loss", "lr", "seconds", "metric", "value"])
             t0, running = time.time(), []
             self.model.train()
             batches = iter(self.batches)
-            while self.step < self.cfg.steps and not self._stop:
+            while self.step < self.cfg.steps and not (distributed.any_true(self._stop) if self.distributed
+                                                      else self._stop):
                 guidance, prop, truth = next(batches)
+                if self.distributed:
+                    guidance, prop, truth = (t.to(self.device) for t in (guidance, prop, truth))
                 for group in self.opt.param_groups:
                     group["lr"] = self.lr_at(self.step)
                 loss = self.loss(guidance, prop, truth)
@@ -147,6 +184,8 @@ class Trainer:
                 self.opt.step()
                 self.step += 1
                 running.append(loss.item())
+                if not main:
+                    continue
                 if self.step % self.cfg.log_every == 0:
                     mean = float(np.mean(running))
                     elapsed = time.time() - t0
@@ -159,11 +198,15 @@ class Trainer:
                     self.save()
                 if self.validate and self.step % self.cfg.validate_every == 0:
                     self.model.eval()
-                    for name, value in self.validate(self.model).items():
+                    for name, value in self.validate(self._validation_model()).items():
                         print(f"step {self.step:6d}  dev {name} {value:.3f}", flush=True)
                         log.writerow([self.step, "", "", f"{time.time() - t0:.0f}", name, f"{value:.4f}"])
                     log_file.flush()
                     self.model.train()
-            self.save()
+            if main:
+                self.save()
         for s, handler in old.items():
             signal.signal(s, handler)
+        if self.distributed:
+            distributed.barrier()       # rank 0's checkpoint is on disk before any rank returns
+            distributed.cleanup()

@@ -8,8 +8,14 @@ import torch
 from vprop.evaluate import color_methods, evaluate_color
 from vprop.io.video import VideoFrame
 from vprop.tasks import color
+from vprop.training import distributed
 from vprop.training.data import Clip, ColorPairs, find_videos, load_clips
 from vprop.training.loop import Trainer, TrainConfig, model_config
+
+# Held out when a run names no --dev: never trained on, validated on (seg: the first SEG_VALIDATE of them).
+SEG_DEV = ("breakdance-flare", "elephant", "lucia", "rhino", "swing")
+HDR_DEV = ("sunset", "interior")
+SEG_VALIDATE = 2
 
 
 def _clip_frames(clip: Clip, limit: int):
@@ -49,10 +55,122 @@ def build_color(cfg: TrainConfig) -> Trainer:
     paths = find_videos([Path(p) for p in cfg.data])
     train_paths = [p for p in paths if p.stem not in set(cfg.dev)]
     dev_paths = [p for p in paths if p.stem in set(cfg.dev)]
-    clips = load_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
-    dev = load_clips(dev_paths, cfg.short_side, Path(cfg.cache_dir)) if dev_paths else []
-    data = ColorPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, cfg.seed)
+    with distributed.main_first():      # rank 0 fills the flow cache, the others read it
+        clips = load_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
+        dev = load_clips(dev_paths, cfg.short_side, Path(cfg.cache_dir)) if dev_paths else []
+    data = ColorPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed))
     loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers,
                                          persistent_workers=cfg.workers > 0)
     mcfg = model_config(cfg, color.guidance_channels(cfg.aligned), 2)
     return Trainer(cfg, mcfg, loader, color_validation(dev) if dev else None)
+
+
+# -- segmentation ---------------------------------------------------------------------------------------
+
+def seg_validation(dev_videos: list[Path], cache_dir: Path, frames: int = 40, short_side: int = 240):
+    """Mean J (and F) over the dev videos of vprop beside chained flow, first mask the only key, on the first
+    ``frames`` frames at ``short_side``. The flow baseline is measured once and remembered."""
+    from vprop.evaluate_seg import evaluate_seg, seg_methods
+    from vprop.training.seg_data import load_seg_clip
+
+    dev = [load_seg_clip(p, short_side, cache_dir, max_frames=frames) for p in dev_videos]   # rank 0 only
+    baseline: dict[str, float] = {}
+
+    def validate(model) -> dict[str, float]:
+        sums: dict[str, list[float]] = {}
+        for sc in dev:
+            methods = seg_methods(model, "online")
+            methods.pop("copy")
+            if "J/flow" in baseline:
+                methods.pop("flow")
+            masks = {i: sc.labels[i] for i in range(len(sc)) if sc.present[i]}
+            for name, s in evaluate_seg(_clip_frames(sc.clip, frames), masks, methods).items():
+                sums.setdefault(f"J/{name}", []).append(s.J)
+                sums.setdefault(f"F/{name}", []).append(s.F)
+        out = {k: sum(v) / len(v) for k, v in sums.items()}
+        baseline.update({k: v for k, v in out.items() if k.endswith("/flow")})
+        return {**baseline, **out}
+    return validate
+
+
+def build_seg(cfg: TrainConfig) -> Trainer:
+    """Mask propagation on DAVIS-style folders (videos + masks/<stem>/NNNNN.png); loss: switchable BCE."""
+    from vprop.tasks import seg
+    from vprop.training.seg_data import SegPairs, load_seg_clips, seg_bce
+
+    paths = find_videos([Path(p) for p in cfg.data])
+    held_out = set(cfg.dev) or set(SEG_DEV)
+    train_paths = [p for p in paths if p.stem not in held_out]
+    dev_paths = [p for p in paths if p.stem in held_out][:SEG_VALIDATE]
+    with distributed.main_first():
+        clips = load_seg_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
+    data = SegPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed))
+    loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers,
+                                         persistent_workers=cfg.workers > 0)
+    mcfg = model_config(cfg, seg.guidance_channels(cfg.aligned), 1)
+    validate = seg_validation(dev_paths, Path(cfg.cache_dir)) if dev_paths and distributed.is_main() else None
+    return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce)
+
+
+# -- HDR ------------------------------------------------------------------------------------------------
+
+def hdr_validation(panorama, log_mean: float, frames: int = 31, interval: int = 10,
+                   size: tuple[int, int] = (320, 240), seed: int = 1):
+    """Log-RMSE (with the eq. 10 blending) of vprop beside chained flow and the inverted LDR, online, every
+    ``interval``-th frame a key, on one fixed virtual clip over a held-out panorama."""
+    import numpy as np
+
+    from vprop.evaluate_hdr import HDRClip, evaluate_hdr, hdr_methods
+    from vprop.hdr_clips import CameraPath, clip_frames
+    from vprop.training.hdr_data import random_path
+
+    rng = np.random.default_rng(seed)
+    path = random_path(rng, panorama.shape, frames, size)
+    path = CameraPath(frames=frames, size=size, pan=path.pan, zoom=path.zoom, rotate=path.rotate,
+                      scale=path.scale, center=None)      # start beside the brightest region
+    pairs = list(clip_frames(panorama, path))
+    clip = HDRClip([h for h, _ in pairs], [ldr for _, ldr in pairs], 0.0)
+    baseline: dict[str, float] = {}
+
+    def validate(model) -> dict[str, float]:
+        methods = hdr_methods(model, "online")
+        methods.pop("copy")
+        if baseline:
+            methods.pop("flow"), methods.pop("inverted-ldr")
+        scores = evaluate_hdr(clip, interval, methods, log_mean=model.cfg.extra.get("log_mean", log_mean))
+        out = {f"logrmse/{name}": s.rmse_blended for name, s in scores.items()}
+        out["logrmse-raw/vprop"] = scores["vprop"].rmse
+        baseline.update({k: v for k, v in out.items() if not k.endswith("/vprop")})
+        return {**baseline, **out}
+    return validate
+
+
+def build_hdr(cfg: TrainConfig) -> Trainer:
+    """HDR on folders of panoramas (.exr/.hdr): virtual-camera clips, random exposure and camera curve.
+
+    The log mean of the training panoramas is stored in the model config (``extra["log_mean"]``).
+    """
+    from vprop.tasks import hdr
+    from vprop.training.hdr_data import HDRPairs, find_panoramas, load_panorama, load_panoramas, log_mean
+
+    paths = find_panoramas([Path(p) for p in cfg.data])
+    held_out = set(cfg.dev) or set(HDR_DEV)
+    train_paths = [p for p in paths if p.stem not in held_out]
+    dev_paths = [p for p in paths if p.stem in held_out]
+    panos = load_panoramas(train_paths)
+    mean = log_mean(panos)
+    h = cfg.short_side
+    frame_size = (round(h * 4 / 3 / 2) * 2, h)
+    data = HDRPairs(panos, frame_size, tuple(cfg.crop), cfg.max_distance, cfg.aligned,
+                    distributed.data_seed(cfg.seed), mean)
+    loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers,
+                                         persistent_workers=cfg.workers > 0)
+    mcfg = model_config(cfg, hdr.guidance_channels(cfg.aligned), 3)
+    mcfg.extra["log_mean"] = mean
+    validate = None
+    if dev_paths and distributed.is_main():
+        validate = hdr_validation(load_panorama(dev_paths[0]), mean)
+    return Trainer(cfg, mcfg, loader, validate)
+
+
+BUILDERS = {"color": build_color, "seg": build_seg, "hdr": build_hdr}

@@ -1,0 +1,49 @@
+"""Seg and HDR training pairs from tiny synthetic data: shapes, ranges, finiteness, the log mean."""
+from train_helpers import davis, one_thread, panoramas, tiny_cfg  # noqa: F401 (fixtures)
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from vprop.tasks import hdr as hdr_task
+from vprop.training.hdr_data import HDRPairs, find_panoramas, load_panoramas, log_mean
+from vprop.training.seg_data import SegPairs, load_seg_clips, seg_bce
+
+
+@pytest.mark.parametrize("aligned", [True, False])
+def test_seg_pairs_shapes_and_ranges(davis, tmp_path, aligned):
+    clips = load_seg_clips(sorted(davis.glob("*.mp4")), 48, tmp_path / "cache")
+    assert clips[0].labels.shape == (len(clips[0]), 48, 64) and clips[0].present.all()
+    assert set(np.unique(clips[0].labels)) == {0, 1}
+    data = SegPairs(clips, (32, 48), 4, aligned, seed=0)
+    for guidance, prop, truth in itertools.islice(iter(data), 6):
+        assert guidance.shape == (9 if aligned else 6, 32, 48)
+        assert prop.shape == truth.shape == (1, 32, 48)
+        for t in (guidance, prop, truth):
+            assert t.dtype == torch.float32 and torch.isfinite(t).all()
+        assert 0 <= prop.min() and prop.max() <= 1 and set(truth.unique().tolist()) <= {0.0, 1.0}
+        assert truth.sum() > 0          # the square is inside every frame
+
+
+def test_seg_bce_reads_output_as_probability():
+    target = torch.tensor([[1.0, 0.0]])
+    good, bad = torch.tensor([[0.99, 0.01]]), torch.tensor([[0.2, 0.8]])
+    assert seg_bce(good, target) < seg_bce(bad, target)
+    wrong = torch.tensor([[0.0, 1.0]], requires_grad=True)     # clamped values still get a gradient
+    seg_bce(wrong, target).backward()
+    assert wrong.grad[0, 0] < 0 < wrong.grad[0, 1]
+
+
+def test_hdr_pairs_shapes_and_log_mean(panoramas):
+    panos = load_panoramas(find_panoramas([panoramas]))
+    mean = log_mean(panos)
+    expected = np.mean([np.log(p + hdr_task.EPS).mean() for p in panos])
+    assert mean == pytest.approx(expected, rel=1e-4)
+    data = HDRPairs(panos, (64, 48), (32, 48), 4, True, seed=0, log_mean=mean)
+    for guidance, prop, truth in itertools.islice(iter(data), 6):
+        assert guidance.shape == (9, 32, 48) and prop.shape == truth.shape == (3, 32, 48)
+        for t in (guidance, prop, truth):
+            assert t.dtype == torch.float32 and torch.isfinite(t).all()
+        assert 0 <= guidance[:6].min() and guidance[:6].max() <= 1          # LDR frames in 0..1
+        assert truth.min() >= np.log(hdr_task.EPS) - mean - 1e-4          # U = log(H + 0.01) - log_mean

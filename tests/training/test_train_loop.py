@@ -1,0 +1,69 @@
+"""A few training steps lower the seg and HDR losses; resume continues from the saved step."""
+from train_helpers import davis, one_thread, panoramas, tiny_cfg  # noqa: F401 (fixtures)
+import torch
+
+from vprop.training.run import build_hdr, build_seg
+
+
+def _fixed_batch_loss(trainer, batch):
+    trainer.model.eval()
+    with torch.no_grad():
+        return trainer.loss(*batch).item()
+
+
+def test_seg_training_lowers_loss(davis, tiny_cfg):
+    trainer = build_seg(tiny_cfg("seg", davis, steps=12, lr=3e-3))
+    assert trainer.model.cfg.task == "seg" and trainer.model.cfg.property_channels == 1
+    batch = next(iter(trainer.batches))
+    before = _fixed_batch_loss(trainer, batch)
+    trainer.batches = [batch] * 100               # overfit one batch: a deterministic, quick signal
+    trainer.run()
+    assert _fixed_batch_loss(trainer, batch) < before
+    assert trainer.step == 12 and (trainer.out / "checkpoint.pt").exists()
+
+
+def test_hdr_training_lowers_loss_and_keeps_log_mean(panoramas, tiny_cfg):
+    trainer = build_hdr(tiny_cfg("hdr", panoramas, steps=12, lr=3e-3))
+    assert trainer.model.cfg.task == "hdr" and trainer.model.cfg.property_channels == 3
+    assert isinstance(trainer.model.cfg.extra["log_mean"], float)
+    batch = next(iter(trainer.batches))
+    before = _fixed_batch_loss(trainer, batch)
+    trainer.batches = [batch] * 100
+    trainer.run()
+    assert _fixed_batch_loss(trainer, batch) < before
+
+
+def test_resume_continues_from_saved_step(davis, tiny_cfg):
+    first = build_seg(tiny_cfg("seg", davis, steps=3))
+    first.run()
+    saved = {k: v.clone() for k, v in first.model.state_dict().items()}
+    second = build_seg(tiny_cfg("seg", davis, steps=5))
+    second.resume(second.checkpoint_path)
+    assert second.step == 3
+    assert all(torch.equal(saved[k], v) for k, v in second.model.state_dict().items())
+    second.run()
+    assert second.step == 5
+    steps = [line.split(",")[0] for line in (second.out / "log.csv").read_text().splitlines()[1:]]
+    assert steps == ["1", "2", "3", "4", "5"]
+
+
+def test_validation_hooks_report_baselines(davis, panoramas, tmp_path):
+    import math
+
+    from vprop.models.tpn import SwitchableTPN, TPNConfig
+    from vprop.tasks.seg import seg_config
+    from vprop.training.hdr_data import load_panorama
+    from vprop.training.run import hdr_validation, seg_validation
+
+    arch = dict(hidden_channels=4, hidden_stride=2, base_width=4, max_width=16, depth=3, decoder="residual")
+    validate = seg_validation([davis / "square.mp4"], tmp_path / "cache", frames=6, short_side=48)
+    scores = validate(SwitchableTPN(seg_config(True, **arch)).eval())
+    assert {"J/flow", "J/vprop", "F/vprop"} <= set(scores) and all(0 <= v <= 1 for v in scores.values())
+    assert validate(SwitchableTPN(seg_config(True, **arch)).eval())["J/flow"] == scores["J/flow"]
+
+    model = SwitchableTPN(TPNConfig(task="hdr", guidance_channels=9, property_channels=3,
+                                    extra={"aligned": True, "log_mean": -1.0}, **arch)).eval()
+    validate = hdr_validation(load_panorama(panoramas / "alpha.exr"), -1.0, frames=7, interval=3, size=(64, 48))
+    scores = validate(model)
+    assert {"logrmse/flow", "logrmse/inverted-ldr", "logrmse/vprop"} <= set(scores)
+    assert all(math.isfinite(v) for v in scores.values())
