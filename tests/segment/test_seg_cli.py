@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import save_palette, square_labels
+from seg_media import save_palette, square_labels
 from vprop.cli import main
 from vprop.io.images import read_mask
 

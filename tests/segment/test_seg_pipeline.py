@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SIZE, save_palette, square_frame, square_labels
+from seg_media import SIZE, save_palette, square_frame, square_labels
 from vprop.errors import InputError
 from vprop.evaluate import Passthrough
 from vprop.evaluate_seg import evaluate_seg, jaccard, seg_methods

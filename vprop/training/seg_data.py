@@ -135,7 +135,6 @@ class SegPairs(ColorPairs):
                 yield tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays)
 
 
-
 def seg_bce(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     """Binary cross-entropy on the network output read as a probability, as inference reads it.
 
