@@ -29,8 +29,9 @@ def main() -> None:
     ap.add_argument("--short-side", type=int, default=240)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     model, _ = load_model("color", a.weights)
     per_video: dict[int, dict[str, dict[str, float]]] = {}
     for k in a.intervals:
