@@ -6,15 +6,10 @@ import av
 import cv2
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from vprop.cli import main
+from cli_helpers import bad, run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def frame_times(path):
@@ -86,15 +81,6 @@ def setup(tmp_path, make_video):
     video = make_video("v.mp4", frames=12, size=(64, 48))
     keys = colour_keys(video, tmp_path / "keys", {0, 6})
     return tmp_path, video, keys
-
-
-def bad(result, *words):
-    assert result.exit_code == 1, result.output
-    lines = [l for l in result.output.strip().splitlines() if l.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert "Traceback" not in result.output
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_missing_video(setup, tiny_color_weights):

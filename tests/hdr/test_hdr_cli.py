@@ -7,24 +7,10 @@ import cv2
 import numpy as np
 import OpenEXR
 import pytest
-from click.testing import CliRunner
 
-from vprop.cli import main
+from cli_helpers import bad, run
 from vprop.io.images import read_exr, write_exr
 from vprop.tasks.hdr import log_rmse
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def bad(result, *words):
-    assert result.exit_code == 1, result.output
-    lines = [l for l in result.output.strip().splitlines() if l.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert "Traceback" not in result.output
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_hdr_end_to_end(tmp_path, hdr_clip, tiny_hdr_weights):

@@ -4,25 +4,11 @@ import json
 import cv2
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from seg_media import save_palette, square_labels
-from vprop.cli import main
+from cli_helpers import bad, run
 from vprop.io.images import read_mask
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def bad(result, *words):
-    assert result.exit_code == 1, result.output
-    lines = [l for l in result.output.strip().splitlines() if l.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert "Traceback" not in result.output
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 @pytest.fixture
