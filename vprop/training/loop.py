@@ -37,12 +37,12 @@ class TrainConfig:
     lam: float = 0.1
     aligned: bool = True
     decoder: str = "residual"
-    hidden_stride: int = 2
-    hidden_channels: int = 16
+    hidden_stride: int = 4
+    hidden_channels: int = 32
     base_width: int = 8
     max_width: int = 128
     depth: int = 6
-    checkpoint_every: int = 250
+    checkpoint_every: int = 200
     validate_every: int = 1000
     log_every: int = 50
     seed: int = 0
