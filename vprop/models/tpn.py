@@ -182,15 +182,3 @@ class SwitchableTPN(nn.Module):
         gates, features = self.gates(guidance)
         size = prop.shape[-2:]
         return self._run(prop, gates, features, size), self._run(target, switch_gates(gates), features, size)
-
-
-def switchable_loss(pred2, target2, pred1=None, target1=None, lam: float = 0.1, weight=None):
-    """Eq. 9: ||U2 - Û2||² + λ ||U1 - Û1||², as per-pixel means; the second term only when the switch is on."""
-    def mse(a, b):
-        d = (a - b) ** 2
-        return d.mean() if weight is None else (d * weight).sum() / (weight.sum() * a.shape[1]).clamp(min=1)
-
-    loss = mse(pred2, target2)
-    if pred1 is not None:
-        loss = loss + lam * mse(pred1, target1)
-    return loss

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from vprop.models.tpn import SwitchableTPN, TPNConfig, switchable_loss
+from vprop.models.tpn import SwitchableTPN, TPNConfig
 from vprop.training import distributed
 
 
