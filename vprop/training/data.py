@@ -34,30 +34,29 @@ class Clip:
     def __len__(self) -> int:
         return len(self.lab)
 
-    def chain(self, key: int, target: int) -> ChainedWarp:
-        """Align key to target through the per-frame flows, exactly as the pipeline does."""
-        h, w = self.lab.shape[1:3]
-        warp = ChainedWarp.identity(h, w)
-        step = 1 if target > key else -1
-        for j in range(key + step, target + step, step):
-            if step == 1:
-                to_prev, from_prev = self.to_prev[j], self.from_prev[j]
-            else:   # walking backwards: the "previous" frame of the chain is j + 1
-                to_prev, from_prev = self.from_prev[j + 1], self.to_prev[j + 1]
-            warp = warp.step(to_prev.astype(np.float32), from_prev.astype(np.float32))
-        return warp
+    def extend(self, warp: ChainedWarp, j: int, forward: bool) -> ChainedWarp:
+        """Add frame j to a chain walking forward (from j - 1) or backward (from j + 1), as the pipeline does."""
+        if forward:
+            return warp.step(self.to_prev[j].astype(np.float32), self.from_prev[j].astype(np.float32))
+        # Walking backwards, the chain's "previous" frame is j + 1.
+        return warp.step(self.from_prev[j + 1].astype(np.float32), self.to_prev[j + 1].astype(np.float32))
 
 
-def find_videos(folders: list[Path]) -> list[Path]:
-    videos = []
+def find_files(folders: list[Path], suffixes: set[str], what: str) -> list[Path]:
+    """Files with one of ``suffixes`` directly in ``folders``; an error naming the folder when none."""
+    found = []
     for folder in folders:
         folder = Path(folder)
         if not folder.is_dir():
             raise InputError(folder, "not a directory")
-        videos += sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    if not videos:
-        raise InputError(folders[0], "no videos found (mp4, avi, mkv, mov, webm)")
-    return videos
+        found += sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
+    if not found:
+        raise InputError(folders[0], f"no {what} found ({', '.join(sorted(suffixes))})")
+    return found
+
+
+def find_videos(folders: list[Path]) -> list[Path]:
+    return find_files(folders, VIDEO_SUFFIXES, "videos")
 
 
 def load_clip(path: Path, short_side: int, cache_dir: Path, max_frames: int | None = None) -> Clip:
@@ -146,10 +145,7 @@ class ColorPairs(torch.utils.data.IterableDataset):
         for d in range(1, distance + 1):
             j = key + sign * d
             if self.aligned:
-                if forward:
-                    warp = warp.step(clip.to_prev[j].astype(np.float32), clip.from_prev[j].astype(np.float32))
-                else:
-                    warp = warp.step(clip.from_prev[j + 1].astype(np.float32), clip.to_prev[j + 1].astype(np.float32))
+                warp = clip.extend(warp, j, forward)
             if d in stops:
                 target_lab = clip.lab[j].astype(np.float32)
                 guidance, prop = color.model_inputs(target_lab[..., 0], key_lab, warp if self.aligned else None)

@@ -20,20 +20,13 @@ from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.hdr_clips import CameraPath, hdr_frames
 from vprop.io.images import read_linear_rgb
 from vprop.tasks import hdr
+from vprop.training.data import find_files
 
 PANORAMA_SUFFIXES = {".exr", ".hdr"}
 
 
 def find_panoramas(folders: list[Path]) -> list[Path]:
-    found = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise InputError(folder, "not a directory")
-        found += sorted(p for p in folder.iterdir() if p.suffix.lower() in PANORAMA_SUFFIXES)
-    if not found:
-        raise InputError(folders[0], "no HDR panoramas found (.exr, .hdr)")
-    return found
+    return find_files(folders, PANORAMA_SUFFIXES, "HDR panoramas")
 
 
 def load_panorama(path: Path) -> np.ndarray:

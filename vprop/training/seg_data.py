@@ -121,10 +121,7 @@ class SegPairs(ColorPairs):
         for d in range(1, distance + 1):
             j = key + sign * d
             if self.aligned:
-                if forward:
-                    warp = warp.step(clip.to_prev[j].astype(np.float32), clip.from_prev[j].astype(np.float32))
-                else:
-                    warp = warp.step(clip.from_prev[j + 1].astype(np.float32), clip.to_prev[j + 1].astype(np.float32))
+                warp = clip.extend(warp, j, forward)
             if d in stops and sc.present[j]:
                 guidance, prop = seg.model_inputs(sc.rgb(j), key_obj, warp if self.aligned else None)
                 truth = seg.one_hot(sc.labels[j], (obj,))
