@@ -58,8 +58,11 @@ def plot(series: dict[str, dict[int, float]], title: str, size=(640, 400)) -> np
     cv2.rectangle(img, (left, top), (w - right, h - bottom), (0, 0, 0), 1)
     for v in np.linspace(lo, hi, 5):
         cv2.putText(img, f"{v:.1f}", (5, int(fy(v)) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    for d in xs[:: max(1, len(xs) // 10)]:
+        cv2.putText(img, str(d), (int(fx(d)) - 6, h - bottom + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
+                    cv2.LINE_AA)
     cv2.putText(img, title, (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "frames from the key", (w // 2 - 60, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    cv2.putText(img, "frames from the key", (w // 2 - 60, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     for i, (name, s) in enumerate(series.items()):
         colour = COLOURS[i % len(COLOURS)]
         pts = np.array([[fx(d), fy(s[d])] for d in sorted(s)], np.int32)
