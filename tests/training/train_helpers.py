@@ -7,24 +7,10 @@ import pytest
 from PIL import Image
 
 from media import write_video
+from seg_media import square_frame  # noqa: F401 (same moving square as the segment tests)
 
 SIZE = (64, 48)
 FRAMES = 8
-
-
-def square_frame(index, width, height):
-    """Textured background and a bright textured 14x14 square moving right 2 px a frame."""
-    ys, xs = np.mgrid[0:height, 0:width]
-    rgb = np.zeros((height, width, 3), np.uint8)
-    rgb[..., 0] = 60 + 40 * np.sin(xs / 3.0) * np.cos(ys / 4.0)
-    rgb[..., 1] = 70 + (xs * 2) % 50
-    rgb[..., 2] = 80 + (ys * 3) % 40
-    x0, y0 = 6 + 2 * index, 16
-    sy, sx = np.mgrid[0:14, 0:14]
-    rgb[y0:y0 + 14, x0:x0 + 14, 0] = 230
-    rgb[y0:y0 + 14, x0:x0 + 14, 1] = 200 + 30 * ((sx // 3 + sy // 3) % 2)
-    rgb[y0:y0 + 14, x0:x0 + 14, 2] = 40
-    return rgb
 
 
 def square_mask(index, width=SIZE[0], height=SIZE[1]):

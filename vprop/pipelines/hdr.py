@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -21,7 +20,7 @@ from vprop.io.atomic import atomic_path
 from vprop.io.images import fit_to_size, read_exr, read_linear_rgb, read_rgb, write_exr
 from vprop.io.passthrough import StreamCopier
 from vprop.io.video import _SCALING, VideoFrame, VideoInfo, VideoWriter, probe, read_frames
-from vprop.keys import key_files
+from vprop.keys import LazyKeys, key_files
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
 from vprop.tasks.hdr import Blender, HDRKey, HDRTask, curve_for, guidance_channels
@@ -49,7 +48,7 @@ def load_hdr_key(path, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(fit_to_size(rgb, width, height, path), dtype=np.float32)
 
 
-class _KeysAlongFrames(Mapping):
+class _KeysAlongFrames(LazyKeys):
     """Key data built when the frame loop reaches a key: the HDR file plus the LDR frame it is paired with.
 
     ``frames()`` wraps the video stream and remembers the frame being processed; the loop asks for the key
@@ -57,7 +56,8 @@ class _KeysAlongFrames(Mapping):
     """
 
     def __init__(self, files: dict[int, Path], width: int, height: int, blender: Blender):
-        self.files, self.size, self.blender = files, (width, height), blender
+        super().__init__(files, load=None)
+        self.size, self.blender = (width, height), blender
         self.current: VideoFrame | None = None
         self._cached: tuple[int, HDRKey] | None = None
 
@@ -75,16 +75,6 @@ class _KeysAlongFrames(Mapping):
         self.blender.add_key(index, key)
         self._cached = (index, key)
         return key
-
-    def __iter__(self):
-        return iter(self.files)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __contains__(self, index) -> bool:
-        return index in self.files
-
 
 # -- outputs ----------------------------------------------------------------------------------------------
 

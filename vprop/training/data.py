@@ -111,6 +111,16 @@ def load_clips(paths: list[Path], short_side: int, cache_dir: Path) -> list[Clip
     return clips
 
 
+def edge_biased_crop(rng, crop: tuple[int, int], h: int, w: int) -> tuple[int, int, int, int]:
+    """(y, x, height, width) of a random crop; half of them touch a frame edge, where chained flow fails most."""
+    ch, cw = min(crop[0], h), min(crop[1], w)
+    y = rng.integers(0, h - ch + 1)
+    x = rng.integers(0, w - cw + 1)
+    if rng.random() < 0.5:
+        x = 0 if rng.random() < 0.5 else w - cw
+    return y, x, ch, cw
+
+
 class ColorPairs(torch.utils.data.IterableDataset):
     """Endless random (key, target) colour pairs: yields (guidance, property, target ab) as tensors.
 
@@ -121,15 +131,6 @@ class ColorPairs(torch.utils.data.IterableDataset):
         self.clips, self.crop, self.max_distance, self.aligned, self.seed = clips, crop, max_distance, aligned, seed
         self.weights = np.array([len(c) for c in clips], np.float64)
         self.weights /= self.weights.sum()
-
-    def _crop_origin(self, rng, h, w):
-        ch, cw = min(self.crop[0], h), min(self.crop[1], w)
-        # Half of the crops touch a frame edge, where chained flow fails most.
-        y = rng.integers(0, h - ch + 1)
-        x = rng.integers(0, w - cw + 1)
-        if rng.random() < 0.5:
-            x = 0 if rng.random() < 0.5 else w - cw
-        return y, x, ch, cw
 
     def samples(self, rng):
         clip = self.clips[rng.choice(len(self.clips), p=self.weights)]
@@ -150,7 +151,7 @@ class ColorPairs(torch.utils.data.IterableDataset):
                 target_lab = clip.lab[j].astype(np.float32)
                 guidance, prop = color.model_inputs(target_lab[..., 0], key_lab, warp if self.aligned else None)
                 truth = target_lab[..., 1:].transpose(2, 0, 1) / color.AB_SCALE
-                y, x, ch, cw = self._crop_origin(rng, h, w)
+                y, x, ch, cw = edge_biased_crop(rng, self.crop, h, w)
                 arrays = [a[:, y : y + ch, x : x + cw] for a in (guidance, prop, truth)]
                 if rng.random() < 0.5:
                     arrays = [a[..., ::-1] for a in arrays]

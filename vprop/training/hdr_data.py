@@ -20,7 +20,7 @@ from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.hdr_clips import CameraPath, hdr_frames
 from vprop.io.images import read_linear_rgb
 from vprop.tasks import hdr
-from vprop.training.data import find_files
+from vprop.training.data import edge_biased_crop, find_files
 
 PANORAMA_SUFFIXES = {".exr", ".hdr"}
 
@@ -86,14 +86,6 @@ class HDRPairs(torch.utils.data.IterableDataset):
         self.max_distance, self.aligned, self.seed, self.log_mean = max_distance, aligned, seed, log_mean
         self.saturated = saturated
 
-    def _crop_origin(self, rng, h, w):
-        ch, cw = min(self.crop[0], h), min(self.crop[1], w)
-        y = rng.integers(0, h - ch + 1)
-        x = rng.integers(0, w - cw + 1)
-        if rng.random() < 0.5:
-            x = 0 if rng.random() < 0.5 else w - cw
-        return y, x, ch, cw
-
     def samples(self, rng, flow: FlowEstimator):
         pano = self.panoramas[int(rng.integers(len(self.panoramas)))]
         distance = int(rng.integers(1, max(1, self.max_distance) + 1))
@@ -117,7 +109,7 @@ class HDRPairs(torch.utils.data.IterableDataset):
             if d in stops:
                 guidance, prop = hdr.model_inputs(ldr[d], key, warp if self.aligned else None, self.log_mean)
                 truth = hdr.to_log(frames[d], self.log_mean).transpose(2, 0, 1)
-                y, x, ch, cw = self._crop_origin(rng, h, w)
+                y, x, ch, cw = edge_biased_crop(rng, self.crop, h, w)
                 arrays = [a[:, y : y + ch, x : x + cw] for a in (guidance, prop, truth)]
                 if rng.random() < 0.5:
                     arrays = [a[..., ::-1] for a in arrays]

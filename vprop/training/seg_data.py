@@ -20,7 +20,7 @@ from vprop.errors import InputError
 from vprop.flow import ChainedWarp
 from vprop.io.images import find_indexed_files, read_mask
 from vprop.tasks import color, seg
-from vprop.training.data import Clip, ColorPairs, load_clip
+from vprop.training.data import Clip, ColorPairs, edge_biased_crop, load_clip
 
 
 def mask_dir(video: Path) -> Path:
@@ -125,7 +125,7 @@ class SegPairs(ColorPairs):
             if d in stops and sc.present[j]:
                 guidance, prop = seg.model_inputs(sc.rgb(j), key_obj, warp if self.aligned else None)
                 truth = seg.one_hot(sc.labels[j], (obj,))
-                y, x, ch, cw = self._crop_origin(rng, h, w)
+                y, x, ch, cw = edge_biased_crop(rng, self.crop, h, w)
                 arrays = [a[:, y : y + ch, x : x + cw] for a in (guidance, prop, truth)]
                 if rng.random() < 0.5:
                     arrays = [a[..., ::-1] for a in arrays]
