@@ -108,16 +108,20 @@ def load_truth(masks, size: tuple[int, int] | None = None) -> dict[int, np.ndarr
     return truth
 
 
-def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str = "cpu", batch_size: int = 4
-                ) -> dict[str, tuple[torch.nn.Module, Settings]]:
-    """copy (first mask everywhere), flow (first mask warped by chained DIS flow), and vprop (if a model)."""
+def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str = "cpu", batch_size: int = 4,
+                refiner: torch.nn.Module | None = None) -> dict[str, tuple[torch.nn.Module, Settings]]:
+    """copy (first mask everywhere), flow (first mask warped by chained DIS flow), vprop (SEG(t), if a model)
+    and vprop+refine (SEG(t+s), if a refiner too)."""
     methods = {
         "copy": (Passthrough(), Settings(mode="online", align=False, batch_size=batch_size)),
         "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size)),
     }
     if model is not None:
         align = bool(getattr(model, "cfg", None) is None or model.cfg.extra.get("aligned", True))
-        methods["vprop"] = (model, Settings(mode=mode, align=align, batch_size=batch_size, device=device))
+        settings = Settings(mode=mode, align=align, batch_size=batch_size, device=device)
+        methods["vprop"] = (model, settings)
+        if refiner is not None:
+            methods["vprop+refine"] = (seg.Refined(seg.PerObject(model), refiner), settings)
     return methods
 
 
@@ -138,7 +142,7 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
     for name, (model, settings) in methods.items():
         scores = SegScores(ids)
         for frame, out in propagate_masks(model, frames(), {key_index: truth[key_index]}, settings,
-                                          chain=chain and name == "vprop", ids=ids):
+                                          chain=chain and name.startswith("vprop"), ids=ids):
             if frame.index == key_index or frame.index not in truth:
                 continue
             gt = truth[frame.index]

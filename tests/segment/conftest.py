@@ -24,3 +24,19 @@ def tiny_seg_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "tiny-seg.safetensors"
     save_weights(SwitchableTPN(cfg), path, {"note": "untrained, for tests"})
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_refine_weights(tmp_path_factory):
+    """A small untrained SEG(t+s) refiner (residual decoder: starts near the coarse mask)."""
+    import torch
+
+    from vprop.models.hub import save_weights
+    from vprop.models.tpn import SwitchableTPN
+    from vprop.tasks.seg import refine_config
+
+    torch.manual_seed(1)
+    cfg = refine_config(hidden_channels=4, hidden_stride=2, base_width=4, max_width=16, depth=3)
+    path = tmp_path_factory.mktemp("weights") / "tiny-refine.safetensors"
+    save_weights(SwitchableTPN(cfg), path, {"note": "untrained, for tests"})
+    return path

@@ -134,3 +134,31 @@ def test_eval_seg_prints_its_table_and_writes_json_and_report(tmp_path, square_v
 def test_eval_seg_bad_masks_dir(tmp_path, square_video, tiny_seg_weights):
     bad(run("eval", "seg", square_video, "--masks", tmp_path / "none", "--weights", tiny_seg_weights),
         "none", "no such directory")
+
+
+@pytest.mark.parametrize("target", ["matte.mov", "matte/"])
+def test_segment_alpha_matte_for_compositing(setup, target):
+    import av
+
+    tmp, video, mask, weights = setup
+    result = segment(tmp, video, weights, "--mask", mask, "--alpha", f"{tmp}/{target}")
+    assert result.exit_code == 0, result.output
+    labels = read_mask(tmp / "out" / "00000.png")
+    if target.endswith("/"):
+        files = sorted((tmp / "matte").iterdir())
+        assert len(files) == 10
+        rgba = cv2.imread(str(files[0]), cv2.IMREAD_UNCHANGED)
+        alphas = [rgba[..., 3]]
+    else:
+        with av.open(str(tmp / target)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "prores" and "yuva" in stream.format.name
+            alphas = [f.to_ndarray(format="rgba")[..., 3] for f in container.decode(stream)]
+        assert len(alphas) == 10
+    assert np.array_equal(alphas[0] > 127, labels > 0)
+
+
+def test_segment_alpha_needs_mov_or_directory(setup):
+    tmp, video, mask, weights = setup
+    bad(segment(tmp, video, weights, "--mask", mask, "--alpha", tmp / "matte.mp4"), "matte.mp4", "ProRes 4444")
+    assert not (tmp / "out").exists()

@@ -40,3 +40,38 @@ def test_train_cli_exports_weights(task, davis, panoramas, tmp_path):
 def test_train_cli_rejects_unknown_task():
     result = CliRunner().invoke(main, ["train", "depth", "--data", "."])
     assert result.exit_code != 0
+
+
+def test_train_seg_refine_on_the_masks_of_a_seg_model(davis, tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML + f'cache_dir = "{tmp_path / "cache"}"\n')
+    common = ["--data", str(davis), "--config", str(config), "--steps", "2", "--batch-size", "2", "--workers", "0"]
+    coarse = tmp_path / "seg.safetensors"
+    result = CliRunner().invoke(main, ["train", "seg", *common, "--out", str(tmp_path / "a"), "--export", str(coarse)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    refine = tmp_path / "refine.safetensors"
+    result = CliRunner().invoke(main, ["train", "seg", *common, "--out", str(tmp_path / "b"), "--refine",
+                                       "--coarse-weights", str(coarse), "--export", str(refine)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    model, meta = load_model("seg-refine", str(refine))
+    assert meta["task"] == "seg-refine" and meta["train_config"]["switch"] is False
+    assert model.cfg.guidance_channels == 4 and model.cfg.extra["coarse"] == "seg.safetensors"
+
+
+def test_train_refine_is_for_seg_only(panoramas):
+    result = CliRunner().invoke(main, ["train", "hdr", "--data", str(panoramas), "--refine"])
+    assert result.exit_code != 0 and "vprop train seg" in result.output
+
+
+def test_init_from_another_task_copies_the_matching_layers(davis, panoramas, tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML + f'cache_dir = "{tmp_path / "cache"}"\n')
+    seg_file = tmp_path / "seg.safetensors"
+    common = ["--config", str(config), "--steps", "1", "--batch-size", "2", "--workers", "0"]
+    result = CliRunner().invoke(main, ["train", "seg", "--data", str(davis), *common, "--out", str(tmp_path / "a"),
+                                       "--export", str(seg_file)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    result = CliRunner().invoke(main, ["train", "hdr", "--data", str(panoramas), *common, "--out",
+                                       str(tmp_path / "b"), "--init", str(seg_file)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "initialised" in result.output   # the guidance U-Net transfers, the 1- vs 3-channel layers do not

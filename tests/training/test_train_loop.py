@@ -47,6 +47,20 @@ def test_resume_continues_from_saved_step(davis, tiny_cfg):
     assert steps == ["1", "2", "3", "4", "5"]
 
 
+def test_resumed_data_stream_is_new_and_reproducible(davis, tiny_cfg):
+    def first_batch(trainer):
+        return next(iter(trainer.batches))[2]
+
+    fresh = build_seg(tiny_cfg("seg", davis, steps=3, workers=0))
+    start = first_batch(fresh)
+    fresh.run()
+    resumed = [build_seg(tiny_cfg("seg", davis, steps=5, workers=0)) for _ in range(2)]
+    for trainer in resumed:
+        trainer.resume(trainer.checkpoint_path)
+    assert torch.equal(first_batch(resumed[0]), first_batch(resumed[1]))    # the same step, the same pairs
+    assert not torch.equal(first_batch(resumed[0]), start)                  # not a replay of the first ones
+
+
 def test_validation_hooks_report_baselines(davis, panoramas, tmp_path):
     import math
 

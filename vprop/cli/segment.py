@@ -16,12 +16,20 @@ from vprop.pipelines.segment import parse_mask_option, segment
               help="Directory for the masks: 00000.png ... (DAVIS palette, object indices kept).")
 @click.option("--overlay", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a video (.mp4/.mov/.mkv) of the frames with the masks drawn over them.")
+@click.option("--alpha", type=click.Path(path_type=str), default=None,
+              help="Also write the frames with the objects as alpha, for compositing: a .mov (ProRes 4444) or a "
+                   "directory ending in / (RGBA PNGs).")
 @click.option("--mode", type=click.Choice(MODES), default="online", show_default=True,
               help="online: each frame from its preceding mask; offline: blend the masks before and after.")
 @click.option("--chain", is_flag=True,
               help="Also propagate from each frame's previous prediction, anchored by the key (online).")
+@click.option("--refine", is_flag=True,
+              help="SEG(t+s): refine every propagated mask with the spatial network guided by its own frame.")
+@click.option("--refine-weights", default=None, metavar="PATH|hf://ORG/REPO[@REV]/FILE",
+              help="Weights of the SEG(t+s) refiner (default: the shipped ones; implies --refine).")
 @common
-def segment_command(video, masks, output, overlay, mode, chain, device, quiet, weights, batch_size):
+def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, device, quiet, weights,
+                    batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
     keys = {}
@@ -36,6 +44,7 @@ def segment_command(video, masks, output, overlay, mode, chain, device, quiet, w
         info = probe(video)
         with progress("segment", info.frame_count, quiet) as tick:
             path = segment(video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size,
-                           overlay=overlay, chain=chain, on_frame=tick)
+                           overlay=overlay, alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights,
+                           on_frame=tick)
         if not quiet:
             click.echo(f"wrote {path}", err=True)

@@ -24,14 +24,18 @@ from vprop.training.loop import TrainConfig
 @click.option("--no-switch", is_flag=True, help="Basic TPN: no switchable reverse loss.")
 @click.option("--no-align", is_flag=True, help="The paper's plain TPN: no optical-flow alignment of the key.")
 @click.option("--decoder", type=click.Choice(["residual", "paper"]), default=None)
+@click.option("--refine", is_flag=True,
+              help="seg: train the SEG(t+s) refiner (a spatial network) on the masks of a SEG(t) model.")
+@click.option("--coarse-weights", default=None, help="With --refine: the SEG(t) weights whose masks it refines "
+                                                     "(default: the shipped ones).")
 @click.option("--init", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Start from these weights (fine-tuning).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
 @click.option("--export", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="After training, write the weights (safetensors) here.")
 @click.option("--workers", type=click.IntRange(0), default=None, help="Data loader processes.")
-def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_switch, no_align, decoder, init,
-                  resume, export, workers):
+def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_switch, no_align, decoder, refine,
+                  coarse_weights, init, resume, export, workers):
     """Train a TPN for TASK (color, seg, hdr) on folders of real video (hdr: of HDR panoramas).
 
     Under torchrun (--nproc_per_node N) it trains data-parallel; only rank 0 logs, checkpoints and exports.
@@ -50,6 +54,12 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
         fields.update({k: v for k, v in given.items() if v is not None})
         if no_switch:
             fields["switch"] = False
+        if refine or coarse_weights:
+            if task != "seg":
+                raise click.UsageError("--refine trains the segmentation refiner: use it with 'vprop train seg'")
+            fields["refine"] = True
+            if coarse_weights:
+                fields["coarse_weights"] = coarse_weights
         if no_align:
             fields["aligned"] = False
             fields.setdefault("decoder", "paper")
@@ -58,7 +68,7 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
         if unknown:
             raise click.UsageError(f"unknown config field(s): {', '.join(sorted(unknown))}")
         if task != "color":
-            fields.setdefault("out", f"runs/{task}")
+            fields.setdefault("out", f"runs/{task}-refine" if fields.get("refine") else f"runs/{task}")
         cfg = TrainConfig(task=task, **fields)
         if not cfg.data:
             raise click.UsageError("give --data FOLDER (or data = [...] in --config)")
@@ -69,9 +79,11 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
             if distributed.is_main():
                 click.echo(f"resumed at step {trainer.step}")
         elif cfg.init:
-            trainer.init_from(Path(cfg.init))
+            copied = trainer.init_from(Path(cfg.init))
+            if distributed.is_main():
+                click.echo(f"initialised {copied} of {len(trainer.model.state_dict())} tensors from {cfg.init}")
         trainer.run()
         if export and distributed.is_main():
-            save_weights(trainer.model, Path(export), {"task": task, "steps": trainer.step,
+            save_weights(trainer.model, Path(export), {"task": trainer.model.cfg.task, "steps": trainer.step,
                                                        "train_config": dataclasses.asdict(cfg)})
             click.echo(f"exported {export}")

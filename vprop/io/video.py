@@ -141,13 +141,14 @@ class VideoWriter:
     """Write frames with the source's timing, colour tags, audio and subtitles.
 
     The output kind follows the path: .mp4/.mov H.264, .mkv H.264 (FFV1 if lossless),
-    a directory (existing, or a path ending in "/") one PNG per frame. Nothing appears
+    a directory (existing, or a path ending in "/") one PNG per frame. With ``alpha`` frames are RGBA and
+    the output a .mov in ProRes 4444 or a directory of RGBA PNGs, for compositing. Nothing appears
     at the output path unless the `with` block completes.
     """
 
-    def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False):
-        self.path, self.kind = _output_kind(output, lossless)
-        self.source, self.crf = source, crf
+    def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False, alpha: bool = False):
+        self.path, self.kind = _output_kind(output, lossless, alpha)
+        self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
         _check_output(self.path, Path(source.path))
         # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
         even = self.kind == "h264"
@@ -169,16 +170,18 @@ class VideoWriter:
         if self._stack is None:
             raise RuntimeError("VideoWriter.write() outside its `with` block")
         rgb = np.asarray(rgb)
-        if rgb.dtype != np.uint8 or rgb.shape != (self.source.height, self.source.width, 3):
-            raise ValueError(f"expected uint8 {(self.source.height, self.source.width, 3)} "
-                             f"frame, got {rgb.dtype} {rgb.shape}")
+        expected = (self.source.height, self.source.width, self.channels)
+        if rgb.dtype != np.uint8 or rgb.shape != expected:
+            raise ValueError(f"expected uint8 {expected} frame, got {rgb.dtype} {rgb.shape}")
         if self.kind == "png":
             name = self._tmp / f"{frame.index:05d}.png"
-            if not cv2.imwrite(str(name), np.ascontiguousarray(rgb[..., ::-1])):
+            bgr = rgb[..., [2, 1, 0, 3]] if self.channels == 4 else rgb[..., ::-1]
+            if not cv2.imwrite(str(name), np.ascontiguousarray(bgr)):
                 raise OSError(f"could not write {name}")
             return
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
-        image = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge"), format="rgb24")
+        image = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge"),
+                                           format="rgba" if self.channels == 4 else "rgb24")
         image = self._reformatter.reformat(image, format=self._video.pix_fmt,
                                            interpolation=_SCALING, **self._matrix)
         image.pts, image.time_base = self._pts(frame), self.source.time_base
@@ -205,9 +208,14 @@ class VideoWriter:
             video.pix_fmt, self._matrix = "bgr0", {}  # FFV1 refuses gbrp here
             del colour["colorspace"], colour["color_range"]  # RGB needs no YUV matrix
         else:
-            video = self._out.add_stream("libx264", rate=source.fps)
-            video.pix_fmt = "yuv420p"
-            video.codec_context.options = {"crf": str(self.crf)}
+            if self.kind == "prores4444":
+                video = self._out.add_stream("prores_ks", rate=source.fps)
+                video.pix_fmt = "yuva444p10le"
+                video.codec_context.options = {"profile": "4444"}
+            else:
+                video = self._out.add_stream("libx264", rate=source.fps)
+                video.pix_fmt = "yuv420p"
+                video.codec_context.options = {"crf": str(self.crf)}
             # Encode with the same matrix and range the tags announce, so colours don't shift.
             self._matrix = {"dst_colorspace": _SWSCALE_MATRIX[colour["colorspace"]],
                             "dst_color_range": colour["color_range"]}
@@ -286,11 +294,15 @@ def _output_colour(source: VideoInfo) -> dict:
     }
 
 
-def _output_kind(output, lossless: bool) -> tuple[Path, str]:
+def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str]:
     text, path = os.fspath(output), Path(output)
     if text.endswith(("/", os.sep)) or path.is_dir():
         return path, "png"
     suffix = path.suffix.lower()
+    if alpha:
+        if suffix != ".mov":
+            raise InputError(path, "an alpha matte needs .mov (ProRes 4444) or a directory ending in /")
+        return path, "prores4444"
     if suffix == ".mkv":
         return path, "ffv1" if lossless else "h264"
     if suffix in (".mp4", ".mov"):

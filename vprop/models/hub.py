@@ -27,6 +27,7 @@ DEFAULT_WEIGHTS = {
     "color": "color-stpn.safetensors",
     "seg": "seg-stpn.safetensors",
     "hdr": "hdr-stpn.safetensors",
+    "seg-refine": "seg-refine-spn.safetensors",
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import ExitStack
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,26 +103,30 @@ def parse_mask_option(text: str) -> tuple[int, Path]:
     return 0, Path(text)
 
 
-def wrap_model(model: torch.nn.Module) -> torch.nn.Module:
+def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None) -> torch.nn.Module:
+    """SEG(t) over every object channel; with a ``refiner``, SEG(t+s). Already wrapped models pass as they are."""
+    if isinstance(model, (PerObject, seg.Refined)):
+        return model
     cfg = getattr(model, "cfg", None)
     if cfg is not None and cfg.property_channels != 1:
         raise InputError(cfg.task, f"a segmentation model propagates one object at a time "
                                    f"(property_channels=1), these weights have {cfg.property_channels}")
-    return PerObject(model)
+    net = PerObject(model)
+    return seg.Refined(net, refiner) if refiner is not None else net
 
 
 def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks: dict[int, np.ndarray],
-                    settings: Settings, chain: bool = False, ids: tuple[int, ...] | None = None
-                    ) -> Iterator[tuple[VideoFrame, np.ndarray]]:
+                    settings: Settings, chain: bool = False, ids: tuple[int, ...] | None = None,
+                    refiner: torch.nn.Module | None = None) -> Iterator[tuple[VideoFrame, np.ndarray]]:
     """(frame, label map) for every frame, from label-map keys ``masks`` (frame index -> (H, W) uint8).
 
     ``chain=False``: the paper's protocol, every frame from its key through ``Propagator``.
     ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
-    confidence of each alignment (online only).
+    confidence of each alignment (online only). ``refiner``: the SEG(t+s) spatial network.
     """
     task = SegTask(seg.object_ids(*masks.values()) if ids is None else tuple(ids))
     keys = FrameKeys(masks, task)
-    net = wrap_model(model)
+    net = wrap_model(model, refiner)
     if chain:
         yield from _chained(net, task, keys.tap(frames), keys, settings)
     else:
@@ -169,12 +174,15 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings):
 
 def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", weights: str | None = None,
             device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
+            refine: bool = False, refine_weights: str | None = None, alpha=None,
             on_frame: Callable[[int], None] | None = None) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
     ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame
     takes its nearest preceding key (online) or both surrounding keys (offline). ``overlay``: also write a
-    video of the frames with the masks blended in (audio kept). Returns the output directory.
+    video of the frames with the masks blended in (audio kept). ``refine``: SEG(t+s), the coarse masks refined
+    by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write the frames with
+    the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Returns the output directory.
     """
     if not masks:
         raise InputError("--mask", "give at least one mask key-frame")
@@ -199,28 +207,26 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     if not os.access(output_dir.parent, os.W_OK | os.X_OK):
         raise InputError(output_dir.parent, "output directory is not writable")
     model, _ = load_model("seg", weights, device)
+    refiner = load_model("seg-refine", refine_weights, device)[0] if refine or refine_weights else None
     settings = Settings(mode=mode, align=model.cfg.extra.get("aligned", True) if align is None else align,
                         batch_size=batch_size, device=device)
     seen = set()
-    writer = VideoWriter(overlay, info) if overlay else None
-    with atomic_path(output_dir, directory=True) as tmp:
-        if writer:
-            writer.__enter__()
-        try:
-            for frame, out in propagate_masks(model, read_frames(video), labels, settings, chain=chain):
-                write_indexed_png(Path(tmp) / f"{frame.index:05d}.png", out)
-                if writer:
-                    writer.write(frame, seg.overlay(frame.rgb, out, DAVIS_PALETTE))
-                seen.add(frame.index)
-                if on_frame:
-                    on_frame(frame.index)
-            unused = sorted(set(masks) - seen)
-            if unused:
-                raise InputError(masks[unused[0]], f"key index {unused[0]} is beyond the video's end")
-        except BaseException as error:
-            if writer:
-                writer.__exit__(type(error), error, error.__traceback__)
-            raise
-        if writer:
-            writer.__exit__(None, None, None)
+    # Opened before any work, so a bad --overlay/--alpha path fails at once; each only appears when complete.
+    writers = [VideoWriter(overlay, info) if overlay else None,
+               VideoWriter(alpha, info, alpha=True) if alpha else None]
+    with atomic_path(output_dir, directory=True) as tmp, ExitStack() as stack:
+        overlay_out, alpha_out = (stack.enter_context(w) if w else None for w in writers)
+        for frame, out in propagate_masks(model, read_frames(video), labels, settings, chain=chain,
+                                          refiner=refiner):
+            write_indexed_png(Path(tmp) / f"{frame.index:05d}.png", out)
+            if overlay_out:
+                overlay_out.write(frame, seg.overlay(frame.rgb, out, DAVIS_PALETTE))
+            if alpha_out:
+                alpha_out.write(frame, np.dstack([frame.rgb, np.where(out > 0, 255, 0).astype(np.uint8)]))
+            seen.add(frame.index)
+            if on_frame:
+                on_frame(frame.index)
+        unused = sorted(set(masks) - seen)
+        if unused:
+            raise InputError(masks[unused[0]], f"key index {unused[0]} is beyond the video's end")
     return output_dir

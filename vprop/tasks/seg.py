@@ -28,6 +28,24 @@ def seg_config(aligned: bool = True, **architecture) -> TPNConfig:
                      extra=extra, **architecture)
 
 
+# SEG(t+s): a spatial propagation network (Liu et al., NIPS 2017) refining each coarse mask under the guidance
+# of the target frame alone. It is a TPN whose two "frames" are one: the same engine, spatial not temporal.
+REFINE_GUIDANCE_CHANNELS = 4        # target RGB and the coarse mask to refine
+
+
+def refine_config(**architecture) -> TPNConfig:
+    """The TPNConfig of a SEG(t+s) refinement SPN (one channel in, one out; the residual decoder keeps the
+    coarse mask where the gate stays closed, so an untrained refiner changes nothing)."""
+    architecture.setdefault("decoder", "residual")
+    return TPNConfig(task="seg-refine", guidance_channels=REFINE_GUIDANCE_CHANNELS, property_channels=1,
+                     **architecture)
+
+
+def target_rgb(guidance: torch.Tensor, aligned: bool) -> torch.Tensor:
+    """The target frame's RGB inside a SEG(t) guidance batch (aligned: channels 0-2; plain: 3-5)."""
+    return guidance[:, :3] if aligned else guidance[:, 3:6]
+
+
 def object_ids(*label_maps: np.ndarray) -> tuple[int, ...]:
     """Sorted object indices (non-zero labels) present in any of the label maps."""
     ids: set[int] = set()
@@ -104,6 +122,26 @@ class PerObject(torch.nn.Module):
         else:
             out = self.model(guidance.repeat_interleave(p, 0), flat)
         return out.reshape(b, p, h, w)
+
+
+class Refined(torch.nn.Module):
+    """SEG(t+s): the per-object SEG(t) output refined, object by object, by a spatial propagation network
+    guided by the target frame. Key frames never pass through it, so a key's own mask stays exact."""
+
+    def __init__(self, coarse: PerObject, refiner: torch.nn.Module):
+        super().__init__()
+        self.coarse, self.refiner = coarse, refiner
+        self.cfg = coarse.cfg
+        self.aligned = coarse.cfg is None or coarse.cfg.extra.get("aligned", True)
+
+    def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
+        probs = self.coarse(guidance, prop).clamp(0.0, 1.0)
+        b, p, h, w = probs.shape
+        if p == 0:
+            return probs
+        rgb = target_rgb(guidance, self.aligned).repeat_interleave(p, 0)
+        flat = probs.reshape(b * p, 1, h, w)
+        return self.refiner(torch.cat([rgb, flat], 1), flat).reshape(b, p, h, w)
 
 
 def overlay(rgb: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:

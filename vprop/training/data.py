@@ -121,7 +121,18 @@ def edge_biased_crop(rng, crop: tuple[int, int], h: int, w: int) -> tuple[int, i
     return y, x, ch, cw
 
 
-class ColorPairs(torch.utils.data.IterableDataset):
+class PairStream(torch.utils.data.IterableDataset):
+    """An endless random stream of training pairs, reproducible from (seed, loader worker, start step)."""
+
+    seed: int = 0
+    start: int = 0      # the training step the stream starts at: a resumed run draws new pairs, reproducibly
+
+    def rng(self) -> np.random.Generator:
+        info = torch.utils.data.get_worker_info()
+        return np.random.default_rng([self.seed, info.id if info else 0, self.start])
+
+
+class ColorPairs(PairStream):
     """Endless random (key, target) colour pairs: yields (guidance, property, target ab) as tensors.
 
     One chain serves two targets (its end and a random point on the way), halving the flow work per sample.
@@ -159,6 +170,6 @@ class ColorPairs(torch.utils.data.IterableDataset):
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng(self.seed + (info.id if info else 0))
+        rng = self.rng()
         while True:
             yield from self.samples(rng)

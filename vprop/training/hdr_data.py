@@ -20,7 +20,7 @@ from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.hdr_clips import CameraPath, hdr_frames
 from vprop.io.images import read_linear_rgb
 from vprop.tasks import hdr
-from vprop.training.data import edge_biased_crop, find_files
+from vprop.training.data import PairStream, edge_biased_crop, find_files
 
 PANORAMA_SUFFIXES = {".exr", ".hdr"}
 
@@ -72,7 +72,7 @@ def random_path(rng, pano_shape, frames: int, size: tuple[int, int]) -> CameraPa
                       rotate=float(rng.uniform(-0.3, 0.3)), scale=float(scale), center=center)
 
 
-class HDRPairs(torch.utils.data.IterableDataset):
+class HDRPairs(PairStream):
     """Endless (guidance (9|6, h, w), key U (3, h, w), target U (3, h, w)) float32 tensors.
 
     ``frame_size`` (w, h): the rendered frames (flow runs on the whole frame, as at inference); ``crop``
@@ -116,8 +116,7 @@ class HDRPairs(torch.utils.data.IterableDataset):
                 yield tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays)
 
     def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng(self.seed + (info.id if info else 0))
+        rng = self.rng()
         flow = FlowEstimator()
         while True:
             yield from self.samples(rng, flow)

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from vprop.errors import InputError
 from vprop.models.tpn import SwitchableTPN, TPNConfig
 from vprop.training import distributed
 
@@ -50,6 +51,8 @@ class TrainConfig:
     cache_dir: str = "runs/cache"
     workers: int = 1
     grad_clip: float = 1.0
+    refine: bool = False                                  # seg: train the SEG(t+s) refiner on SEG(t)'s masks
+    coarse_weights: str | None = None                     # the SEG(t) weights it refines (default: shipped)
 
 
 def model_config(cfg: TrainConfig, guidance_channels: int, property_channels: int) -> TPNConfig:
@@ -134,14 +137,28 @@ class Trainer:
         self.step = state["step"]
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
+        dataset = getattr(self.batches, "dataset", None)
+        if hasattr(dataset, "start"):     # new pairs from here on, not a replay of those already trained on
+            dataset.start = self.step
 
-    def init_from(self, path: Path) -> None:
-        """Fine-tune start: weights only, from a checkpoint or an exported safetensors file."""
+    def init_from(self, path: Path) -> int:
+        """Fine-tune start: weights only, from a checkpoint or an exported safetensors file.
+
+        Tensors whose name and shape match are copied, the rest keep their initialisation: a model for one task
+        can start from another task's weights (the guidance U-Net transfers; the property layers differ).
+        Returns how many tensors were copied.
+        """
         if str(path).endswith(".safetensors"):
             from vprop.models.hub import load_weights_file
-            self.model.load_state_dict(load_weights_file(path)[0].state_dict())
+            source = load_weights_file(path)[0].state_dict()
         else:
-            self.model.load_state_dict(torch.load(path, map_location="cpu", weights_only=False)["model"])
+            source = torch.load(path, map_location="cpu", weights_only=False)["model"]
+        own = self.model.state_dict()
+        matching = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+        if not matching:
+            raise InputError(f"{path}: no tensor matches this model's architecture")
+        self.model.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in matching.items()}})
+        return len(matching)
 
     def save(self) -> None:
         save_atomic(self.state(), self.checkpoint_path)

@@ -1,6 +1,7 @@
 """Assemble a training run for a task from a TrainConfig: data, model, validation against the baselines."""
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import torch
@@ -16,6 +17,18 @@ from vprop.training.loop import Trainer, TrainConfig, model_config
 SEG_DEV = ("breakdance-flare", "elephant", "lucia", "rhino", "swing")
 HDR_DEV = ("sunset", "interior")
 SEG_VALIDATE = 2
+
+
+def _ignore_stop_signals(_worker: int) -> None:
+    # A Ctrl-C or kill reaches the whole process group: the loader workers must outlive it so the main process
+    # can finish its step and write its checkpoint.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def data_loader(data, cfg: TrainConfig) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers,
+                                       persistent_workers=cfg.workers > 0, worker_init_fn=_ignore_stop_signals)
 
 
 def _clip_frames(clip: Clip, limit: int):
@@ -59,8 +72,7 @@ def build_color(cfg: TrainConfig) -> Trainer:
         clips = load_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
         dev = load_clips(dev_paths, cfg.short_side, Path(cfg.cache_dir)) if dev_paths else []
     data = ColorPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed))
-    loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers,
-                                         persistent_workers=cfg.workers > 0)
+    loader = data_loader(data, cfg)
     mcfg = model_config(cfg, color.guidance_channels(cfg.aligned), 2)
     return Trainer(cfg, mcfg, loader, color_validation(dev) if dev else None)
 
@@ -93,11 +105,61 @@ def seg_validation(dev_videos: list[Path], cache_dir: Path, frames: int = 40, sh
     return validate
 
 
+class CoarseMasks:
+    """SEG(t+s) training batches from SEG(t) ones: the frozen SEG(t) model's output is the mask to refine, the
+    target frame (and that mask) the guidance; the truth is unchanged."""
+
+    def __init__(self, batches, coarse: torch.nn.Module):
+        self.batches, self.coarse = batches, coarse.eval()
+        self.aligned = coarse.cfg.extra.get("aligned", True)
+        self.dataset = batches.dataset
+
+    def __iter__(self):
+        from vprop.tasks import seg
+        for guidance, prop, truth in self.batches:
+            with torch.no_grad():
+                mask = self.coarse(guidance, prop).clamp(0.0, 1.0)
+            yield torch.cat([seg.target_rgb(guidance, self.aligned), mask], 1), mask, truth
+
+
+def seg_refine_validation(dev_videos: list[Path], cache_dir: Path, coarse: torch.nn.Module, frames: int = 40,
+                          short_side: int = 240):
+    """Mean J and F over the dev videos of SEG(t) (remembered) and SEG(t+s), first mask the only key."""
+    from vprop.evaluate_seg import evaluate_seg, seg_methods
+    from vprop.training.seg_data import load_seg_clip
+
+    dev = [load_seg_clip(p, short_side, cache_dir, max_frames=frames) for p in dev_videos]
+    baseline: dict[str, float] = {}
+
+    def validate(refiner) -> dict[str, float]:
+        sums: dict[str, list[float]] = {}
+        for sc in dev:
+            methods = seg_methods(coarse, "online", refiner=refiner)
+            for name in ("copy", "flow", "vprop") if baseline else ("copy", "flow"):
+                methods.pop(name)
+            masks = {i: sc.labels[i] for i in range(len(sc)) if sc.present[i]}
+            for name, s in evaluate_seg(_clip_frames(sc.clip, frames), masks, methods).items():
+                sums.setdefault(f"J/{name}", []).append(s.J)
+                sums.setdefault(f"F/{name}", []).append(s.F)
+        out = {k: sum(v) / len(v) for k, v in sums.items()}
+        baseline.update({k: v for k, v in out.items() if not k.endswith("+refine")})
+        return {**baseline, **out}
+    return validate
+
+
 def build_seg(cfg: TrainConfig) -> Trainer:
-    """Mask propagation on DAVIS-style folders (videos + masks/<stem>/NNNNN.png); loss: switchable BCE."""
+    """Mask propagation on DAVIS-style folders (videos + masks/<stem>/NNNNN.png); loss: switchable BCE.
+
+    ``cfg.refine``: the SEG(t+s) refiner instead, a spatial network trained on the frozen SEG(t) model's
+    masks (plain BCE: a spatial network has no reverse pass to switch to).
+    """
+    from vprop.models.hub import load_model
     from vprop.tasks import seg
     from vprop.training.seg_data import SegPairs, load_seg_clips, seg_bce
 
+    if cfg.refine:   # the pairs are made the way the coarse model saw them; nothing to switch
+        coarse = load_model("seg", cfg.coarse_weights)[0]
+        cfg.aligned, cfg.switch = coarse.cfg.extra.get("aligned", True), False
     paths = find_videos([Path(p) for p in cfg.data])
     held_out = set(cfg.dev) or set(SEG_DEV)
     train_paths = [p for p in paths if p.stem not in held_out]
@@ -105,11 +167,16 @@ def build_seg(cfg: TrainConfig) -> Trainer:
     with distributed.main_first():
         clips = load_seg_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
     data = SegPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed))
-    loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers,
-                                         persistent_workers=cfg.workers > 0)
-    mcfg = model_config(cfg, seg.guidance_channels(cfg.aligned), 1)
-    validate = seg_validation(dev_paths, Path(cfg.cache_dir)) if dev_paths and distributed.is_main() else None
-    return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce)
+    loader = data_loader(data, cfg)
+    main = dev_paths and distributed.is_main()
+    if not cfg.refine:
+        mcfg = model_config(cfg, seg.guidance_channels(cfg.aligned), 1)
+        validate = seg_validation(dev_paths, Path(cfg.cache_dir)) if main else None
+        return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce)
+    mcfg = model_config(cfg, seg.REFINE_GUIDANCE_CHANNELS, 1)
+    mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or "seg-stpn.safetensors").name}
+    validate = seg_refine_validation(dev_paths, Path(cfg.cache_dir), coarse) if main else None
+    return Trainer(cfg, mcfg, CoarseMasks(loader, coarse), validate, loss_fn=seg_bce)
 
 
 # -- HDR ------------------------------------------------------------------------------------------------
@@ -163,8 +230,7 @@ def build_hdr(cfg: TrainConfig) -> Trainer:
     frame_size = (round(h * 4 / 3 / 2) * 2, h)
     data = HDRPairs(panos, frame_size, tuple(cfg.crop), cfg.max_distance, cfg.aligned,
                     distributed.data_seed(cfg.seed), mean)
-    loader = torch.utils.data.DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers,
-                                         persistent_workers=cfg.workers > 0)
+    loader = data_loader(data, cfg)
     mcfg = model_config(cfg, hdr.guidance_channels(cfg.aligned), 3)
     mcfg.extra["log_mean"] = mean
     validate = None

@@ -1,0 +1,98 @@
+"""Segment and HDR speed at the example's 854x480, printed side by side with the optical-flow baseline.
+
+    python benchmarks/bench_tasks.py [--task seg|hdr|both] [--frames 50] [--threads N]
+
+seg: frames/s of chained DIS-flow warping of the first mask, SEG(t) and SEG(t+s) (the shipped weights), through
+the same frame loop, online, the first mask of examples/rhino_masks the only key.
+hdr: frames/s of flow warping and of vprop (offline, a key every 20 frames, eq. 10 blending) on the example
+clip, its HDR keys made by inverting the camera curve (the content does not change the speed).
+Frames are decoded once beforehand: the figures are the propagation, not the decoder or the encoder.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEO = ROOT / "examples" / "rhino.mp4"
+MASK = ROOT / "examples" / "rhino_masks" / "00000.png"
+
+
+def rate(run, frames: int) -> float:
+    t = time.perf_counter()
+    n = sum(1 for _ in run())
+    assert n == frames, (n, frames)
+    return frames / (time.perf_counter() - t)
+
+
+def bench_seg(frames) -> None:
+    from vprop.evaluate import Passthrough
+    from vprop.io.images import read_mask
+    from vprop.models.hub import load_model
+    from vprop.pipelines.base import Settings
+    from vprop.pipelines.segment import propagate_masks
+
+    key = {0: read_mask(MASK)}
+    model, _ = load_model("seg")
+    refiner, _ = load_model("seg-refine")
+    settings = Settings(mode="online", align=True)
+    runs = {
+        "flow baseline": lambda: propagate_masks(Passthrough(), iter(frames), key, settings),
+        "SEG(t)": lambda: propagate_masks(model, iter(frames), key, settings),
+        "SEG(t+s)": lambda: propagate_masks(model, iter(frames), key, settings, refiner=refiner),
+    }
+    rates = {name: rate(run, len(frames)) for name, run in runs.items()}
+    for name, r in rates.items():
+        print(f"seg  {name:<14} {r:6.2f} frames/s  {1000 / r:7.1f} ms/frame")
+
+
+def bench_hdr(frames) -> None:
+    from vprop.evaluate import Passthrough
+    from vprop.models.hub import load_model
+    from vprop.pipelines.base import Propagator, Settings
+    from vprop.tasks import hdr
+
+    model, _ = load_model("hdr")
+    log_mean = model.cfg.extra.get("log_mean", 0.0)
+    keys = {}
+    for i in range(0, len(frames), 20):
+        ldr = frames[i].rgb
+        keys[i] = hdr.HDRKey(hdr.HDRCNN_CURVE.inverse(ldr.astype(np.float32) / 255.0) * 4.0, ldr)
+    for name, net in [("flow baseline", Passthrough()), ("vprop", model)]:
+        task = hdr.HDRTask(log_mean=log_mean)
+        blender = hdr.Blender(mode="offline")
+        for i, key in keys.items():
+            blender.add_key(i, key)
+
+        def run():
+            for frame, estimate in Propagator(net, task, Settings(mode="offline"))(iter(frames), keys):
+                yield blender(frame.index, frame.rgb, estimate)
+        r = rate(run, len(frames))
+        print(f"hdr  {name:<14} {r:6.2f} frames/s  {1000 / r:7.1f} ms/frame")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=["seg", "hdr", "both"], default="both")
+    parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from vprop.io.video import probe, read_frames
+
+    info = probe(VIDEO)
+    frames = [f for f, _ in zip(read_frames(VIDEO), range(args.frames))]
+    print(f"{VIDEO.name}: {info.width}x{info.height}, {len(frames)} frames, torch threads {torch.get_num_threads()}")
+    if args.task in ("seg", "both"):
+        bench_seg(frames)
+    if args.task in ("hdr", "both"):
+        bench_hdr(frames)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""SEG(t+s): the coarse SEG(t) masks refined by a spatial propagation network guided by the target frame."""
+import numpy as np
+import pytest
+import torch
+
+from cli_helpers import run
+from seg_media import SIZE, save_palette, square_frame, square_labels
+from vprop.evaluate import Passthrough
+from vprop.io.images import read_mask
+from vprop.io.video import VideoFrame
+from vprop.models.hub import load_model, load_weights_file
+from vprop.models.tpn import SwitchableTPN
+from vprop.pipelines.base import Settings
+from vprop.pipelines.segment import propagate_masks
+from vprop.tasks import seg
+
+
+def frames(n=10):
+    for i in range(n):
+        yield VideoFrame(i, square_frame(i, *SIZE), i, None)
+
+
+class Erase(torch.nn.Module):
+    """A 'refiner' that removes every object: shows exactly which frames pass through the refiner."""
+
+    def forward(self, guidance, prop):
+        assert guidance.shape[1] == seg.REFINE_GUIDANCE_CHANNELS and prop.shape[1] == 1
+        return torch.zeros_like(prop)
+
+
+def test_refiner_sees_every_propagated_frame_but_never_a_key():
+    keys = {0: square_labels(0, label=4), 6: square_labels(6, label=4)}
+    outs = {f.index: out for f, out in
+            propagate_masks(Passthrough(), frames(), keys, Settings(mode="online"), refiner=Erase())}
+    assert sorted(outs) == list(range(10))
+    assert np.array_equal(outs[0], keys[0]) and np.array_equal(outs[6], keys[6])
+    assert all(not outs[i].any() for i in outs if i not in keys)
+
+
+def test_refined_passes_the_target_rgb_and_the_clamped_coarse_mask():
+    seen = {}
+
+    class Record(torch.nn.Module):
+        def forward(self, guidance, prop):
+            seen["g"], seen["p"] = guidance, prop
+            return prop
+
+    g, p = torch.rand(2, 9, 8, 12), torch.rand(2, 3, 8, 12) * 3 - 1
+    out = seg.Refined(seg.PerObject(Passthrough()), Record())(g, p)
+    assert out.shape == p.shape
+    assert torch.equal(seen["g"][:, :3], g[:, :3].repeat_interleave(3, 0))       # aligned: target RGB first
+    assert torch.equal(seen["g"][:, 3:], p.clamp(0, 1).reshape(6, 1, 8, 12))
+    assert torch.equal(out, p.clamp(0, 1))
+
+
+def test_untrained_refiner_keeps_the_coarse_mask(tiny_refine_weights):
+    refiner, _ = load_weights_file(tiny_refine_weights)
+    assert refiner.cfg.task == "seg-refine" and refiner.cfg.guidance_channels == 4
+    key = {0: square_labels(0)}
+    coarse = {f.index: out for f, out in propagate_masks(Passthrough(), frames(), key, Settings(mode="online"))}
+    refined = {f.index: out for f, out in
+               propagate_masks(Passthrough(), frames(), key, Settings(mode="online"), refiner=refiner.eval())}
+    agree = np.mean([(coarse[i] == refined[i]).mean() for i in range(1, 10)])
+    assert agree > 0.99
+
+
+def test_refine_weights_are_not_seg_weights(tiny_seg_weights):
+    from vprop.errors import InputError
+    with pytest.raises(InputError, match="not 'seg-refine'"):
+        load_model("seg-refine", str(tiny_seg_weights))
+
+
+def test_segment_and_eval_seg_with_refine(tmp_path, square_video, tiny_seg_weights, tiny_refine_weights):
+    mask = save_palette(tmp_path / "m.png", square_labels(0, label=3))
+    result = run("segment", square_video, "--mask", mask, "-o", tmp_path / "out", "--weights", tiny_seg_weights,
+                 "--refine-weights", tiny_refine_weights, "-q")
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(read_mask(tmp_path / "out" / "00000.png"), square_labels(0, label=3))
+    assert set(np.unique(read_mask(tmp_path / "out" / "00009.png"))) <= {0, 3}
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for i in range(10):
+        save_palette(truth / f"{i:05d}.png", square_labels(i))
+    result = run("eval", "seg", square_video, "--masks", truth, "--weights", tiny_seg_weights,
+                 "--refine-weights", tiny_refine_weights, "-q")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: float(line.split()[1]) for line in result.output.splitlines()[1:] if line.strip()}
+    assert set(rows) == {"copy", "flow", "vprop", "vprop+refine"}
+    assert rows["vprop+refine"] > rows["copy"]
