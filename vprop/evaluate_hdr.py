@@ -95,12 +95,12 @@ def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cp
 
 def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
                  curve: CameraCurve = HDRCNN_CURVE, keep: set[int] = frozenset(),
-                 on_frame: Callable[[], None] | None = None) -> dict[str, HDRScores]:
+                 on_frame: Callable[[], None] | None = None, rule: str = "clipped") -> dict[str, HDRScores]:
     keys = {i: HDRKey(clip.hdr[i], clip.ldr[i]) for i in range(0, len(clip.hdr), interval)}
     task = HDRTask(log_mean)
     results = {}
     for name, (model, settings, inverted_only) in methods.items():
-        blender = Blender(curve, settings.mode, inverted_only=inverted_only)
+        blender = Blender(curve, settings.mode, inverted_only=inverted_only, rule=rule)
         for i, key in keys.items():
             blender.add_key(i, key)
         scores = HDRScores()

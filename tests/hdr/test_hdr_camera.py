@@ -54,12 +54,37 @@ def test_blending_uses_the_inverted_ldr_below_t_and_the_estimate_above():
     ldr[1, 1] = 255                                  # saturated
     estimate = np.array([[[1, 1, 1], [5, 5, 5]], [[9, 9, 9], [1, 1, 1]]], np.float32)
     params = H.KeyBlend(threshold=4.0, scale=3.0)
-    out = H.blend(estimate, ldr, params)
+    out = H.blend(estimate, ldr, params, rule="paper")
     inverted = H.HDRCNN_CURVE.inverse(np.float32(100 / 255)) * 3.0
     np.testing.assert_allclose(out[0, 0], inverted, rtol=1e-6)          # below T: f^-1(D) * scale
     np.testing.assert_array_equal(out[0, 1], estimate[0, 1])            # above T: the network
     np.testing.assert_array_equal(out[1, 0], estimate[1, 0])
     np.testing.assert_array_equal(out[1, 1], estimate[1, 1])            # saturated LDR: no information
+
+
+def test_clipped_rule_keeps_the_measured_ldr_and_bounds_the_estimate_where_it_clipped():
+    ldr = np.array([[[100, 100, 100], [240, 240, 240], [255, 255, 255], [255, 255, 255]]], np.uint8)
+    estimate = np.array([[[9, 9, 9], [9, 9, 9], [0.1, 0.1, 0.1], [50, 50, 50]]], np.float32)
+    params = H.KeyBlend(threshold=4.0, scale=3.0)
+    out = H.blend(estimate, ldr, params)
+    inverted = H.inverted_ldr(ldr, 3.0)
+    np.testing.assert_allclose(out[0, 0], inverted[0, 0], rtol=1e-6)    # measured: the LDR, whatever the estimate
+    w = (240 / 255 - H.NEAR_CLIP) / (H.SATURATED - H.NEAR_CLIP)
+    np.testing.assert_allclose(out[0, 1], inverted[0, 1] * (1 - w) + 9 * w, rtol=1e-5)   # the hand-over
+    np.testing.assert_allclose(out[0, 2], inverted[0, 2], rtol=1e-6)    # clipped: never below the clip level
+    np.testing.assert_array_equal(out[0, 3], estimate[0, 3])            # clipped: the estimate above it
+    with pytest.raises(ValueError):
+        H.blend(estimate, ldr, params, rule="nope")
+
+
+def test_clipped_rule_never_loses_to_the_inverted_ldr_where_the_estimate_is_right():
+    rng = np.random.default_rng(4)
+    truth = rng.lognormal(0, 1.5, (40, 40, 3)).astype(np.float32)
+    ldr = H.synthesize_ldr(truth, exposure=1.0)
+    params = H.KeyBlend(threshold=1.0, scale=1.0)
+    inverted = H.inverted_ldr(ldr, 1.0)
+    assert (ldr.max(-1) >= 250).mean() > 0.1
+    assert H.log_rmse(H.blend(truth, ldr, params), truth) < H.log_rmse(inverted, truth) / 3
 
 
 def test_blender_keeps_keys_fixed_and_interpolates_between_them():

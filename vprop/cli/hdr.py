@@ -6,6 +6,7 @@ from vprop.cli._console import progress, stderr, user_errors
 from vprop.cli._options import common, resolve_device
 from vprop.io.video import probe
 from vprop.pipelines.base import MODES
+from vprop.tasks.hdr import BLEND_RULES
 
 
 @click.command("hdr")
@@ -20,7 +21,10 @@ from vprop.pipelines.base import MODES
 @click.option("--align/--no-align", default=None,
               help="Align keys with optical flow (default: as the weights were trained).")
 @click.option("--blend/--no-blend", default=True, show_default=True,
-              help="Blend with the inverted LDR below the key's threshold (paper eq. 10); --no-blend: network only.")
+              help="Combine the network's estimate with the frame's own inverted LDR; --no-blend: network only.")
+@click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
+              help="clipped: the LDR wherever it did not clip, the estimate (never below the clip level) where it "
+                   "did; paper: eq. 10, the LDR where the estimate is below the key's threshold T.")
 @click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
               help="The video's camera curve is x^(1/G) (default: HDRCNN's curve, n=0.9, sigma=0.6).")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
@@ -28,8 +32,8 @@ from vprop.pipelines.base import MODES
 @click.option("--hdr10", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write an HDR10 .mp4 (HEVC 10-bit, BT.2020, PQ, MaxCLL/MaxFALL).")
 @common
-def hdr_command(video, keys_dir, output, interval, mode, align, blend, gamma, preview, hdr10, device, quiet,
-                weights, batch_size):
+def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10, device,
+                quiet, weights, batch_size):
     """HDR video from the LDR VIDEO and a few HDR key-frames."""
     from vprop.pipelines.hdr import hdr
 
@@ -39,7 +43,7 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, gamma, pr
         with progress("hdr", info.frame_count, quiet) as tick:
             path = hdr(video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights,
                        device=device, batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode,
-                       align=align, on_frame=tick)
+                       align=align, blend_rule=blend_rule, on_frame=tick)
         if not quiet:
             click.echo(f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10) if p), err=True)
 
@@ -71,6 +75,8 @@ def eval_hdr_command(group):
                   help="Key interval(s): --interval 10 20 (default 10 20 30 40).")
     @click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar="")
     @click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True)
+    @click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
+                  help="How the blended figures combine estimate and LDR (see vprop hdr --help).")
     @click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
                   help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")
     @click.option("--exposure", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -83,7 +89,7 @@ def eval_hdr_command(group):
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
     @click.option("--batch-size", type=click.IntRange(1), default=4)
     @click.option("--quiet", "-q", is_flag=True)
-    def eval_hdr(gt_dir, intervals, more_intervals, mode, gamma, exposure, limit, json_path, report_dir, weights,
+    def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir, weights,
                  device, batch_size, quiet):
         """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
         from vprop.evaluate_hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
@@ -103,7 +109,7 @@ def eval_hdr_command(group):
                     stderr.print(f"K = {k} ...")
                 keep = {k // 2, k - 1, k + k // 2} & set(range(len(clip.hdr))) if report_dir else set()
                 scores = evaluate_hdr(clip, k, hdr_methods(model, mode, device, batch_size), log_mean, curve,
-                                      keep - set(range(0, len(clip.hdr), k)))
+                                      keep - set(range(0, len(clip.hdr), k)), rule=blend_rule)
                 table[k] = {name: {"rmse": s.rmse, "rmse_blended": s.rmse_blended, "frames": len(s.raw)}
                             for name, s in scores.items()}
                 if report_dir:
@@ -116,7 +122,7 @@ def eval_hdr_command(group):
                 click.echo(f"{k:>4} " + " ".join(f"{c:>25}" for c in cells))
             if json_path:
                 with open(json_path, "w") as f:
-                    json.dump({"gt_dir": gt_dir, "mode": mode, "gamma": gamma, "exposure": clip.exposure,
+                    json.dump({"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma, "exposure": clip.exposure,
                                "frames": len(clip.hdr), "weights": meta, "results": table}, f, indent=1)
 
     return eval_hdr

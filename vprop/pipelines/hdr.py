@@ -168,12 +168,12 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
 
 def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: bool = True,
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
-        hdr10=None, preview=None, mode: str = "offline", align: bool | None = None,
+        hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
         on_frame: Callable[[int], None] | None = None) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
-    estimate alone. ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. Returns ``output_dir``.
+    estimate alone; ``blend_rule``: "clipped" (the LDR wherever it did not clip) or "paper" (eq. 10). ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. Returns ``output_dir``.
     """
     info = probe(video)
     output_dir = Path(output_dir)
@@ -199,7 +199,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
                                            f"{guidance_channels(aligned)}")
     curve = curve_for(gamma)
     task = HDRTask(float(model.cfg.extra.get("log_mean", 0.0)))
-    blender = Blender(curve, mode)
+    blender = Blender(curve, mode, rule=blend_rule)
     keys = _KeysAlongFrames(files, info.width, info.height, blender)
     settings = Settings(mode=mode, align=aligned, batch_size=batch_size, device=device)
     seen: list[VideoFrame] = []

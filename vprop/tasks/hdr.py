@@ -135,14 +135,30 @@ def inverted_ldr(ldr: np.ndarray, scale: float, curve: CameraCurve = HDRCNN_CURV
     return (curve.inverse(np.asarray(ldr, np.float32) / 255.0) * np.float32(scale)).astype(np.float32)
 
 
-def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: CameraCurve = HDRCNN_CURVE
-          ) -> np.ndarray:
-    """Eq. 10: the scaled inverted LDR where the estimate's luminance is below T, the estimate elsewhere.
+BLEND_RULES = ("clipped", "paper")
+NEAR_CLIP = 0.90     # "clipped" rule: from this 8-bit level up to SATURATED the LDR hands over to the estimate
 
-    Saturated LDR pixels hold no radiance, so there the estimate is kept whatever its value.
+
+def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: CameraCurve = HDRCNN_CURVE,
+          rule: str = "clipped") -> np.ndarray:
+    """Combine the propagated estimate with the frame's own LDR.
+
+    ``"paper"`` (eq. 10): the scaled inverted LDR where the estimate's luminance is below the key's T, the
+    estimate elsewhere (and at saturated LDR pixels, which hold no radiance, whatever its value).
+    ``"clipped"`` (default): the LDR is the measurement wherever it did not clip, so the inverted LDR is kept
+    there whatever the estimate says; where it clipped, the true radiance is at least the inverted clip level,
+    so the estimate is taken but never below it. The hand-over is smooth between NEAR_CLIP and SATURATED. A
+    misaligned or mispredicted highlight then cannot darken or brighten a correctly exposed pixel.
     """
-    use_ldr = (luminance(estimate) < params.threshold) & (np.asarray(ldr).max(-1) < SATURATED * 255)
-    return np.where(use_ldr[..., None], inverted_ldr(ldr, params.scale, curve), estimate).astype(np.float32)
+    if rule not in BLEND_RULES:
+        raise ValueError(f"blend rule must be one of {BLEND_RULES}")
+    inverted = inverted_ldr(ldr, params.scale, curve)
+    level = np.asarray(ldr).max(-1) / np.float32(255.0)
+    if rule == "paper":
+        use_ldr = (luminance(estimate) < params.threshold) & (level < SATURATED)
+        return np.where(use_ldr[..., None], inverted, estimate).astype(np.float32)
+    w = np.clip((level - NEAR_CLIP) / (SATURATED - NEAR_CLIP), 0.0, 1.0)[..., None]
+    return (inverted * (1 - w) + np.maximum(estimate, inverted) * w).astype(np.float32)
 
 
 # -- network inputs -------------------------------------------------------------------------------------
@@ -212,8 +228,9 @@ class Blender:
     ``inverted_only``: the inverted-LDR baseline (every pixel from the scaled f⁻¹(D)).
     """
 
-    def __init__(self, curve: CameraCurve = HDRCNN_CURVE, mode: str = "offline", inverted_only: bool = False):
-        self.curve, self.mode, self.inverted_only = curve, mode, inverted_only
+    def __init__(self, curve: CameraCurve = HDRCNN_CURVE, mode: str = "offline", inverted_only: bool = False,
+                 rule: str = "clipped"):
+        self.curve, self.mode, self.inverted_only, self.rule = curve, mode, inverted_only, rule
         self.keys: dict[int, KeyBlend] = {}
 
     def add_key(self, index: int, key: HDRKey) -> None:
@@ -239,4 +256,4 @@ class Blender:
             return inverted_ldr(ldr, params.scale, self.curve)
         if index in self.keys:      # a key frame is its own HDR
             return estimate
-        return blend(estimate, ldr, params, self.curve)
+        return blend(estimate, ldr, params, self.curve, self.rule)

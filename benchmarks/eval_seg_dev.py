@@ -1,0 +1,64 @@
+"""Mask quality on the held-out DAVIS videos: SEG(t), SEG(t+s) and the chained protocol beside copy and flow.
+
+    python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R] [--short-side 240]
+
+The first ground-truth mask is the only key (the paper's protocol, Sec. 5.4); DAVIS J and F are averaged over
+all other frames, per video, then over the dev videos. Rows: copy, flow (the first mask warped by chained DIS
+flow), vprop (SEG(t)), vprop+refine (SEG(t+s)), and the same two with --chain (each frame also propagated from
+the previous frame's own prediction, anchored by the first mask).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vprop.evaluate import resized_frames
+from vprop.evaluate_seg import evaluate_seg, seg_methods
+from vprop.models.hub import load_model
+from vprop.training.run import SEG_DEV
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--refine-weights", default=None)
+    ap.add_argument("--short-side", type=int, default=240)
+    ap.add_argument("--frames", type=int, default=None)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model, _ = load_model("seg", a.weights)
+    refiner, _ = load_model("seg-refine", a.refine_weights)
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for name in SEG_DEV:
+        video = a.data / f"{name}.mp4"
+        frames = lambda: resized_frames(video, a.short_side, a.frames)  # noqa: E731
+        masks = a.data / "masks" / name
+        plain = evaluate_seg(frames, masks, seg_methods(model, "online", refiner=refiner))
+        chained = evaluate_seg(frames, masks, {f"{m} chain": v for m, v in
+                                               seg_methods(model, "online", refiner=refiner).items()
+                                               if m.startswith("vprop")}, chain=True)
+        table[name] = {m: {"J": s.J, "F": s.F} for m, s in {**plain, **chained}.items()}
+        print(f"{name:18s} " + "  ".join(f"{m} J {v['J']:.3f} F {v['F']:.3f}" for m, v in table[name].items()),
+              flush=True)
+    methods = list(next(iter(table.values())))
+    print(f"\nmean over {len(table)} dev videos, first mask the only key, short side {a.short_side}")
+    print(f"{'method':<20} {'J':>6} {'F':>6} {'J&F':>6}")
+    for m in methods:
+        j = np.mean([v[m]["J"] for v in table.values()])
+        f = np.mean([v[m]["F"] for v in table.values()])
+        print(f"{m:<20} {j:6.3f} {f:6.3f} {(j + f) / 2:6.3f}")
+    if a.json:
+        a.json.write_text(json.dumps(table, indent=1))
+
+
+if __name__ == "__main__":
+    main()
