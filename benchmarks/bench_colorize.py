@@ -84,7 +84,7 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None) -> None:
           f"flow baseline {rates['flow baseline']:.2f} fps, ratio {rates['vprop'] / rates['flow baseline']:.2f}")
 
 
-def _looped_clip(path: Path, frames: int, short_side: int) -> None:
+def looped_clip(path: Path, frames: int, short_side: int) -> None:
     import av
     import cv2
 
@@ -116,7 +116,7 @@ def memory(short_side: int) -> None:
         peaks = {}
         for n in (100, 1000):
             clip = Path(tmp) / f"clip{n}.mp4"
-            _looped_clip(clip, n, short_side)
+            looped_clip(clip, n, short_side)
             cmd = [sys.executable, "-c", "import resource, sys; from vprop.cli import main\n"
                    "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
                    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",

@@ -1,16 +1,22 @@
 """Segment and HDR speed at the example's 854x480, printed side by side with the optical-flow baseline.
 
     python benchmarks/bench_tasks.py [--task seg|hdr|both] [--frames 50] [--threads N]
+    python benchmarks/bench_tasks.py --memory [--short-side 180]
 
 seg: frames/s of chained DIS-flow warping of the first mask, SEG(t) and SEG(t+s) (the shipped weights), through
 the same frame loop, online, the first mask of examples/rhino_masks the only key.
 hdr: frames/s of flow warping and of vprop (offline, a key every 20 frames, eq. 10 blending) on the example
 clip, its HDR keys made by inverting the camera curve (the content does not change the speed).
 Frames are decoded once beforehand: the figures are the propagation, not the decoder or the encoder.
+--memory: peak RSS of `vprop segment` on a 100-frame and a 1,000-frame clip (the example looped, first mask the
+only key), each in a fresh process.
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,14 +81,47 @@ def bench_hdr(frames) -> None:
         print(f"hdr  {name:<14} {r:6.2f} frames/s  {1000 / r:7.1f} ms/frame")
 
 
+def memory(short_side: int) -> None:
+    import cv2
+    from PIL import Image
+
+    from bench_colorize import looped_clip   # the same ping-pong looped example
+    from vprop.io.images import read_mask
+    from vprop.io.video import read_frames
+
+    with tempfile.TemporaryDirectory() as tmp:
+        peaks = {}
+        for n in (100, 1000):
+            clip = Path(tmp) / f"clip{n}.mp4"
+            looped_clip(clip, n, short_side)
+            first = next(iter(read_frames(clip))).rgb
+            mask = Path(tmp) / "mask.png"
+            small = cv2.resize(read_mask(MASK), first.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+            Image.fromarray(small).save(mask)
+            cmd = [sys.executable, "-c", "import resource, sys; from vprop.cli import main\n"
+                   "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+                   "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+                   "segment", str(clip), "--mask", str(mask), "-o", str(Path(tmp) / f"out{n}"), "--quiet"]
+            t = time.perf_counter()
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            peaks[n] = int(out.stdout.strip().splitlines()[-1]) / 1024
+            print(f"segment {n:5d} frames at short side {short_side}: peak RSS {peaks[n]:.0f} MiB "
+                  f"({time.perf_counter() - t:.0f} s)")
+        print(f"1000-frame / 100-frame peak RSS: {peaks[1000] / peaks[100]:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=["seg", "hdr", "both"], default="both")
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--short-side", type=int, default=180)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.memory:
+        return memory(args.short_side)
     from vprop.io.video import probe, read_frames
 
     info = probe(VIDEO)

@@ -1,11 +1,11 @@
 """HDR quality on the held-out panoramas: vprop beside copy, flow and the inverted LDR, mean over clips.
 
-    python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--clips 3] [--frames 61]
+    python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--blend-rule clipped|paper]
 
 Each dev panorama (never trained on) gives ``--clips`` virtual-camera clips (random pan, zoom and rotation,
 the first window next to the brightest region, 320x240, the LDR through HDRCNN's camera curve with ~10% of the
 pixels saturated). Every K-th frame is a key; the figure is the RMSE of log radiance over the non-key frames,
-with the eq. 10 blending (and, for vprop, without it: "vprop-raw").
+with the blending of `--blend-rule` (and, for vprop, without it: "vprop-raw").
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def main() -> None:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--mode", choices=["online", "offline"], default="offline")
     ap.add_argument("--intervals", type=int, nargs="+", default=[10, 20, 30, 40])
+    ap.add_argument("--blend-rule", choices=["clipped", "paper"], default="clipped")
     ap.add_argument("--clips", type=int, default=2)
     ap.add_argument("--frames", type=int, default=61)
     ap.add_argument("--data", type=Path, default=DATA)
@@ -55,14 +56,14 @@ def main() -> None:
     table: dict[int, dict[str, dict[str, float]]] = {}
     for name, clip in dev_clips(a.data, a.clips, a.frames):
         for k in a.intervals:
-            scores = evaluate_hdr(clip, k, hdr_methods(model, a.mode), log_mean=log_mean)
+            scores = evaluate_hdr(clip, k, hdr_methods(model, a.mode), log_mean=log_mean, rule=a.blend_rule)
             row = {m: s.rmse_blended for m, s in scores.items()}
             row["vprop-raw"] = scores["vprop"].rmse
             table.setdefault(k, {})[name] = row
             print(f"K={k:3d} {name:12s} " + "  ".join(f"{m} {v:.4f}" for m, v in row.items()), flush=True)
     methods = list(next(iter(next(iter(table.values())).values())))
-    print(f"\nlog-radiance RMSE over {len(next(iter(table.values())))} dev clips, mode {a.mode} "
-          "(blended with the inverted LDR below each key's threshold; vprop-raw: the network alone)")
+    print(f"\nlog-radiance RMSE over {len(next(iter(table.values())))} dev clips, mode {a.mode}, blend rule "
+          f"{a.blend_rule} (vprop-raw: the network alone)")
     print(f"{'K':>4} " + " ".join(f"{m:>12}" for m in methods))
     for k, clips in table.items():
         print(f"{k:>4} " + " ".join(f"{np.mean([c[m] for c in clips.values()]):12.4f}" for m in methods))

@@ -1,6 +1,6 @@
 """Mask quality on the held-out DAVIS videos: SEG(t), SEG(t+s) and the chained protocol beside copy and flow.
 
-    python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R] [--short-side 240]
+    python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R | --no-refine] [--short-side 240]
 
 The first ground-truth mask is the only key (the paper's protocol, Sec. 5.4); DAVIS J and F are averaged over
 all other frames, per video, then over the dev videos. Rows: copy, flow (the first mask warped by chained DIS
@@ -28,6 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", default=None)
     ap.add_argument("--refine-weights", default=None)
+    ap.add_argument("--no-refine", action="store_true", help="SEG(t) only")
     ap.add_argument("--short-side", type=int, default=240)
     ap.add_argument("--frames", type=int, default=None)
     ap.add_argument("--data", type=Path, default=DATA)
@@ -36,7 +37,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, _ = load_model("seg", a.weights)
-    refiner, _ = load_model("seg-refine", a.refine_weights)
+    refiner = None if a.no_refine else load_model("seg-refine", a.refine_weights)[0]
     table: dict[str, dict[str, dict[str, float]]] = {}
     for name in SEG_DEV:
         video = a.data / f"{name}.mp4"
