@@ -111,23 +111,32 @@ def looped_clip(path: Path, frames: int, short_side: int) -> None:
             cv2.imwrite(str(keys / f"{f.index:05d}.png"), cv2.cvtColor(tint, cv2.COLOR_RGB2BGR))
 
 
-def memory(short_side: int) -> None:
+def peak_rss_mib(*cli_args: str) -> float:
+    """Peak resident memory of one `vprop ...` command, run in a fresh process."""
+    cmd = [sys.executable, "-c", "import resource, sys; from vprop.cli import main\n"
+           "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)", *cli_args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def memory_by_length(command, short_side: int, label: str) -> None:
+    """Peak RSS of ``command(clip, tmp)`` (the CLI arguments) on the looped example at 100 and 1,000 frames."""
     with tempfile.TemporaryDirectory() as tmp:
         peaks = {}
         for n in (100, 1000):
             clip = Path(tmp) / f"clip{n}.mp4"
             looped_clip(clip, n, short_side)
-            cmd = [sys.executable, "-c", "import resource, sys; from vprop.cli import main\n"
-                   "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-                   "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
-                   "colorize", str(clip), "--keys", str(clip.with_suffix("")), "--interval", "30",
-                   "-o", str(Path(tmp) / f"out{n}.mp4"), "--quiet"]
             t = time.perf_counter()
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            peaks[n] = int(out.stdout.strip().splitlines()[-1]) / 1024
-            print(f"{n:5d} frames at short side {short_side}: peak RSS {peaks[n]:.0f} MiB "
+            peaks[n] = peak_rss_mib(*command(clip, Path(tmp) / f"out{n}"))
+            print(f"{label} {n:5d} frames at short side {short_side}: peak RSS {peaks[n]:.0f} MiB "
                   f"({time.perf_counter() - t:.0f} s)")
         print(f"1000-frame / 100-frame peak RSS: {peaks[1000] / peaks[100]:.3f}")
+
+
+def memory(short_side: int) -> None:
+    memory_by_length(lambda clip, out: ["colorize", str(clip), "--keys", str(clip.with_suffix("")), "--interval",
+                                        "30", "-o", f"{out}.mp4", "--quiet"], short_side, "colorize")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,6 @@ only key), each in a fresh process.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -85,29 +82,17 @@ def memory(short_side: int) -> None:
     import cv2
     from PIL import Image
 
-    from bench_colorize import looped_clip   # the same ping-pong looped example
+    from bench_colorize import memory_by_length   # the same looped example and measurement as colorize
     from vprop.io.images import read_mask
     from vprop.io.video import read_frames
 
-    with tempfile.TemporaryDirectory() as tmp:
-        peaks = {}
-        for n in (100, 1000):
-            clip = Path(tmp) / f"clip{n}.mp4"
-            looped_clip(clip, n, short_side)
-            first = next(iter(read_frames(clip))).rgb
-            mask = Path(tmp) / "mask.png"
-            small = cv2.resize(read_mask(MASK), first.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-            Image.fromarray(small).save(mask)
-            cmd = [sys.executable, "-c", "import resource, sys; from vprop.cli import main\n"
-                   "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-                   "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
-                   "segment", str(clip), "--mask", str(mask), "-o", str(Path(tmp) / f"out{n}"), "--quiet"]
-            t = time.perf_counter()
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            peaks[n] = int(out.stdout.strip().splitlines()[-1]) / 1024
-            print(f"segment {n:5d} frames at short side {short_side}: peak RSS {peaks[n]:.0f} MiB "
-                  f"({time.perf_counter() - t:.0f} s)")
-        print(f"1000-frame / 100-frame peak RSS: {peaks[1000] / peaks[100]:.3f}")
+    def command(clip: Path, out: Path) -> list[str]:
+        first = next(iter(read_frames(clip))).rgb
+        mask = out.with_suffix(".png")
+        Image.fromarray(cv2.resize(read_mask(MASK), first.shape[1::-1], interpolation=cv2.INTER_NEAREST)).save(mask)
+        return ["segment", str(clip), "--mask", str(mask), "-o", str(out), "--quiet"]
+
+    memory_by_length(command, short_side, "segment")
 
 
 def main() -> None:

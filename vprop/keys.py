@@ -49,3 +49,11 @@ class LazyKeys(Mapping):
 
     def __contains__(self, index) -> bool:
         return index in self.files
+
+
+def check_all_keys_used(files: Mapping[int, Path], seen) -> None:
+    """After the frame loop: a key whose index the video never reached (its frame count was not known or was
+    wrong beforehand) is an error naming that key, so no output is kept that silently ignored it."""
+    unused = sorted(set(files) - set(seen))
+    if unused:
+        raise InputError(files[unused[0]], f"key index {unused[0]} is beyond the video's end")

@@ -12,7 +12,7 @@ from vprop.errors import InputError
 from vprop.flow import ChainedWarp, to_gray_u8
 from vprop.io.images import fit_to_size, is_grayscale, read_rgb
 from vprop.io.video import VideoWriter, probe, read_frames
-from vprop.keys import LazyKeys, key_files
+from vprop.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
 from vprop.tasks import color
@@ -75,7 +75,5 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
             seen.add(frame.index)
             if on_frame:
                 on_frame(frame.index)
-        unused = sorted(set(files) - seen)
-        if unused:
-            raise InputError(files[unused[0]], f"key index {unused[0]} is beyond the video's end")
+        check_all_keys_used(files, seen)
     return writer.path

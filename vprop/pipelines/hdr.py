@@ -20,7 +20,7 @@ from vprop.io.atomic import atomic_path
 from vprop.io.images import fit_to_size, read_exr, read_linear_rgb, read_rgb, write_exr
 from vprop.io.passthrough import StreamCopier
 from vprop.io.video import _SCALING, VideoFrame, VideoInfo, VideoWriter, probe, read_frames
-from vprop.keys import LazyKeys, key_files
+from vprop.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
 from vprop.tasks.hdr import Blender, HDRKey, HDRTask, curve_for, guidance_channels
@@ -214,9 +214,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
                 seen.append(VideoFrame(frame.index, None, frame.pts, frame.time_base))
                 if on_frame:
                     on_frame(frame.index)
-            unused = sorted(set(files) - {f.index for f in seen})
-            if unused:
-                raise InputError(files[unused[0]], f"key index {unused[0]} is beyond the video's end")
+            check_all_keys_used(files, [f.index for f in seen])
         if hdr10 is not None:
             write_hdr10(hdr10, [Path(tmp) / f"{f.index:05d}.exr" for f in seen], seen, info)
     return output_dir

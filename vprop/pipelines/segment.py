@@ -18,6 +18,7 @@ from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.io.atomic import atomic_path
 from vprop.io.images import DAVIS_PALETTE, fit_to_size, read_mask, write_indexed_png
 from vprop.io.video import VideoFrame, VideoWriter, probe, read_frames
+from vprop.keys import check_all_keys_used
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
 from vprop.tasks import seg
@@ -226,7 +227,5 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
             seen.add(frame.index)
             if on_frame:
                 on_frame(frame.index)
-        unused = sorted(set(masks) - seen)
-        if unused:
-            raise InputError(masks[unused[0]], f"key index {unused[0]} is beyond the video's end")
+        check_all_keys_used(masks, seen)
     return output_dir
