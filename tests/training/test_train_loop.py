@@ -75,9 +75,29 @@ def test_validation_hooks_report_baselines(davis, panoramas, tmp_path):
     assert {"J/flow", "J/vprop", "F/vprop"} <= set(scores) and all(0 <= v <= 1 for v in scores.values())
     assert validate(SwitchableTPN(seg_config(True, **arch)).eval())["J/flow"] == scores["J/flow"]
 
+    from vprop.tasks.seg import refine_config
+    coarse = SwitchableTPN(seg_config(True, **arch)).eval()
+    validate = seg_validation([davis / "square.mp4"], tmp_path / "cache", frames=6, short_side=48, coarse=coarse)
+    scores = validate(SwitchableTPN(refine_config(**arch)).eval())
+    assert {"J/flow", "J/vprop", "J/vprop+refine", "F/vprop+refine"} <= set(scores)
+    again = validate(SwitchableTPN(refine_config(**arch)).eval())
+    assert again["J/vprop"] == scores["J/vprop"]          # SEG(t) does not train here: measured once
+
     model = SwitchableTPN(TPNConfig(task="hdr", guidance_channels=9, property_channels=3,
                                     extra={"aligned": True, "log_mean": -1.0}, **arch)).eval()
     validate = hdr_validation(load_panorama(panoramas / "alpha.exr"), -1.0, frames=7, interval=3, size=(64, 48))
     scores = validate(model)
     assert {"logrmse/flow", "logrmse/inverted-ldr", "logrmse/vprop"} <= set(scores)
     assert all(math.isfinite(v) for v in scores.values())
+
+
+def test_init_from_unrelated_weights_is_a_user_error(davis, tiny_cfg, tmp_path):
+    import pytest
+
+    from vprop.errors import InputError
+
+    trainer = build_seg(tiny_cfg("seg", davis, steps=1))
+    unrelated = tmp_path / "other.pt"
+    torch.save({"model": {"encoder.weight": torch.zeros(3)}}, unrelated)
+    with pytest.raises(InputError, match="no tensor matches"):
+        trainer.init_from(unrelated)

@@ -89,8 +89,8 @@ def eval_hdr_command(group):
     @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
     @click.option("--batch-size", type=click.IntRange(1), default=4)
     @click.option("--quiet", "-q", is_flag=True)
-    def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir, weights,
-                 device, batch_size, quiet):
+    def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir,
+                 weights, device, batch_size, quiet):
         """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
         from vprop.evaluate_hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
         from vprop.models.hub import load_model
@@ -122,7 +122,8 @@ def eval_hdr_command(group):
                 click.echo(f"{k:>4} " + " ".join(f"{c:>25}" for c in cells))
             if json_path:
                 with open(json_path, "w") as f:
-                    json.dump({"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma, "exposure": clip.exposure,
-                               "frames": len(clip.hdr), "weights": meta, "results": table}, f, indent=1)
+                    json.dump({"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
+                               "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
+                               "results": table}, f, indent=1)
 
     return eval_hdr

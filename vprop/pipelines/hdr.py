@@ -173,7 +173,8 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
-    estimate alone; ``blend_rule``: "clipped" (the LDR wherever it did not clip) or "paper" (eq. 10). ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. Returns ``output_dir``.
+    estimate alone; ``blend_rule``: "clipped" (the LDR wherever it did not clip) or "paper" (eq. 10).
+    ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. Returns ``output_dir``.
     """
     info = probe(video)
     output_dir = Path(output_dir)

@@ -169,7 +169,6 @@ class ColorPairs(PairStream):
                 yield tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
 
     def __iter__(self):
-        info = torch.utils.data.get_worker_info()
         rng = self.rng()
         while True:
             yield from self.samples(rng)

@@ -156,7 +156,7 @@ class Trainer:
         own = self.model.state_dict()
         matching = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
         if not matching:
-            raise InputError(f"{path}: no tensor matches this model's architecture")
+            raise InputError(path, "no tensor matches this model's architecture")
         self.model.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in matching.items()}})
         return len(matching)
 

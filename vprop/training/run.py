@@ -79,28 +79,30 @@ def build_color(cfg: TrainConfig) -> Trainer:
 
 # -- segmentation ---------------------------------------------------------------------------------------
 
-def seg_validation(dev_videos: list[Path], cache_dir: Path, frames: int = 40, short_side: int = 240):
-    """Mean J (and F) over the dev videos of vprop beside chained flow, first mask the only key, on the first
-    ``frames`` frames at ``short_side``. The flow baseline is measured once and remembered."""
+def seg_validation(dev_videos: list[Path], cache_dir: Path, frames: int = 40, short_side: int = 240,
+                   coarse: torch.nn.Module | None = None):
+    """Mean J and F over the dev videos of the model in training beside chained flow, first mask the only key,
+    on the first ``frames`` frames at ``short_side``. With ``coarse`` (a SEG(t) model) the model in training is
+    its SEG(t+s) refiner, scored beside SEG(t) too. What does not change in training is measured once."""
     from vprop.evaluate_seg import evaluate_seg, seg_methods
     from vprop.training.seg_data import load_seg_clip
 
     dev = [load_seg_clip(p, short_side, cache_dir, max_frames=frames) for p in dev_videos]   # rank 0 only
+    trained = "vprop" if coarse is None else "vprop+refine"
     baseline: dict[str, float] = {}
 
     def validate(model) -> dict[str, float]:
         sums: dict[str, list[float]] = {}
         for sc in dev:
-            methods = seg_methods(model, "online")
-            methods.pop("copy")
-            if "J/flow" in baseline:
-                methods.pop("flow")
+            methods = seg_methods(model, "online") if coarse is None else seg_methods(coarse, refiner=model)
+            for name in {"copy"} | {k.split("/", 1)[1] for k in baseline}:
+                methods.pop(name)
             masks = {i: sc.labels[i] for i in range(len(sc)) if sc.present[i]}
             for name, s in evaluate_seg(_clip_frames(sc.clip, frames), masks, methods).items():
                 sums.setdefault(f"J/{name}", []).append(s.J)
                 sums.setdefault(f"F/{name}", []).append(s.F)
         out = {k: sum(v) / len(v) for k, v in sums.items()}
-        baseline.update({k: v for k, v in out.items() if k.endswith("/flow")})
+        baseline.update({k: v for k, v in out.items() if not k.endswith(f"/{trained}")})
         return {**baseline, **out}
     return validate
 
@@ -120,31 +122,6 @@ class CoarseMasks:
             with torch.no_grad():
                 mask = self.coarse(guidance, prop).clamp(0.0, 1.0)
             yield torch.cat([seg.target_rgb(guidance, self.aligned), mask], 1), mask, truth
-
-
-def seg_refine_validation(dev_videos: list[Path], cache_dir: Path, coarse: torch.nn.Module, frames: int = 40,
-                          short_side: int = 240):
-    """Mean J and F over the dev videos of SEG(t) (remembered) and SEG(t+s), first mask the only key."""
-    from vprop.evaluate_seg import evaluate_seg, seg_methods
-    from vprop.training.seg_data import load_seg_clip
-
-    dev = [load_seg_clip(p, short_side, cache_dir, max_frames=frames) for p in dev_videos]
-    baseline: dict[str, float] = {}
-
-    def validate(refiner) -> dict[str, float]:
-        sums: dict[str, list[float]] = {}
-        for sc in dev:
-            methods = seg_methods(coarse, "online", refiner=refiner)
-            for name in ("copy", "flow", "vprop") if baseline else ("copy", "flow"):
-                methods.pop(name)
-            masks = {i: sc.labels[i] for i in range(len(sc)) if sc.present[i]}
-            for name, s in evaluate_seg(_clip_frames(sc.clip, frames), masks, methods).items():
-                sums.setdefault(f"J/{name}", []).append(s.J)
-                sums.setdefault(f"F/{name}", []).append(s.F)
-        out = {k: sum(v) / len(v) for k, v in sums.items()}
-        baseline.update({k: v for k, v in out.items() if not k.endswith("+refine")})
-        return {**baseline, **out}
-    return validate
 
 
 def build_seg(cfg: TrainConfig) -> Trainer:
@@ -175,7 +152,7 @@ def build_seg(cfg: TrainConfig) -> Trainer:
         return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce)
     mcfg = model_config(cfg, seg.REFINE_GUIDANCE_CHANNELS, 1)
     mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or "seg-stpn.safetensors").name}
-    validate = seg_refine_validation(dev_paths, Path(cfg.cache_dir), coarse) if main else None
+    validate = seg_validation(dev_paths, Path(cfg.cache_dir), coarse=coarse) if main else None
     return Trainer(cfg, mcfg, CoarseMasks(loader, coarse), validate, loss_fn=seg_bce)
 
 
