@@ -1,11 +1,12 @@
 """Mask quality on the held-out DAVIS videos: SEG(t), SEG(t+s) and the chained protocol beside copy and flow.
 
-    python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R | --no-refine] [--short-side 240]
+    python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R | --no-refine] [--no-chain] [--short-side 240]
 
 The first ground-truth mask is the only key (the paper's protocol, Sec. 5.4); DAVIS J and F are averaged over
 all other frames, per video, then over the dev videos. Rows: copy, flow (the first mask warped by chained DIS
 flow), vprop (SEG(t)), vprop+refine (SEG(t+s)), and the same two with --chain (each frame also propagated from
-the previous frame's own prediction, anchored by the first mask).
+the previous frame's own prediction, anchored by the first mask). ``--train-split``: the two baselines on the
+25 training videos instead, to compare what the model learns from with what it is judged on.
 """
 from __future__ import annotations
 
@@ -29,29 +30,39 @@ def main() -> None:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--refine-weights", default=None)
     ap.add_argument("--no-refine", action="store_true", help="SEG(t) only")
+    ap.add_argument("--no-chain", action="store_true", help="skip the --chain protocol rows")
     ap.add_argument("--short-side", type=int, default=240)
     ap.add_argument("--frames", type=int, default=None)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--train-split", action="store_true",
+                    help="the baselines alone on the training videos (what the model learns from), not the dev split")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    model, _ = load_model("seg", a.weights)
-    refiner = None if a.no_refine else load_model("seg-refine", a.refine_weights)[0]
+    if a.train_split:
+        names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in SEG_DEV)
+        model = refiner = None
+        a.no_chain = True
+    else:
+        names = list(SEG_DEV)
+        model, _ = load_model("seg", a.weights)
+        refiner = None if a.no_refine else load_model("seg-refine", a.refine_weights)[0]
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for name in SEG_DEV:
+    for name in names:
         video = a.data / f"{name}.mp4"
         frames = lambda: resized_frames(video, a.short_side, a.frames)  # noqa: E731
         masks = a.data / "masks" / name
         plain = evaluate_seg(frames, masks, seg_methods(model, "online", refiner=refiner))
-        chained = evaluate_seg(frames, masks, {f"{m} chain": v for m, v in
-                                               seg_methods(model, "online", refiner=refiner).items()
-                                               if m.startswith("vprop")}, chain=True)
+        chained = {} if a.no_chain else evaluate_seg(
+            frames, masks, {f"{m} chain": v for m, v in seg_methods(model, "online", refiner=refiner).items()
+                            if m.startswith("vprop")}, chain=True)
         table[name] = {m: {"J": s.J, "F": s.F} for m, s in {**plain, **chained}.items()}
         print(f"{name:18s} " + "  ".join(f"{m} J {v['J']:.3f} F {v['F']:.3f}" for m, v in table[name].items()),
               flush=True)
     methods = list(next(iter(table.values())))
-    print(f"\nmean over {len(table)} dev videos, first mask the only key, short side {a.short_side}")
+    split = "training" if a.train_split else "dev"
+    print(f"\nmean over {len(table)} {split} videos, first mask the only key, short side {a.short_side}")
     print(f"{'method':<20} {'J':>6} {'F':>6} {'J&F':>6}")
     for m in methods:
         j = np.mean([v[m]["J"] for v in table.values()])

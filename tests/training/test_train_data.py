@@ -47,3 +47,17 @@ def test_hdr_pairs_shapes_and_log_mean(panoramas):
             assert t.dtype == torch.float32 and torch.isfinite(t).all()
         assert 0 <= guidance[:6].min() and guidance[:6].max() <= 1          # LDR frames in 0..1
         assert truth.min() >= np.log(hdr_task.EPS) - mean - 1e-4          # U = log(H + 0.01) - log_mean
+
+
+def test_perturbed_masks_keep_range_and_shape_and_change_some():
+    from vprop.training.seg_data import perturb_masks
+
+    torch.manual_seed(0)
+    masks = torch.zeros(12, 1, 40, 48)
+    masks[:, :, 10:30, 12:36] = 1.0
+    out = perturb_masks(masks, 3)
+    assert out.shape == masks.shape and out.min() >= 0 and out.max() <= 1
+    changed = [(o - m).abs().sum() > 0 for o, m in zip(out, masks)]
+    assert 0 < sum(changed) < len(masks)          # about a third stay as they are
+    area = out.flatten(1).sum(1) / masks[0].sum()
+    assert ((area - 1).abs() < 0.7).all()         # a few pixels of error, not a different object

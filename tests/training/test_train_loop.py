@@ -72,7 +72,7 @@ def test_validation_hooks_report_baselines(davis, panoramas, tmp_path):
     arch = dict(hidden_channels=4, hidden_stride=2, base_width=4, max_width=16, depth=3, decoder="residual")
     validate = seg_validation([davis / "square.mp4"], tmp_path / "cache", frames=6, short_side=48)
     scores = validate(SwitchableTPN(seg_config(True, **arch)).eval())
-    assert {"J/flow", "J/vprop", "F/vprop"} <= set(scores) and all(0 <= v <= 1 for v in scores.values())
+    assert {"J/copy", "J/flow", "J/vprop", "F/vprop"} <= set(scores) and all(0 <= v <= 1 for v in scores.values())
     assert validate(SwitchableTPN(seg_config(True, **arch)).eval())["J/flow"] == scores["J/flow"]
 
     from vprop.tasks.seg import refine_config
@@ -101,3 +101,32 @@ def test_init_from_unrelated_weights_is_a_user_error(davis, tiny_cfg, tmp_path):
     torch.save({"model": {"encoder.weight": torch.zeros(3)}}, unrelated)
     with pytest.raises(InputError, match="no tensor matches"):
         trainer.init_from(unrelated)
+
+
+def test_init_from_a_missing_or_damaged_weights_file_is_a_user_error(davis, tiny_cfg, tmp_path):
+    import pytest
+
+    from vprop.errors import InputError
+
+    trainer = build_seg(tiny_cfg("seg", davis, steps=1))
+    with pytest.raises(InputError, match="no such weights file"):
+        trainer.init_from(tmp_path / "absent.safetensors")
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"\x00" * 64)
+    with pytest.raises(InputError, match="not a readable safetensors file"):
+        trainer.init_from(damaged)
+
+
+def test_best_validation_model_is_kept_beside_the_last(davis, tiny_cfg):
+    from vprop.models.hub import load_weights_file
+
+    trainer = build_seg(tiny_cfg("seg", davis, steps=4, validate_every=1))
+    scores = iter([0.30, 0.50, 0.40, 0.45])
+    trainer.validate = lambda model: {"J/vprop": next(scores), "J/flow": 0.35}
+    trainer.run()
+    model, meta = load_weights_file(trainer.out / "best.safetensors")
+    assert meta["steps"] == 2 and meta["validation"]["J/vprop"] == 0.50
+    assert trainer.best == 0.50
+    resumed = build_seg(tiny_cfg("seg", davis, steps=4, validate_every=1))
+    resumed.resume(trainer.checkpoint_path)
+    assert resumed.best == 0.50                   # a resumed run keeps comparing with the best so far

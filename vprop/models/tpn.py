@@ -5,7 +5,9 @@ Two decoders share the engine:
 - ``"paper"``: the hidden map is decoded and bilinearly up-sampled to full size (paper Sec. 5.1).
 - ``"residual"``: the network predicts a low-frequency correction of a full-resolution base property
   (the key's property aligned to the target by optical flow), applied through a learned per-pixel gate,
-  so full-resolution detail of the base survives and a good warp can be left untouched.
+  so full-resolution detail of the base survives and a good warp can be left untouched. With
+  ``unaligned_key`` the base is a learned per-pixel mix of the aligned key and the key as it is, so where a
+  long flow chain lost track the network can fall back on the key itself.
 """
 from __future__ import annotations
 
@@ -37,6 +39,9 @@ class TPNConfig:
     depth: int = 7                 # conv + ReLU + max-pool levels of the guidance U-Net
     units: int = 2                 # cascaded propagation units
     decoder: str = "paper"         # "paper" or "residual"
+    # The property input also carries the key's unaligned property (as many channels again, after the aligned
+    # one), encoded beside it: where a long flow chain lost track the network can fall back to the key itself.
+    unaligned_key: bool = False
     extra: dict = field(default_factory=dict)   # task data kept with the weights (e.g. the HDR log mean)
 
     def to_json(self) -> str:
@@ -114,14 +119,14 @@ class SwitchableTPN(nn.Module):
         self.guidance = GuidanceUNet(cfg, 12 * cfg.units, out_level)
         hc, pc = cfg.hidden_channels, cfg.property_channels
         layers: list[nn.Module] = []
-        in_c = pc
+        in_c = pc * 2 if cfg.unaligned_key else pc
         for i in range(out_level):
             layers += [nn.Conv2d(in_c, hc, 3, stride=2, padding=1)]
             if i < out_level - 1:
                 layers += [nn.ReLU()]
             in_c = hc
         if out_level == 0:
-            layers = [nn.Conv2d(pc, hc, 3, padding=1)]
+            layers = [nn.Conv2d(pc * 2 if cfg.unaligned_key else pc, hc, 3, padding=1)]
         self.encode = nn.Sequential(*layers)
         self.decode = nn.Conv2d(hc, pc, 3, padding=1)
         if cfg.decoder == "residual":
@@ -131,6 +136,12 @@ class SwitchableTPN(nn.Module):
             )
             # Start nearly closed: an untrained model returns the aligned base (the optical-flow result).
             nn.init.constant_(self.blend[-1].bias, -4.0)
+        if cfg.unaligned_key and cfg.decoder == "residual":
+            # Per pixel, how far the alignment is trusted (from the full-resolution guidance features: the flow
+            # chain's cues): the base is that mix of the aligned and the unaligned key. Starts on the aligned one.
+            self.select = nn.Conv2d(self.guidance.top_width, 1, 3, padding=1)
+            nn.init.zeros_(self.select.weight)
+            nn.init.constant_(self.select.bias, 3.0)
 
     # -- helpers -------------------------------------------------------------------------------------
     def _pad(self, t: torch.Tensor) -> torch.Tensor:
@@ -154,6 +165,12 @@ class SwitchableTPN(nn.Module):
         up = F.interpolate(hidden_out, size=prop.shape[-2:], mode="bilinear", align_corners=False)
         if self.cfg.decoder == "paper":
             return up[..., : size[0], : size[1]]
+        pc = self.cfg.property_channels
+        if self.cfg.unaligned_key:
+            trust = torch.sigmoid(self.select(features))
+            prop = trust * prop[:, :pc] + (1.0 - trust) * prop[:, pc:]
+        else:
+            prop = prop[:, :pc]
         # The hidden path predicts the property; only its low-frequency change from the base is applied,
         # so the base keeps its full-resolution detail wherever the gate stays closed.
         base_low = F.interpolate(
@@ -170,7 +187,8 @@ class SwitchableTPN(nn.Module):
 
     # -- public --------------------------------------------------------------------------------------
     def forward(self, guidance: torch.Tensor, prop: torch.Tensor, switched: bool = False) -> torch.Tensor:
-        """Propagate ``prop`` (B, property_channels, H, W) under ``guidance`` (B, guidance_channels, H, W).
+        """Propagate ``prop`` (B, property_channels, H, W) under ``guidance`` (B, guidance_channels, H, W);
+        with ``cfg.unaligned_key``, ``prop`` is (B, 2 x property_channels, H, W): aligned, then unaligned.
 
         ``switched=True`` runs the reverse pass of the switchable TPN (opposite directions' gates swapped).
         """
@@ -181,4 +199,6 @@ class SwitchableTPN(nn.Module):
         """The forward pass prop -> target and the switched reverse pass target -> prop, sharing one guidance run."""
         gates, features = self.gates(guidance)
         size = prop.shape[-2:]
-        return self._run(prop, gates, features, size), self._run(target, switch_gates(gates), features, size)
+        # The reverse pass starts in the target frame, its own key: aligned and unaligned are the same there.
+        back = torch.cat([target, target], 1) if self.cfg.unaligned_key else target
+        return self._run(prop, gates, features, size), self._run(back, switch_gates(gates), features, size)

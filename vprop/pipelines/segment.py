@@ -34,6 +34,7 @@ class SegTask:
     """
 
     ids: tuple[int, ...]
+    unaligned_key: bool = False     # the model's: see ``seg.model_inputs``
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
         return rgb.astype(np.float32) / 255.0
@@ -45,7 +46,7 @@ class SegTask:
         return SegKey(prepared, seg.one_hot(labels, self.ids))
 
     def inputs(self, rgb: np.ndarray, key: SegKey, chain: ChainedWarp | None):
-        return seg.model_inputs(rgb, key, chain)
+        return seg.model_inputs(rgb, key, chain, self.unaligned_key)
 
     def key_output(self, rgb: np.ndarray, key: SegKey) -> np.ndarray:
         return key.masks
@@ -125,9 +126,10 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
     confidence of each alignment (online only). ``refiner``: the SEG(t+s) spatial network.
     """
-    task = SegTask(seg.object_ids(*masks.values()) if ids is None else tuple(ids))
-    keys = FrameKeys(masks, task)
     net = wrap_model(model, refiner)
+    ids = seg.object_ids(*masks.values()) if ids is None else tuple(ids)
+    task = SegTask(ids, seg.takes_unaligned_key(net))
+    keys = FrameKeys(masks, task)
     if chain:
         yield from _chained(net, task, keys.tap(frames), keys, settings)
     else:

@@ -53,6 +53,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     refine: bool = False                                  # seg: train the SEG(t+s) refiner on SEG(t)'s masks
     coarse_weights: str | None = None                     # the SEG(t) weights it refines (default: shipped)
+    unaligned_key: bool = True                            # seg: the network also sees the key's unaligned mask
+    perturb_coarse: int = 4                               # refine: coarse-mask errors added, px (0: none)
 
 
 def model_config(cfg: TrainConfig, guidance_channels: int, property_channels: int) -> TPNConfig:
@@ -77,6 +79,12 @@ def save_atomic(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _widened(source: torch.Size, own: torch.Size) -> bool:
+    """A conv weight with more input channels (dim 1) than the source and otherwise the same shape."""
+    return (len(source) == len(own) == 4 and source[0] == own[0] and source[2:] == own[2:]
+            and source[1] < own[1])
+
+
 class _Pair(torch.nn.Module):
     """The training forward as one ``forward`` (what DistributedDataParallel hooks): the switchable pair when a
     target is given, else the plain forward pass."""
@@ -94,11 +102,16 @@ class _Pair(torch.nn.Module):
 class Trainer:
     """``loss_fn(pred, target)``: the per-task loss (default log-MSE, as colour and HDR train). Under torchrun
     (``vprop.training.distributed``) the model is wrapped in DistributedDataParallel and only rank 0 logs,
-    validates and checkpoints; otherwise nothing changes."""
+    validates and checkpoints; otherwise nothing changes.
+
+    ``best``: (validation metric, "max" or "min"): each time it improves, the model is also written to
+    ``OUT/best.safetensors``: training on past the point where held-out quality peaks loses nothing.
+    """
 
     def __init__(self, cfg: TrainConfig, model_cfg: TPNConfig, batches, validate: Callable | None = None,
-                 loss_fn: Callable = log_mse):
+                 loss_fn: Callable = log_mse, best: tuple[str, str] | None = None):
         self.cfg, self.batches, self.validate, self.loss_fn = cfg, batches, validate, loss_fn
+        self.best_metric, self.best = best, None
         self.distributed = distributed.setup()
         self.main = distributed.is_main()
         self.device = distributed.device()
@@ -127,7 +140,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
             "model_config": self.model.cfg.to_json(), "train_config": dataclasses.asdict(self.cfg),
-            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(), "best": self.best,
         }
 
     def resume(self, path: Path) -> None:
@@ -135,6 +148,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
         self.step = state["step"]
+        self.best = state.get("best")
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
         dataset = getattr(self.batches, "dataset", None)
@@ -149,15 +163,27 @@ class Trainer:
         Returns how many tensors were copied.
         """
         if str(path).endswith(".safetensors"):
-            from vprop.models.hub import load_weights_file
-            source = load_weights_file(path)[0].state_dict()
+            from safetensors.torch import load_file
+            if not Path(path).is_file():
+                raise InputError(path, "no such weights file")
+            try:
+                source = load_file(str(path))   # the tensors alone: the file's own architecture may differ
+            except Exception as e:              # safetensors raises its own error types for damaged files
+                raise InputError(path, f"not a readable safetensors file ({e})") from None
         else:
             source = torch.load(path, map_location="cpu", weights_only=False)["model"]
         own = self.model.state_dict()
-        matching = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+        matching = {k: v.to(own[k].dtype) for k, v in source.items() if k in own and own[k].shape == v.shape}
+        for k, v in source.items():
+            if k in own and k not in matching and _widened(v.shape, own[k].shape):
+                # More input channels than the source (e.g. an added unaligned key): the new ones start at
+                # zero, so the model starts as the source did and learns to use them.
+                wide = torch.zeros_like(own[k])
+                wide[:, : v.shape[1]] = v
+                matching[k] = wide
         if not matching:
             raise InputError(path, "no tensor matches this model's architecture")
-        self.model.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in matching.items()}})
+        self.model.load_state_dict({**own, **matching})
         return len(matching)
 
     def save(self) -> None:
@@ -169,8 +195,22 @@ class Trainer:
     def loss(self, guidance, prop, truth) -> torch.Tensor:
         if self.cfg.switch:
             forward, reverse = self.net(guidance, prop, truth)
-            return self.loss_fn(forward, truth) + self.cfg.lam * self.loss_fn(reverse, prop)
+            return self.loss_fn(forward, truth) + self.cfg.lam * self.loss_fn(reverse, prop[:, : reverse.shape[1]])
         return self.loss_fn(self.net(guidance, prop), truth)
+
+    def _keep_best(self, scores: dict[str, float]) -> None:
+        if self.best_metric is None or self.best_metric[0] not in scores:
+            return
+        name, direction = self.best_metric
+        value = scores[name]
+        if self.best is not None and (value <= self.best if direction == "max" else value >= self.best):
+            return
+        from vprop.models.hub import save_weights
+        self.best = value
+        save_weights(self.model, self.out / "best.safetensors",
+                     {"task": self.model.cfg.task, "steps": self.step, "train_config": dataclasses.asdict(self.cfg),
+                      "validation": scores})
+        print(f"step {self.step:6d}  best {name} so far: wrote {self.out / 'best.safetensors'}", flush=True)
 
     def _validation_model(self):
         return self.model if self.device.type == "cpu" else copy.deepcopy(self.model).cpu()
@@ -215,10 +255,12 @@ class Trainer:
                     self.save()
                 if self.validate and self.step % self.cfg.validate_every == 0:
                     self.model.eval()
-                    for name, value in self.validate(self._validation_model()).items():
+                    scores = self.validate(self._validation_model())
+                    for name, value in scores.items():
                         print(f"step {self.step:6d}  dev {name} {value:.3f}", flush=True)
                         log.writerow([self.step, "", "", f"{time.time() - t0:.0f}", name, f"{value:.4f}"])
                     log_file.flush()
+                    self._keep_best(scores)
                     self.model.train()
             if main:
                 self.save()

@@ -74,16 +74,17 @@ def build_color(cfg: TrainConfig) -> Trainer:
     data = ColorPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed))
     loader = data_loader(data, cfg)
     mcfg = model_config(cfg, color.guidance_channels(cfg.aligned), 2)
-    return Trainer(cfg, mcfg, loader, color_validation(dev) if dev else None)
+    return Trainer(cfg, mcfg, loader, color_validation(dev) if dev else None, best=("psnr@K10/vprop", "max"))
 
 
 # -- segmentation ---------------------------------------------------------------------------------------
 
 def seg_validation(dev_videos: list[Path], cache_dir: Path, frames: int = 40, short_side: int = 240,
                    coarse: torch.nn.Module | None = None):
-    """Mean J and F over the dev videos of the model in training beside chained flow, first mask the only key,
-    on the first ``frames`` frames at ``short_side``. With ``coarse`` (a SEG(t) model) the model in training is
-    its SEG(t+s) refiner, scored beside SEG(t) too. What does not change in training is measured once."""
+    """Mean J and F over the dev videos of the model in training beside copy and chained flow, first mask the
+    only key, on the first ``frames`` frames at ``short_side``. With ``coarse`` (a SEG(t) model) the model in
+    training is its SEG(t+s) refiner, scored beside SEG(t) too. What does not change in training is measured
+    once."""
     from vprop.evaluate_seg import evaluate_seg, seg_methods
     from vprop.training.seg_data import load_seg_clip
 
@@ -95,7 +96,7 @@ def seg_validation(dev_videos: list[Path], cache_dir: Path, frames: int = 40, sh
         sums: dict[str, list[float]] = {}
         for sc in dev:
             methods = seg_methods(model, "online") if coarse is None else seg_methods(coarse, refiner=model)
-            for name in {"copy"} | {k.split("/", 1)[1] for k in baseline}:
+            for name in {k.split("/", 1)[1] for k in baseline}:
                 methods.pop(name)
             masks = {i: sc.labels[i] for i in range(len(sc)) if sc.present[i]}
             for name, s in evaluate_seg(_clip_frames(sc.clip, frames), masks, methods).items():
@@ -109,18 +110,22 @@ def seg_validation(dev_videos: list[Path], cache_dir: Path, frames: int = 40, sh
 
 class CoarseMasks:
     """SEG(t+s) training batches from SEG(t) ones: the frozen SEG(t) model's output is the mask to refine, the
-    target frame (and that mask) the guidance; the truth is unchanged."""
+    target frame (and that mask) the guidance; the truth is unchanged. ``perturb``: the ``max_pixels`` of
+    ``perturb_masks`` (0: the masks as they are)."""
 
-    def __init__(self, batches, coarse: torch.nn.Module):
-        self.batches, self.coarse = batches, coarse.eval()
+    def __init__(self, batches, coarse: torch.nn.Module, perturb: int = 4):
+        self.batches, self.coarse, self.perturb = batches, coarse.eval(), perturb
         self.aligned = coarse.cfg.extra.get("aligned", True)
         self.dataset = batches.dataset
 
     def __iter__(self):
         from vprop.tasks import seg
+        from vprop.training.seg_data import perturb_masks
         for guidance, prop, truth in self.batches:
             with torch.no_grad():
                 mask = self.coarse(guidance, prop).clamp(0.0, 1.0)
+                if self.perturb:
+                    mask = perturb_masks(mask, self.perturb)
             yield torch.cat([seg.target_rgb(guidance, self.aligned), mask], 1), mask, truth
 
 
@@ -143,17 +148,23 @@ def build_seg(cfg: TrainConfig) -> Trainer:
     dev_paths = [p for p in paths if p.stem in held_out][:SEG_VALIDATE]
     with distributed.main_first():
         clips = load_seg_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
-    data = SegPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed))
+    if cfg.refine:
+        cfg.unaligned_key = seg.takes_unaligned_key(coarse)
+    cfg.unaligned_key = cfg.unaligned_key and cfg.aligned       # without alignment the key is the input anyway
+    data = SegPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed),
+                    cfg.unaligned_key)
     loader = data_loader(data, cfg)
     main = dev_paths and distributed.is_main()
     if not cfg.refine:
         mcfg = model_config(cfg, seg.guidance_channels(cfg.aligned), 1)
+        mcfg.unaligned_key = cfg.unaligned_key
         validate = seg_validation(dev_paths, Path(cfg.cache_dir)) if main else None
-        return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce)
+        return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce, best=("J/vprop", "max"))
     mcfg = model_config(cfg, seg.REFINE_GUIDANCE_CHANNELS, 1)
     mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or "seg-stpn.safetensors").name}
     validate = seg_validation(dev_paths, Path(cfg.cache_dir), coarse=coarse) if main else None
-    return Trainer(cfg, mcfg, CoarseMasks(loader, coarse), validate, loss_fn=seg_bce)
+    return Trainer(cfg, mcfg, CoarseMasks(loader, coarse, cfg.perturb_coarse), validate, loss_fn=seg_bce,
+                   best=("J/vprop+refine", "max"))
 
 
 # -- HDR ------------------------------------------------------------------------------------------------
@@ -213,7 +224,7 @@ def build_hdr(cfg: TrainConfig) -> Trainer:
     validate = None
     if dev_paths and distributed.is_main():
         validate = hdr_validation(load_panorama(dev_paths[0]), mean)
-    return Trainer(cfg, mcfg, loader, validate)
+    return Trainer(cfg, mcfg, loader, validate, best=("logrmse/vprop", "min"))
 
 
 BUILDERS = {"color": build_color, "seg": build_seg, "hdr": build_hdr}

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from vprop.errors import InputError
 from vprop.flow import ChainedWarp
@@ -93,9 +94,10 @@ class SegPairs(ColorPairs):
     """Endless random (key, target) mask pairs: yields (guidance (9|6, h, w), key mask (1, h, w), target mask
     (1, h, w)) float32 tensors. With several objects in a video one of them is drawn per pair."""
 
-    def __init__(self, clips: list[SegClip], crop: tuple[int, int], max_distance: int, aligned: bool, seed: int):
+    def __init__(self, clips: list[SegClip], crop: tuple[int, int], max_distance: int, aligned: bool, seed: int,
+                 unaligned_key: bool = False):
         super().__init__([c.clip for c in clips], crop, max_distance, aligned, seed)
-        self.seg_clips = clips
+        self.seg_clips, self.unaligned_key = clips, unaligned_key
 
     def samples(self, rng):
         sc = self.seg_clips[rng.choice(len(self.seg_clips), p=self.weights)]
@@ -123,7 +125,8 @@ class SegPairs(ColorPairs):
             if self.aligned:
                 warp = clip.extend(warp, j, forward)
             if d in stops and sc.present[j]:
-                guidance, prop = seg.model_inputs(sc.rgb(j), key_obj, warp if self.aligned else None)
+                guidance, prop = seg.model_inputs(sc.rgb(j), key_obj, warp if self.aligned else None,
+                                                     self.unaligned_key)
                 truth = seg.one_hot(sc.labels[j], (obj,))
                 y, x, ch, cw = edge_biased_crop(rng, self.crop, h, w)
                 arrays = [a[:, y : y + ch, x : x + cw] for a in (guidance, prop, truth)]
@@ -143,3 +146,29 @@ def seg_bce(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-4) -> torc
     """
     p = pred + (pred.clamp(eps, 1.0 - eps) - pred).detach()
     return -(target * torch.log(p) + (1.0 - target) * torch.log1p(-p)).mean()
+
+
+def perturb_masks(masks: torch.Tensor, max_pixels: int = 4) -> torch.Tensor:
+    """(B, 1, H, W) coarse masks with errors of the kind SEG(t) makes on video it has not seen.
+
+    The frozen SEG(t) model is close to perfect on its own training videos, so a refiner trained on its masks
+    alone learns to change nothing. Per sample (torch's global generator: a resumed run continues it): a third
+    stay as they are; the rest are grown or shrunk and shifted by up to ``max_pixels`` and half of those blurred.
+    """
+    out = []
+    for m in masks.unbind(0):
+        r = torch.rand(3)
+        if r[0] < 1 / 3:
+            out.append(m)
+            continue
+        k = int(torch.randint(1, max_pixels + 1, (1,)))
+        m = m[None]
+        m = F.max_pool2d(m, 2 * k + 1, 1, k) if r[1] < 0.5 else -F.max_pool2d(-m, 2 * k + 1, 1, k)
+        dy, dx = (int(v) for v in torch.randint(-max_pixels, max_pixels + 1, (2,)))
+        p = max_pixels
+        m = F.pad(m, (p, p, p, p), mode="replicate")[..., p + dy : p + dy + masks.shape[-2],
+                                                        p + dx : p + dx + masks.shape[-1]]
+        if r[2] < 0.5:
+            m = F.avg_pool2d(m, 5, 1, 2, count_include_pad=False)
+        out.append(m[0])
+    return torch.stack(out)
