@@ -4,7 +4,8 @@
     python benchmarks/bench_tasks.py --memory [--short-side 180]
 
 seg: frames/s of chained DIS-flow warping of the first mask, SEG(t) and SEG(t+s) (the shipped weights), through
-the same frame loop, online, the first mask of examples/rhino_masks the only key.
+the same frame loop, online, the first mask of examples/rhino_masks the only key; at the frames' size and at the
+working size `vprop segment` uses by default (short side 240, labels answered at 854x480).
 hdr: frames/s of flow warping and of vprop (offline, a key every 20 frames, eq. 10 blending) on the example
 clip, its HDR keys made by inverting the camera curve (the content does not change the speed).
 Frames are decoded once beforehand: the figures are the propagation, not the decoder or the encoder.
@@ -47,6 +48,10 @@ def bench_seg(frames) -> None:
         "flow baseline": lambda: propagate_masks(Passthrough(), iter(frames), key, settings),
         "SEG(t)": lambda: propagate_masks(model, iter(frames), key, settings),
         "SEG(t+s)": lambda: propagate_masks(model, iter(frames), key, settings, refiner=refiner),
+        # what `vprop segment` runs by default: the models' training size, probabilities up-sampled
+        "SEG(t) @240": lambda: propagate_masks(model, iter(frames), key, settings, working_short_side=240),
+        "SEG(t+s) @240": lambda: propagate_masks(model, iter(frames), key, settings, refiner=refiner,
+                                                 working_short_side=240),
     }
     rates = {name: rate(run, len(frames)) for name, run in runs.items()}
     for name, r in rates.items():

@@ -141,8 +141,10 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
     results = {}
     for name, (model, settings) in methods.items():
         scores = SegScores(ids)
+        # vprop segments at its training size (as `vprop segment` does), the baselines at the frames' own
         for frame, out in propagate_masks(model, frames(), {key_index: truth[key_index]}, settings,
-                                          chain=chain and name.startswith("vprop"), ids=ids):
+                                          chain=chain and name.startswith("vprop"), ids=ids,
+                                          working_short_side=seg.working_short_side(model)):
             if frame.index == key_index or frame.index not in truth:
                 continue
             gt = truth[frame.index]

@@ -141,3 +141,24 @@ def test_parse_mask_option():
     assert parse_mask_option("a.png") == (0, __import__("pathlib").Path("a.png"))
     assert parse_mask_option("50:b.png")[0] == 50
     assert parse_mask_option("C:\\m.png")[0] == 0
+
+
+def test_working_size_segments_small_and_answers_at_the_frames_size():
+    """Frames above the working size are segmented small; the labels come back at the frame's size, the key
+    frame's own mask exactly, the original frames are what is yielded, and the moving square is still tracked."""
+    key = {0: square_labels(0)}
+    small = list(propagate_masks(Passthrough(), frames(), key, Settings(mode="online", align=True),
+                                 working_short_side=SIZE[1] // 2))
+    assert [f.index for f, _ in small] == list(range(10))
+    assert all(out.shape == (SIZE[1], SIZE[0]) and f.rgb.shape[:2] == (SIZE[1], SIZE[0]) for f, out in small)
+    assert np.array_equal(small[0][1], square_labels(0))
+    copy = list(propagate_masks(Passthrough(), frames(), key, Settings(mode="online", align=False)))
+    assert mean_j(small) > mean_j(copy)
+
+
+def test_models_segment_at_their_training_size():
+    model = SwitchableTPN(seg.seg_config(hidden_channels=4, base_width=4, max_width=8, depth=3, decoder="residual"))
+    assert seg.working_short_side(model) == 240                      # weights from before it was recorded
+    model.cfg.extra["short_side"] = 180
+    assert seg.working_short_side(seg.PerObject(model)) == 180
+    assert seg.working_short_side(Passthrough()) is None             # the baselines run at the frames' size

@@ -27,9 +27,12 @@ from vprop.pipelines.segment import parse_mask_option, segment
               help="SEG(t+s): refine every propagated mask with the spatial network guided by its own frame.")
 @click.option("--refine-weights", default=None, metavar="PATH|hf://ORG/REPO[@REV]/FILE",
               help="Weights of the SEG(t+s) refiner (default: the shipped ones; implies --refine).")
+@click.option("--full-resolution", is_flag=True,
+              help="Segment at the video's own size (default: at the models' training size, short side 240, the "
+                   "probabilities up-sampled; faster, and what the models were trained for).")
 @common
-def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, device, quiet, weights,
-                    batch_size):
+def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, full_resolution,
+                    device, quiet, weights, batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
     keys = {}
@@ -45,6 +48,6 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
         with progress("segment", info.frame_count, quiet) as tick:
             path = segment(video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size,
                            overlay=overlay, alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights,
-                           on_frame=tick)
+                           full_resolution=full_resolution, on_frame=tick)
         if not quiet:
             click.echo(f"wrote {path}", err=True)

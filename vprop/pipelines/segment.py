@@ -35,6 +35,7 @@ class SegTask:
 
     ids: tuple[int, ...]
     unaligned_key: bool = False     # the model's: see ``seg.model_inputs``
+    out_size: tuple[int, int] | None = None     # (width, height) of the output when frames were shrunk
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
         return rgb.astype(np.float32) / 255.0
@@ -52,6 +53,8 @@ class SegTask:
         return key.masks
 
     def finish(self, rgb: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        if self.out_size is not None and len(probs) and probs.shape[-2:] != self.out_size[::-1]:
+            probs = np.stack([cv2.resize(p, self.out_size, interpolation=cv2.INTER_LINEAR) for p in probs])
         return seg.to_labels(probs, self.ids)
 
 
@@ -119,8 +122,13 @@ def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None) -
 
 def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks: dict[int, np.ndarray],
                     settings: Settings, chain: bool = False, ids: tuple[int, ...] | None = None,
-                    refiner: torch.nn.Module | None = None) -> Iterator[tuple[VideoFrame, np.ndarray]]:
+                    refiner: torch.nn.Module | None = None,
+                    working_short_side: int | None = None) -> Iterator[tuple[VideoFrame, np.ndarray]]:
     """(frame, label map) for every frame, from label-map keys ``masks`` (frame index -> (H, W) uint8).
+
+    ``working_short_side``: larger frames are segmented at this short side (the size the models were trained
+    at: the alignment cues are in pixels) and the probabilities up-sampled to the frame's size; keys keep
+    their exact masks.
 
     ``chain=False``: the paper's protocol, every frame from its key through ``Propagator``.
     ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
@@ -129,11 +137,33 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     net = wrap_model(model, refiner)
     ids = seg.object_ids(*masks.values()) if ids is None else tuple(ids)
     task = SegTask(ids, seg.takes_unaligned_key(net))
+    height, width = next(iter(masks.values())).shape if masks else (0, 0)
+    scale = (working_short_side or 0) / max(1, min(height, width))
+    originals: dict[int, VideoFrame] = {}
+    if 0 < scale < 1:     # segment small, answer at the frame's own size
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        task.out_size = (width, height)
+        full_masks = masks
+        masks = {i: cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for i, m in masks.items()}
+        frames = _shrunk(frames, size, originals)
     keys = FrameKeys(masks, task)
     if chain:
-        yield from _chained(net, task, keys.tap(frames), keys, settings)
+        results = _chained(net, task, keys.tap(frames), keys, settings)
     else:
-        yield from Propagator(net, task, settings)(keys.tap(frames), keys)
+        results = Propagator(net, task, settings)(keys.tap(frames), keys)
+    for frame, labels in results:
+        if originals:
+            frame = originals.pop(frame.index)
+            labels = full_masks[frame.index] if frame.index in full_masks else labels   # keys stay exact
+        yield frame, labels
+
+
+def _shrunk(frames: Iterable[VideoFrame], size: tuple[int, int], originals: dict[int, VideoFrame]):
+    """The frames at ``size`` (width, height); each original is kept in ``originals`` until its answer is out."""
+    for frame in frames:
+        originals[frame.index] = frame
+        yield VideoFrame(frame.index, cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA), frame.pts,
+                         frame.time_base)
 
 
 def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings):
@@ -177,7 +207,7 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings):
 
 def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", weights: str | None = None,
             device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
-            refine: bool = False, refine_weights: str | None = None, alpha=None,
+            refine: bool = False, refine_weights: str | None = None, alpha=None, full_resolution: bool = False,
             on_frame: Callable[[int], None] | None = None) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
@@ -185,7 +215,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     takes its nearest preceding key (online) or both surrounding keys (offline). ``overlay``: also write a
     video of the frames with the masks blended in (audio kept). ``refine``: SEG(t+s), the coarse masks refined
     by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write the frames with
-    the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Returns the output directory.
+    the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
+    model's training size are segmented at that size unless ``full_resolution``. Returns the output directory.
     """
     if not masks:
         raise InputError("--mask", "give at least one mask key-frame")
@@ -219,8 +250,9 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
                VideoWriter(alpha, info, alpha=True) if alpha else None]
     with atomic_path(output_dir, directory=True) as tmp, ExitStack() as stack:
         overlay_out, alpha_out = (stack.enter_context(w) if w else None for w in writers)
+        working = None if full_resolution else seg.working_short_side(model)
         for frame, out in propagate_masks(model, read_frames(video), labels, settings, chain=chain,
-                                          refiner=refiner):
+                                          refiner=refiner, working_short_side=working):
             write_indexed_png(Path(tmp) / f"{frame.index:05d}.png", out)
             if overlay_out:
                 overlay_out.write(frame, seg.overlay(frame.rgb, out, DAVIS_PALETTE))

@@ -109,6 +109,12 @@ def model_inputs(target_rgb: np.ndarray, key: SegKey, chain: ChainedWarp | None,
     return (np.ascontiguousarray(guidance, dtype=np.float32), np.ascontiguousarray(prop, dtype=np.float32))
 
 
+def working_short_side(model: torch.nn.Module) -> int | None:
+    """The short side a model was trained at (the shipped ones: 240), the size to segment at; None: no model."""
+    cfg = getattr(model, "cfg", None)
+    return int(cfg.extra.get("short_side", 240)) if cfg is not None else None
+
+
 def takes_unaligned_key(model: torch.nn.Module) -> bool:
     """Whether the model's property input carries the key's unaligned masks too (see ``model_inputs``)."""
     cfg = getattr(model, "cfg", None)

@@ -62,7 +62,7 @@ def model_config(cfg: TrainConfig, guidance_channels: int, property_channels: in
         task=cfg.task, guidance_channels=guidance_channels, property_channels=property_channels,
         hidden_channels=cfg.hidden_channels, hidden_stride=cfg.hidden_stride, base_width=cfg.base_width,
         max_width=cfg.max_width, depth=cfg.depth, decoder=cfg.decoder,
-        extra={"aligned": cfg.aligned, "switch": cfg.switch},
+        extra={"aligned": cfg.aligned, "switch": cfg.switch, "short_side": cfg.short_side},
     )
 
 
