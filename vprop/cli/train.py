@@ -40,7 +40,6 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
 
     Under torchrun (--nproc_per_node N) it trains data-parallel; only rank 0 logs, checkpoints and exports.
     """
-    from vprop.models.hub import save_weights
     from vprop.training import distributed
     from vprop.training.run import BUILDERS
 
@@ -84,6 +83,5 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
                 click.echo(f"initialised {copied} of {len(trainer.model.state_dict())} tensors from {cfg.init}")
         trainer.run()
         if export and distributed.is_main():
-            save_weights(trainer.model, Path(export), {"task": trainer.model.cfg.task, "steps": trainer.step,
-                                                       "train_config": dataclasses.asdict(cfg)})
+            trainer.export(Path(export))
             click.echo(f"exported {export}")

@@ -41,17 +41,21 @@ def save_weights(model: SwitchableTPN, path: Path, metadata: dict | None = None,
     tmp.replace(path)
 
 
-def load_weights_file(path: Path, device: str = "cpu") -> tuple[SwitchableTPN, dict]:
-    """Rebuild the model of a weights file; every key must match (no silent partial loads)."""
+def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and raw metadata of a safetensors file; one-line errors for a missing or damaged one."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "weights file not found")
+        raise InputError(path, "no such weights file")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
     except Exception as e:  # safetensors raises several types for damaged files
         raise InputError(path, f"not a readable safetensors file ({e})") from None
+
+
+def load_weights_file(path: Path, device: str = "cpu") -> tuple[SwitchableTPN, dict]:
+    """Rebuild the model of a weights file; every key must match (no silent partial loads)."""
+    tensors, meta = read_weights_file(path)
     if "vprop_config" not in meta:
         raise InputError(path, "safetensors file without a vprop model config")
     model = SwitchableTPN(TPNConfig.from_json(meta["vprop_config"]))

@@ -139,11 +139,11 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     task = SegTask(ids, seg.takes_unaligned_key(net))
     height, width = next(iter(masks.values())).shape if masks else (0, 0)
     scale = (working_short_side or 0) / max(1, min(height, width))
-    originals: dict[int, VideoFrame] = {}
-    if 0 < scale < 1:     # segment small, answer at the frame's own size
+    shrunk = 0 < scale < 1          # segment small, answer at the frame's own size
+    exact, originals = masks, {}
+    if shrunk:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         task.out_size = (width, height)
-        full_masks = masks
         masks = {i: cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for i, m in masks.items()}
         frames = _shrunk(frames, size, originals)
     keys = FrameKeys(masks, task)
@@ -152,9 +152,9 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     else:
         results = Propagator(net, task, settings)(keys.tap(frames), keys)
     for frame, labels in results:
-        if originals:
+        if shrunk:
             frame = originals.pop(frame.index)
-            labels = full_masks[frame.index] if frame.index in full_masks else labels   # keys stay exact
+            labels = exact.get(frame.index, labels)      # keys stay exact
         yield frame, labels
 
 

@@ -163,13 +163,8 @@ class Trainer:
         Returns how many tensors were copied.
         """
         if str(path).endswith(".safetensors"):
-            from safetensors.torch import load_file
-            if not Path(path).is_file():
-                raise InputError(path, "no such weights file")
-            try:
-                source = load_file(str(path))   # the tensors alone: the file's own architecture may differ
-            except Exception as e:              # safetensors raises its own error types for damaged files
-                raise InputError(path, f"not a readable safetensors file ({e})") from None
+            from vprop.models.hub import read_weights_file
+            source = read_weights_file(path)[0]     # the tensors alone: the file's architecture may differ
         else:
             source = torch.load(path, map_location="cpu", weights_only=False)["model"]
         own = self.model.state_dict()
@@ -198,6 +193,12 @@ class Trainer:
             return self.loss_fn(forward, truth) + self.cfg.lam * self.loss_fn(reverse, prop[:, : reverse.shape[1]])
         return self.loss_fn(self.net(guidance, prop), truth)
 
+    def export(self, path: Path, **metadata) -> None:
+        """The model as a weights file, with its task, step and training config beside ``metadata``."""
+        from vprop.models.hub import save_weights
+        save_weights(self.model, Path(path), {"task": self.model.cfg.task, "steps": self.step,
+                                              "train_config": dataclasses.asdict(self.cfg), **metadata})
+
     def _keep_best(self, scores: dict[str, float]) -> None:
         if self.best_metric is None or self.best_metric[0] not in scores:
             return
@@ -205,11 +206,8 @@ class Trainer:
         value = scores[name]
         if self.best is not None and (value <= self.best if direction == "max" else value >= self.best):
             return
-        from vprop.models.hub import save_weights
         self.best = value
-        save_weights(self.model, self.out / "best.safetensors",
-                     {"task": self.model.cfg.task, "steps": self.step, "train_config": dataclasses.asdict(self.cfg),
-                      "validation": scores})
+        self.export(self.out / "best.safetensors", validation=scores)
         print(f"step {self.step:6d}  best {name} so far: wrote {self.out / 'best.safetensors'}", flush=True)
 
     def _validation_model(self):
