@@ -53,6 +53,41 @@ def test_refined_passes_the_target_rgb_and_the_clamped_coarse_mask():
     assert torch.equal(out, p.clamp(0, 1))
 
 
+def test_a_refiner_with_appearance_starts_from_the_mask_snapped_to_the_frames_colours():
+    seen = {}
+
+    class Record(torch.nn.Module):
+        cfg = seg.refine_config(appearance=True)
+
+        def forward(self, guidance, prop):
+            seen["g"], seen["p"] = guidance, prop
+            return prop[:, :1]
+
+    rgb = torch.zeros(1, 3, 240, 300)
+    rgb[:, 0, 60:180, 50:150] = 0.9                   # a red box on black
+    mask = torch.zeros(1, 1, 240, 300)
+    mask[..., 60:180, 50:148] = 1.0                   # a coarse mask that misses its last two columns
+    mask[..., 100:120, 150:152] = 1.0                 # and leaks two columns into the background
+    g = torch.cat([rgb, torch.rand(1, 6, 240, 300)], 1)
+    out = seg.Refined(seg.PerObject(Passthrough()), Record())(g, mask)
+    assert out.shape == mask.shape and seen["p"].shape == (1, 2, 240, 300)
+    assert torch.equal(seen["g"][:, 3:], mask)                         # the guidance keeps the coarse mask
+    snapped, like = seen["p"][0, 0], seen["p"][0, 1]
+    assert like[70:170, 60:140].min() > 0.9 and like[:, 200:].max() < 0.1
+    assert snapped[70:170, 148:150].min() > 0.5 and snapped[100:120, 151].max() < 0.5   # both edges fixed
+    assert torch.equal(snapped[70:170, 60:140], mask[0, 0, 70:170, 60:140])          # far from the edge: kept
+
+
+def test_colour_snap_only_touches_the_band_along_the_edge():
+    mask = np.zeros((240, 320), np.float32)
+    mask[80:160, 100:200] = 1
+    likelihood = np.zeros_like(mask)                  # colours that say "nothing here" everywhere
+    snapped = seg.colour_snap(mask, likelihood)
+    changed = snapped != mask
+    assert changed.any() and not changed[90:150, 110:190].any()       # 3 px band at short side 240
+    assert changed[80:83, 100:200].all() and not changed[83:157, 103:197].any()
+
+
 def test_untrained_refiner_keeps_the_coarse_mask(tiny_refine_weights):
     refiner, _ = load_weights_file(tiny_refine_weights)
     assert refiner.cfg.task == "seg-refine" and refiner.cfg.guidance_channels == 4

@@ -42,6 +42,9 @@ class TPNConfig:
     # The property input also carries the key's unaligned property (as many channels again, after the aligned
     # one), encoded beside it: where a long flow chain lost track the network can fall back to the key itself.
     unaligned_key: bool = False
+    # And, after those, a per-pixel cue that needs no alignment (seg: how much the target's colours are the key
+    # object's), which the encoder, the trust map and the decoder's gate all see.
+    appearance: bool = False
     extra: dict = field(default_factory=dict)   # task data kept with the weights (e.g. the HDR log mean)
 
     def to_json(self) -> str:
@@ -50,6 +53,11 @@ class TPNConfig:
     @classmethod
     def from_json(cls, text: str) -> "TPNConfig":
         return cls(**json.loads(text))
+
+    @property
+    def property_groups(self) -> int:
+        """How many groups of property_channels the property input has (aligned key, unaligned key, appearance)."""
+        return 1 + self.unaligned_key + self.appearance
 
     @property
     def stride(self) -> int:
@@ -119,27 +127,29 @@ class SwitchableTPN(nn.Module):
         self.guidance = GuidanceUNet(cfg, 12 * cfg.units, out_level)
         hc, pc = cfg.hidden_channels, cfg.property_channels
         layers: list[nn.Module] = []
-        in_c = pc * 2 if cfg.unaligned_key else pc
+        in_c = pc * cfg.property_groups
         for i in range(out_level):
             layers += [nn.Conv2d(in_c, hc, 3, stride=2, padding=1)]
             if i < out_level - 1:
                 layers += [nn.ReLU()]
             in_c = hc
         if out_level == 0:
-            layers = [nn.Conv2d(pc * 2 if cfg.unaligned_key else pc, hc, 3, padding=1)]
+            layers = [nn.Conv2d(pc * cfg.property_groups, hc, 3, padding=1)]
         self.encode = nn.Sequential(*layers)
         self.decode = nn.Conv2d(hc, pc, 3, padding=1)
         if cfg.decoder == "residual":
             # Per-pixel gate at full resolution from the guidance features and the up-sampled correction.
             self.blend = nn.Sequential(
-                nn.Conv2d(self.guidance.top_width + pc, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 1, 3, padding=1)
+                nn.Conv2d(self.guidance.top_width + pc * (1 + cfg.appearance), 16, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(16, 1, 3, padding=1),
             )
             # Start nearly closed: an untrained model returns the aligned base (the optical-flow result).
             nn.init.constant_(self.blend[-1].bias, -4.0)
         if cfg.unaligned_key and cfg.decoder == "residual":
             # Per pixel, how far the alignment is trusted (from the full-resolution guidance features: the flow
             # chain's cues): the base is that mix of the aligned and the unaligned key. Starts on the aligned one.
-            self.select = nn.Conv2d(self.guidance.top_width, 1, 3, padding=1)
+            cues = pc * cfg.property_groups if cfg.appearance else 0
+            self.select = nn.Conv2d(self.guidance.top_width + cues, 1, 3, padding=1)
             nn.init.zeros_(self.select.weight)
             nn.init.constant_(self.select.bias, 3.0)
 
@@ -165,10 +175,10 @@ class SwitchableTPN(nn.Module):
         up = F.interpolate(hidden_out, size=prop.shape[-2:], mode="bilinear", align_corners=False)
         if self.cfg.decoder == "paper":
             return up[..., : size[0], : size[1]]
-        pc = self.cfg.property_channels
+        pc, cues = self.cfg.property_channels, prop
         if self.cfg.unaligned_key:
-            trust = torch.sigmoid(self.select(features))
-            prop = trust * prop[:, :pc] + (1.0 - trust) * prop[:, pc:]
+            trust = torch.sigmoid(self.select(torch.cat([features, cues], 1) if self.cfg.appearance else features))
+            prop = trust * prop[:, :pc] + (1.0 - trust) * prop[:, pc : 2 * pc]
         else:
             prop = prop[:, :pc]
         # The hidden path predicts the property; only its low-frequency change from the base is applied,
@@ -178,7 +188,8 @@ class SwitchableTPN(nn.Module):
             size=prop.shape[-2:], mode="bilinear", align_corners=False,
         )
         correction = up - base_low
-        gate = torch.sigmoid(self.blend(torch.cat([features, correction], 1)))
+        gate_in = [features, correction] + ([cues[:, -pc:]] if self.cfg.appearance else [])
+        gate = torch.sigmoid(self.blend(torch.cat(gate_in, 1)))
         return (prop + gate * correction)[..., : size[0], : size[1]]
 
     def _run(self, prop, gates, features, size):
@@ -199,6 +210,9 @@ class SwitchableTPN(nn.Module):
         """The forward pass prop -> target and the switched reverse pass target -> prop, sharing one guidance run."""
         gates, features = self.gates(guidance)
         size = prop.shape[-2:]
-        # The reverse pass starts in the target frame, its own key: aligned and unaligned are the same there.
-        back = torch.cat([target, target], 1) if self.cfg.unaligned_key else target
+        # The reverse pass starts in the target frame, its own key: aligned and unaligned are the same there; it
+        # has no colour model of the frame it goes to, so its appearance cue says nothing (0.5).
+        back = target.repeat(1, 1 + self.cfg.unaligned_key, 1, 1)
+        if self.cfg.appearance:
+            back = torch.cat([back, torch.full_like(target, 0.5)], 1)
         return self._run(prop, gates, features, size), self._run(back, switch_gates(gates), features, size)

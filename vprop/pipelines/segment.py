@@ -34,7 +34,8 @@ class SegTask:
     """
 
     ids: tuple[int, ...]
-    unaligned_key: bool = False     # the model's: see ``seg.model_inputs``
+    unaligned_key: bool = False     # the model's key inputs: see ``seg.model_inputs``
+    appearance: bool = False
     out_size: tuple[int, int] | None = None     # (width, height) of the output when frames were shrunk
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
@@ -47,7 +48,7 @@ class SegTask:
         return SegKey(prepared, seg.one_hot(labels, self.ids))
 
     def inputs(self, rgb: np.ndarray, key: SegKey, chain: ChainedWarp | None):
-        return seg.model_inputs(rgb, key, chain, self.unaligned_key)
+        return seg.model_inputs(rgb, key, chain, self.unaligned_key, self.appearance)
 
     def key_output(self, rgb: np.ndarray, key: SegKey) -> np.ndarray:
         return key.masks
@@ -136,7 +137,7 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     """
     net = wrap_model(model, refiner)
     ids = seg.object_ids(*masks.values()) if ids is None else tuple(ids)
-    task = SegTask(ids, seg.takes_unaligned_key(net))
+    task = SegTask(ids, *seg.key_inputs(net))
     height, width = next(iter(masks.values())).shape if masks else (0, 0)
     scale = (working_short_side or 0) / max(1, min(height, width))
     shrunk = 0 < scale < 1          # segment small, answer at the frame's own size

@@ -54,6 +54,7 @@ class TrainConfig:
     refine: bool = False                                  # seg: train the SEG(t+s) refiner on SEG(t)'s masks
     coarse_weights: str | None = None                     # the SEG(t) weights it refines (default: shipped)
     unaligned_key: bool = True                            # seg: the network also sees the key's unaligned mask
+    appearance: bool = True                               # seg: ... and the colour likelihood (key or coarse mask)
     perturb_coarse: int = 4                               # refine: coarse-mask errors added, px (0: none)
 
 

@@ -113,8 +113,8 @@ class CoarseMasks:
     target frame (and that mask) the guidance; the truth is unchanged. ``perturb``: the ``max_pixels`` of
     ``perturb_masks`` (0: the masks as they are)."""
 
-    def __init__(self, batches, coarse: torch.nn.Module, perturb: int = 4):
-        self.batches, self.coarse, self.perturb = batches, coarse.eval(), perturb
+    def __init__(self, batches, coarse: torch.nn.Module, perturb: int = 4, appearance: bool = False):
+        self.batches, self.coarse, self.perturb, self.appearance = batches, coarse.eval(), perturb, appearance
         self.aligned = coarse.cfg.extra.get("aligned", True)
         self.dataset = batches.dataset
 
@@ -126,7 +126,7 @@ class CoarseMasks:
                 mask = self.coarse(guidance, prop).clamp(0.0, 1.0)
                 if self.perturb:
                     mask = perturb_masks(mask, self.perturb)
-            yield torch.cat([seg.target_rgb(guidance, self.aligned), mask], 1), mask, truth
+            yield (*seg.refine_inputs(seg.target_rgb(guidance, self.aligned), mask, self.appearance), truth)
 
 
 def build_seg(cfg: TrainConfig) -> Trainer:
@@ -148,23 +148,25 @@ def build_seg(cfg: TrainConfig) -> Trainer:
     dev_paths = [p for p in paths if p.stem in held_out][:SEG_VALIDATE]
     with distributed.main_first():
         clips = load_seg_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
-    if cfg.refine:
-        cfg.unaligned_key = seg.takes_unaligned_key(coarse)
-    cfg.unaligned_key = cfg.unaligned_key and cfg.aligned       # without alignment the key is the input anyway
+    if cfg.refine:   # the pairs carry what the coarse model takes
+        key_inputs = seg.key_inputs(coarse)
+    else:            # without alignment the key is the input anyway
+        key_inputs = (cfg.unaligned_key and cfg.aligned, cfg.appearance and cfg.aligned)
     data = SegPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed),
-                    cfg.unaligned_key)
+                    *key_inputs)
     loader = data_loader(data, cfg)
     main = dev_paths and distributed.is_main()
     if not cfg.refine:
         mcfg = model_config(cfg, seg.guidance_channels(cfg.aligned), 1)
-        mcfg.unaligned_key = cfg.unaligned_key
+        mcfg.unaligned_key, mcfg.appearance = key_inputs
         validate = seg_validation(dev_paths, Path(cfg.cache_dir)) if main else None
         return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce, best=("J/vprop", "max"))
     mcfg = model_config(cfg, seg.REFINE_GUIDANCE_CHANNELS, 1)
     mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or "seg-stpn.safetensors").name}
+    mcfg.appearance = cfg.appearance        # the coarse mask's own colour likelihood (seg.refine_inputs)
     validate = seg_validation(dev_paths, Path(cfg.cache_dir), coarse=coarse) if main else None
-    return Trainer(cfg, mcfg, CoarseMasks(loader, coarse, cfg.perturb_coarse), validate, loss_fn=seg_bce,
-                   best=("J/vprop+refine", "max"))
+    batches = CoarseMasks(loader, coarse, cfg.perturb_coarse, mcfg.appearance)
+    return Trainer(cfg, mcfg, batches, validate, loss_fn=seg_bce, best=("J/vprop+refine", "max"))
 
 
 # -- HDR ------------------------------------------------------------------------------------------------

@@ -95,9 +95,9 @@ class SegPairs(ColorPairs):
     (1, h, w)) float32 tensors. With several objects in a video one of them is drawn per pair."""
 
     def __init__(self, clips: list[SegClip], crop: tuple[int, int], max_distance: int, aligned: bool, seed: int,
-                 unaligned_key: bool = False):
+                 unaligned_key: bool = False, appearance: bool = False):
         super().__init__([c.clip for c in clips], crop, max_distance, aligned, seed)
-        self.seg_clips, self.unaligned_key = clips, unaligned_key
+        self.seg_clips, self.unaligned_key, self.appearance = clips, unaligned_key, appearance
 
     def samples(self, rng):
         sc = self.seg_clips[rng.choice(len(self.seg_clips), p=self.weights)]
@@ -126,7 +126,7 @@ class SegPairs(ColorPairs):
                 warp = clip.extend(warp, j, forward)
             if d in stops and sc.present[j]:
                 guidance, prop = seg.model_inputs(sc.rgb(j), key_obj, warp if self.aligned else None,
-                                                     self.unaligned_key)
+                                                  self.unaligned_key, self.appearance)
                 truth = seg.one_hot(sc.labels[j], (obj,))
                 y, x, ch, cw = edge_biased_crop(rng, self.crop, h, w)
                 arrays = [a[:, y : y + ch, x : x + cw] for a in (guidance, prop, truth)]
