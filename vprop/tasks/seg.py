@@ -7,6 +7,7 @@ The number of objects differs from video to video, so the network propagates one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -73,14 +74,6 @@ def to_labels(probs: np.ndarray, ids: tuple[int, ...]) -> np.ndarray:
     return lookup[scores.argmax(0)]
 
 
-@dataclass
-class SegKey:
-    """A key: its frame's RGB (float 0..1, (H, W, 3)) and its objects' masks ((P, H, W) float32)."""
-
-    rgb: np.ndarray
-    masks: np.ndarray
-
-
 COLOUR_BINS = 16       # histogram bins per Lab channel of the colour model
 
 
@@ -90,25 +83,43 @@ def _colour_index(rgb: np.ndarray) -> np.ndarray:
     return (q[..., 0] * COLOUR_BINS + q[..., 1]) * COLOUR_BINS + q[..., 2]
 
 
+@dataclass
+class SegKey:
+    """A key: its frame's RGB (float 0..1, (H, W, 3)) and its objects' masks ((P, H, W) float32)."""
+
+    rgb: np.ndarray
+    masks: np.ndarray
+
+    @cached_property
+    def colour_posteriors(self) -> np.ndarray:
+        """(P, COLOUR_BINS**3) float32: per object, the posterior of each colour bin being the object's rather
+        than the rest of the frame's (two Lab histograms, add-one smoothed, equal priors). Built once per key,
+        read for every frame propagated from it."""
+        bins = COLOUR_BINS**3
+        index = _colour_index(self.rgb)
+        out = np.empty((len(self.masks), bins), np.float32)
+        for i, mask in enumerate(self.masks):
+            inside = mask > 0.5
+            fg = np.bincount(index[inside], minlength=bins) + 1.0
+            bg = np.bincount(index[~inside], minlength=bins) + 1.0
+            fg, bg = fg / fg.sum(), bg / bg.sum()
+            out[i] = fg / (fg + bg)
+        return out
+
+
 def colour_likelihood(key: SegKey, target_rgb: np.ndarray) -> np.ndarray:
     """(P, H, W) float32 in [0, 1]: per object, how much each target pixel's colour is the object's rather than
-    the rest of the key frame's (posterior of two Lab colour histograms of the key, add-one smoothed, equal
-    priors), lightly blurred.
+    the rest of the key frame's (``SegKey.colour_posteriors`` read at the target's colours), lightly blurred.
 
     Where the flow chain and the key's own mask disagree, this says which to believe, and it needs no
     alignment, so it does not drift: with it SEG(t) went from J 0.462 to above copying the first mask (0.489) on
     the held-out DAVIS videos (``benchmarks/eval_seg_dev.py``; the model card has the numbers).
     """
-    bins = COLOUR_BINS**3
-    key_index, target_index = _colour_index(key.rgb), _colour_index(target_rgb)
+    target_index = _colour_index(target_rgb)
     sigma = min(target_rgb.shape[:2]) / 120.0
     out = np.empty((len(key.masks), *target_rgb.shape[:2]), np.float32)
-    for i, mask in enumerate(key.masks):
-        inside = mask > 0.5
-        fg = np.bincount(key_index[inside], minlength=bins) + 1.0
-        bg = np.bincount(key_index[~inside], minlength=bins) + 1.0
-        fg, bg = fg / fg.sum(), bg / bg.sum()
-        out[i] = cv2.GaussianBlur((fg / (fg + bg)).astype(np.float32)[target_index], (0, 0), sigma)
+    for i, posterior in enumerate(key.colour_posteriors):
+        out[i] = cv2.GaussianBlur(posterior[target_index], (0, 0), sigma)
     return out
 
 
@@ -170,7 +181,7 @@ class PerObject(torch.nn.Module):
 
     def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
         b, c, h, w = prop.shape
-        k = 1 + sum(key_inputs(self.model))
+        k = self.cfg.property_groups if self.cfg is not None else 1
         p = c // k
         if p == 0:
             return prop[:, :0]
@@ -223,6 +234,7 @@ class Refined(torch.nn.Module):
         self.coarse, self.refiner = coarse, refiner
         self.cfg = coarse.cfg
         self.aligned = coarse.cfg is None or coarse.cfg.extra.get("aligned", True)
+        self.appearance = bool(getattr(refiner, "cfg", None) is not None and refiner.cfg.appearance)
 
     def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
         probs = self.coarse(guidance, prop).clamp(0.0, 1.0)
@@ -230,8 +242,7 @@ class Refined(torch.nn.Module):
         if p == 0:
             return probs
         rgb = target_rgb(guidance, self.aligned).repeat_interleave(p, 0)
-        appearance = bool(getattr(self.refiner, "cfg", None) is not None and self.refiner.cfg.appearance)
-        inputs = refine_inputs(rgb, probs.reshape(b * p, 1, h, w), appearance)
+        inputs = refine_inputs(rgb, probs.reshape(b * p, 1, h, w), self.appearance)
         return self.refiner(*inputs).reshape(b, p, h, w)
 
 
