@@ -73,7 +73,7 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_sha256(path: Path, expected: str, name=None) -> Path:
+def check_sha256(path: Path, expected: str, name: str | None = None) -> Path:
     """``path`` itself if its content has the digest ``expected``, else a one-line error naming ``name``."""
     actual = sha256(path)
     if actual != expected:
