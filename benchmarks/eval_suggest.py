@@ -46,13 +46,17 @@ def evenly_spaced(keys: list[int], frame_count: int, extra: int) -> list[int]:
     return sorted(a + round(j * n / p) for a, n, p in zip(starts, lengths, parts) for j in range(1, p))
 
 
-def suggested(run, base_keys: list[int], extra: int, task: str, mode: str) -> list[int]:
-    """Run with the base keys and a confidence report; suggest from that report alone."""
+def compare(run, base: list[int], frame_count: int, extra: int, task: str) -> dict:
+    """The score of ``run(keys, on_confidence)`` with the base keys, plus ``extra`` even ones, plus ``extra``
+    suggested from the base run's confidence report alone (written and read back as `vprop keys` does)."""
     with tempfile.TemporaryDirectory() as tmp:
-        report = ConfidenceReport(Path(tmp) / "report", video="dev", task=task, mode=mode)
-        run(base_keys, report)
+        report = ConfidenceReport(Path(tmp) / "report", video="dev", task=task, mode="online")
+        base_score = run(base, report)
         report.write()
-        return sorted(suggest_keys(load_report(Path(tmp) / "report"), extra))
+        chosen = sorted(suggest_keys(load_report(Path(tmp) / "report"), extra))
+    even = evenly_spaced(base, frame_count, extra)
+    return {"keys": {"base": base, "+even": even, "+suggested": chosen},
+            "base": base_score, "+even": run(sorted(base + even)), "+suggested": run(sorted(base + chosen))}
 
 
 def color_video(model, video: Path, a) -> dict:
@@ -69,10 +73,7 @@ def color_video(model, video: Path, a) -> dict:
                   if f.index not in base]
         return float(np.mean(scores))
 
-    even = evenly_spaced(base, len(truth), a.extra)
-    chosen = suggested(run, base, a.extra, "color", "online")
-    return {"keys": {"base": base, "+even": even, "+suggested": chosen},
-            "base": run(base), "+even": run(sorted(base + even)), "+suggested": run(sorted(base + chosen))}
+    return compare(run, base, len(truth), a.extra, "color")
 
 
 def seg_video(model, video: Path, masks: Path, a) -> dict:
@@ -92,10 +93,7 @@ def seg_video(model, video: Path, masks: Path, a) -> dict:
                   if f.index in truth and f.index not in base]
         return float(np.mean(scores))
 
-    even = evenly_spaced(base, count, a.extra)
-    chosen = suggested(run, base, a.extra, "seg", "online")
-    return {"keys": {"base": base, "+even": even, "+suggested": chosen},
-            "base": run(base), "+even": run(sorted(base + even)), "+suggested": run(sorted(base + chosen))}
+    return compare(run, base, count, a.extra, "seg")
 
 
 def table(title: str, results: dict[str, dict], unit: str) -> None:

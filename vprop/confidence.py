@@ -42,13 +42,24 @@ def trust_map(chain: ChainedWarp | None, key_gray: np.ndarray, gray: np.ndarray)
     return (agree if chain is None else chain.confidence() * agree).astype(np.float32)
 
 
+def step_trust(prev_gray: np.ndarray, gray: np.ndarray, to_prev: np.ndarray | None = None,
+               from_prev: np.ndarray | None = None) -> float:
+    """Mean trust of the single flow step from the previous frame to this one (without flows: of the previous
+    frame as it is). Unlike a frame's confidence it does not depend on where the keys are, and it does not
+    saturate once a long chain has lost everything: it says how hard the video is here."""
+    chain = None if to_prev is None else ChainedWarp.identity(*gray.shape).step(to_prev, from_prev)
+    return float(trust_map(chain, prev_gray, gray).mean())
+
+
 @dataclass
 class FrameConfidence:
-    """One frame's confidence. ``forward``/``backward``: mean trust of its propagation from the key before /
-    after it (None where that side was not used); ``trust``: the map of the final output (None at a key)."""
+    """One frame's confidence. ``step``: ``step_trust`` into this frame (1 for the first); ``forward``/``backward``:
+    mean trust of its propagation from the key before / after it (None where that side was not used); ``trust``:
+    the map of the final output (None at a key)."""
 
     index: int
     confidence: float
+    step: float = 1.0
     key_before: int | None = None
     key_after: int | None = None
     forward: float | None = None
@@ -56,8 +67,8 @@ class FrameConfidence:
     trust: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def at_key(cls, index: int) -> "FrameConfidence":
-        return cls(index, 1.0, index, index, 1.0, 1.0)
+    def at_key(cls, index: int, step: float = 1.0) -> "FrameConfidence":
+        return cls(index, 1.0, step, index, index, 1.0, 1.0)
 
     def row(self) -> dict:
         out = asdict(self)
@@ -185,7 +196,7 @@ def load_report(directory) -> Report:
         report = Report(str(data["video"]), str(data["task"]), str(data["mode"]),
                         [int(k) for k in data["keys"]], list(data["frames"]))
         indices = [int(f["index"]) for f in report.frames]
-        values = report.confidence
+        values = np.r_[report.confidence, [float(f["step"]) for f in report.frames]]
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise InputError(path, f"not a vprop confidence report ({type(error).__name__}: {error})") from None
     if not indices or indices != list(range(len(indices))):

@@ -1,10 +1,11 @@
 """Where new key-frames would help most, from a confidence report alone (never from ground truth).
 
-The report gives each frame's confidence along the flow chain from its key. Along one chain, consecutive
-confidences say how much trust each flow step loses; a new key at frame t restarts the chains from t, so the
-frames it would serve are predicted to keep the confidence of a chain from t, not from the old key. Keys are
-chosen greedily, each where it raises the predicted confidence summed over the video most, at least a
-minimum gap from the keys there are and from each other.
+The report gives, for every frame, how much trust the single flow step into it keeps (``step``): little where
+the motion is fast, things appear or the scene cuts. A frame's predicted confidence is the product of the
+steps back to its key (both keys, offline, blended as the frame loop blends them); a new key at frame t
+restarts the chains of the frames it would serve from t. Keys are chosen greedily, each where it raises the
+predicted confidence summed over the video most, at least a minimum gap from the keys there are and from each
+other.
 """
 from __future__ import annotations
 
@@ -12,25 +13,13 @@ import numpy as np
 
 from vprop.confidence import Report
 
-FLOOR = 1e-3    # confidences are clipped here before their logarithm
+FLOOR = 1e-3    # step trusts are clipped here before their logarithm
 
 
 def step_costs(report: Report) -> np.ndarray:
-    """(T,) float64: ``cost[s]`` is the confidence lost (in -log) by the flow step between frames s-1 and s,
-    read from the forward chain, the backward chain, or both; steps no chain measured get the median."""
-    frames = report.frames
-    costs = np.full(len(frames), np.nan)
-    for s in range(1, len(frames)):
-        a, b = frames[s - 1], frames[s]
-        seen = []
-        if a["forward"] is not None and b["forward"] is not None and a["key_before"] == b["key_before"]:
-            seen.append(np.log(max(a["forward"], FLOOR)) - np.log(max(b["forward"], FLOOR)))
-        if a["backward"] is not None and b["backward"] is not None and a["key_after"] == b["key_after"]:
-            seen.append(np.log(max(b["backward"], FLOOR)) - np.log(max(a["backward"], FLOOR)))
-        if seen:
-            costs[s] = np.mean(seen)
-    known = costs[1:][np.isfinite(costs[1:])]
-    costs[~np.isfinite(costs)] = np.median(known) if len(known) else 0.0
+    """(T,) float64: ``cost[s]`` is the trust lost (in -log) by the flow step from frame s-1 to frame s, the
+    report's ``step`` (``vprop.confidence.step_trust``); ``cost[0] = 0``."""
+    costs = -np.log(np.clip([float(f["step"]) for f in report.frames], FLOOR, 1.0))
     costs[0] = 0.0
     return costs
 

@@ -90,35 +90,43 @@ def test_report_has_one_value_per_frame(tmp_path):
         ConfidenceReport(tmp_path / "rep", video="v.mp4", task="color", mode="online")
 
 
-def fake_report(tmp_path, values, keys, mode="online"):
-    frames = [{"index": i, "confidence": v, "key_before": max(k for k in keys if k <= i), "key_after": None,
-               "forward": v, "backward": None} for i, v in enumerate(values)]
+def fake_report(tmp_path, steps, keys, mode="online"):
+    """A report of a video whose flow step into frame s keeps exp(-steps[s]) of the trust."""
+    values = np.exp(-np.cumsum(steps))
+    frames = [{"index": i, "confidence": v, "step": float(np.exp(-c)), "key_before": max(k for k in keys if k <= i),
+               "key_after": None, "forward": v, "backward": None} for i, (v, c) in enumerate(zip(values, steps))]
     for k in keys:
-        frames[k].update(key_after=k, backward=1.0)
+        frames[k].update(confidence=1.0, key_after=k, forward=1.0, backward=1.0)
     (tmp_path / "confidence.json").write_text(json.dumps({"video": "v", "task": "seg", "mode": mode,
                                                           "keys": keys, "frames": frames}))
     return load_report(tmp_path)
 
 
 def test_suggestion_goes_where_confidence_is_lost(tmp_path):
-    # Confidence holds for 30 frames, then each step loses a lot (fast motion), then holds again.
+    # Each flow step keeps nearly all trust for 30 frames, then loses much for 10 (fast motion), then keeps it.
     steps = np.r_[np.full(30, 0.002), np.full(10, 0.15), np.full(40, 0.002)]
     steps[0] = 0
-    report = fake_report(tmp_path, list(np.exp(-np.cumsum(steps))), [0])
+    report = fake_report(tmp_path, steps, [0])
     (t,) = suggest_keys(report, 1)
     assert 30 <= t <= 40
     # With the new key there, the predicted confidence of the frames after the fast part is high again.
-    assert predicted(np.r_[steps], [0, t], "online")[45:].min() > 0.9
+    assert predicted(steps, [0, t], "online")[45:].min() > 0.9
 
 
 def test_suggestions_are_spaced_apart(tmp_path):
     steps = np.full(100, 0.05)
     steps[0] = 0
-    report = fake_report(tmp_path, list(np.exp(-np.cumsum(steps))), [0])
-    chosen = sorted(suggest_keys(report, 3, min_gap=10))
+    chosen = sorted(suggest_keys(fake_report(tmp_path, steps, [0]), 3, min_gap=10))
     assert len(chosen) == 3 and np.diff([0] + chosen).min() >= 10
     # Uniform loss: the keys split the video into roughly equal parts.
     assert np.ptp(np.diff([0] + chosen + [100])) <= 12
+
+
+def test_offline_suggestion_splits_the_longest_stretch(tmp_path):
+    steps = np.full(100, 0.05)
+    steps[0] = 0
+    (t,) = suggest_keys(fake_report(tmp_path, steps, [0, 20, 99], mode="offline"), 1)
+    assert 50 <= t <= 70
 
 
 @pytest.mark.parametrize("content, words", [
@@ -126,7 +134,7 @@ def test_suggestions_are_spaced_apart(tmp_path):
     ("{not json", "not a vprop confidence report"),
     ('{"video": "v", "task": "seg", "mode": "online", "keys": [0], "frames": [{"index": 0}]}',
      "not a vprop confidence report"),
-    ('{"video": "v", "task": "seg", "mode": "online", "keys": [0], "frames": [{"index": 0, "confidence": 3}]}',
+    ('{"video": "v", "task": "seg", "mode": "online", "keys": [0], "frames": [{"index": 0, "confidence": 3, "step": 1}]}',
      "within 0..1"),
 ])
 def test_bad_reports_are_one_line_errors(tmp_path, content, words):

@@ -49,6 +49,9 @@ def keys_command(video, interval, suggest, report_dir, min_gap, output, quiet):
         else:
             values = {f["index"]: f["confidence"] for f in report.frames}
             shown = ", ".join(f"{i} ({values[i]:.2f})" for i in indices)
+            if len(indices) < suggest:
+                click.echo(f"warning: only {len(indices)} frames are far enough from the keys and each other "
+                           f"(lower --min-gap for more)", err=True)
             click.echo(f"wrote {len(written)} suggested key-frames to {output}: frames {shown} (confidence). "
                        f"Paint or correct them, add them to your keys and run again (without --interval).",
                        err=True)

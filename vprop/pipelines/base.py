@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from vprop.confidence import FrameConfidence, trust_map
+from vprop.confidence import FrameConfidence, step_trust, trust_map
 from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.io.video import VideoFrame
 
@@ -44,6 +44,7 @@ class _Pending:
     frame: VideoFrame
     prepared: Any
     gray: np.ndarray | None = None         # luminance, when flow or confidence needs it
+    step: float = 1.0                      # step_trust from the previous frame, when confidence is reported
     to_prev: np.ndarray | None = None      # flows to / from the previous frame, kept for the backward chain
     from_prev: np.ndarray | None = None
     chain: ChainedWarp | None = field(default=None, repr=False)   # alignment to the preceding key, until used
@@ -101,10 +102,12 @@ class Propagator:
             item = _Pending(frame, prepared)
             if align or track:
                 item.gray = self.task.gray(prepared)
-            if align:
-                if prev_gray is not None:
+            if prev_gray is not None:
+                if align:
                     item.to_prev, item.from_prev = self.flow(item.gray, prev_gray), self.flow(prev_gray, item.gray)
-                prev_gray = item.gray
+                if track:
+                    item.step = step_trust(prev_gray, item.gray, item.to_prev, item.from_prev)
+            prev_gray = item.gray
             if frame.index in keys:
                 self._forward(waiting, key, key_gray)
                 waiting = []
@@ -113,7 +116,7 @@ class Propagator:
                 pending = []
                 key_index, key, key_gray = frame.index, new_key, item.gray
                 chain = ChainedWarp.identity(*frame.rgb.shape[:2]) if align else None
-                sink(FrameConfidence.at_key(frame.index))
+                sink(FrameConfidence.at_key(frame.index, item.step))
                 yield frame, self.task.finish(prepared, self.task.key_output(prepared, key))
                 continue
             if key is not None:
@@ -179,7 +182,7 @@ class Propagator:
             t = it.frame.index
             if it.forward is None:
                 if on_confidence is not None:
-                    sink(FrameConfidence(t, float(tb.mean()), None, next_index, None, float(tb.mean()), tb))
+                    sink(FrameConfidence(t, float(tb.mean()), it.step, None, next_index, None, float(tb.mean()), tb))
                 yield it.frame, self.task.finish(it.prepared, out)
                 continue
             d_prev, d_next = t - prev_index, next_index - t
@@ -193,8 +196,8 @@ class Propagator:
             if on_confidence is not None:
                 # The trust of the blend: each side's trust, weighted as the blend weighed its output.
                 trust = (it.forward_trust * wf + tb * wb) / (wf + wb)
-                sink(FrameConfidence(t, float(trust.mean()), prev_index, next_index, float(it.forward_trust.mean()),
-                                     float(tb.mean()), trust))
+                sink(FrameConfidence(t, float(trust.mean()), it.step, prev_index, next_index,
+                                     float(it.forward_trust.mean()), float(tb.mean()), trust))
             yield it.frame, self.task.finish(it.prepared, result)
 
 
@@ -202,4 +205,4 @@ def _one_sided(item: _Pending, key_index: int) -> FrameConfidence:
     """A frame propagated from its preceding key alone."""
     trust = item.forward_trust
     value = float(trust.mean()) if trust is not None else 1.0
-    return FrameConfidence(item.frame.index, value, key_index, None, value, None, trust)
+    return FrameConfidence(item.frame.index, value, item.step, key_index, None, value, None, trust)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from vprop.confidence import ConfidenceReport, FrameConfidence, trust_map
+from vprop.confidence import ConfidenceReport, FrameConfidence, step_trust, trust_map
 from vprop.errors import InputError
 from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.io.atomic import atomic_path
@@ -189,10 +189,13 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings, on_conf
                                                           lambda c: c.index != frame.index and sink(c))
                             if f.index != frame.index)
                 before = []
+            if on_confidence is not None:
+                flows = (flow(gray, prev_gray), flow(prev_gray, gray)) if s.align and prev_gray is not None else ()
+                sink(FrameConfidence.at_key(frame.index, step_trust(prev_gray, gray, *flows)
+                                            if prev_gray is not None else 1.0))
             key, key_gray, key_index = keys[frame.index], gray, frame.index
             chain = ChainedWarp.identity(*gray.shape) if s.align else None
             prev, prev_gray = key, gray
-            sink(FrameConfidence.at_key(frame.index))
             yield frame, task.finish(rgb, key.masks)
             continue
         if key is None:
@@ -207,11 +210,12 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings, on_conf
         w_key = runner._confidence(chain, gray.shape)
         w_prev = runner._confidence(step, gray.shape)
         probs = (from_key * w_key + from_prev_pred * w_prev) / (w_key + w_prev)
-        prev, prev_gray = SegKey(rgb, np.ascontiguousarray(np.clip(probs, 0, 1), dtype=np.float32)), gray
         if on_confidence is not None:
             trust = trust_map(chain, key_gray, gray)
             value = float(trust.mean())
-            sink(FrameConfidence(frame.index, value, key_index, None, value, None, trust))
+            sink(FrameConfidence(frame.index, value, float(trust_map(step, prev_gray, gray).mean()), key_index,
+                                 None, value, None, trust))
+        prev, prev_gray = SegKey(rgb, np.ascontiguousarray(np.clip(probs, 0, 1), dtype=np.float32)), gray
         yield frame, task.finish(rgb, probs)
     if before:
         raise InputError("masks", "no mask key-frame within the video")
