@@ -27,7 +27,7 @@ REPORT_FILE = "confidence.json"
 # Mean absolute difference (0..1 of the gray range) at which the aligned key's look counts as 1/e agreement:
 # a tenth of the range is a different surface, not noise or a little shading.
 LOOK_SCALE = 0.1
-PICTURE_WIDTH = 480
+PICTURE_WIDTH = 480        # pictures of the least confident frames are this wide, whatever the video's size
 
 
 def trust_map(chain: ChainedWarp | None, key_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:
@@ -127,8 +127,8 @@ class ConfidenceReport:
         """Give the output of frame ``index`` as RGB uint8; ``make`` is called only for frames kept."""
         if index in self._maps:
             rgb = make()
-            scale = min(1.0, PICTURE_WIDTH / rgb.shape[1])
-            self._pictures[index] = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            height = round(rgb.shape[0] * PICTURE_WIDTH / rgb.shape[1])
+            self._pictures[index] = cv2.resize(rgb, (PICTURE_WIDTH, height), interpolation=cv2.INTER_AREA)
 
     def least_confident(self) -> list[int]:
         """The kept frames, least confident first, at least ``len / (2 x worst)`` frames apart."""

@@ -61,7 +61,7 @@ def plot(series: dict[str, dict[int, float]], title: str, size=(640, 400), xlabe
     fy = lambda v: top + (hi - v) / (hi - lo) * (h - top - bottom)                      # noqa: E731
     cv2.rectangle(img, (left, top), (w - right, h - bottom), (0, 0, 0), 1)
     for v in np.linspace(lo, hi, 5):
-        cv2.putText(img, f"{v:.1f}", (5, int(fy(v)) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, f"{v:.1f}" if hi - lo > 2 else f"{v:.2f}", (5, int(fy(v)) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     for d in xs[:: max(1, len(xs) // 10)]:
         cv2.putText(img, str(d), (int(fx(d)) - 6, h - bottom + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
                     cv2.LINE_AA)

@@ -134,8 +134,8 @@ def test_offline_suggestion_splits_the_longest_stretch(tmp_path):
     ("{not json", "not a vprop confidence report"),
     ('{"video": "v", "task": "seg", "mode": "online", "keys": [0], "frames": [{"index": 0}]}',
      "not a vprop confidence report"),
-    ('{"video": "v", "task": "seg", "mode": "online", "keys": [0], "frames": [{"index": 0, "confidence": 3, "step": 1}]}',
-     "within 0..1"),
+    ('{"video": "v", "task": "seg", "mode": "online", "keys": [0], '
+     '"frames": [{"index": 0, "confidence": 3, "step": 1}]}', "within 0..1"),
 ])
 def test_bad_reports_are_one_line_errors(tmp_path, content, words):
     if content is not None:

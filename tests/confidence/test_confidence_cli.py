@@ -46,8 +46,8 @@ def test_colorize_report_has_one_value_per_frame(reported):
     assert cv2.imread(str(tmp / "report" / "confidence.png")) is not None
     pictures = sorted((tmp / "report").glob("least-confident-*.png"))
     assert pictures and "least-confident-00023.png" in [p.name for p in pictures]
-    # Each picture is the output beside its trust map: twice the (frame-sized) output's width.
-    assert cv2.imread(str(pictures[0])).shape[:2] == (48, 128)
+    # Each picture is the output (480 wide, the video's aspect) beside its trust map.
+    assert cv2.imread(str(pictures[0])).shape[:2] == (360, 960)
 
 
 def test_keys_suggest_exports_spaced_frames_named_by_index(reported):
