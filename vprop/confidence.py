@@ -2,8 +2,8 @@
 
 A frame's trust map says, per pixel, whether the flow chain from its key stayed inside the frame and
 consistent forwards and backwards (``ChainedWarp.confidence``), and whether the key, so aligned, still looks
-like the frame. Both fall as the chain grows longer, so trust also falls with the distance to the key. A
-frame's confidence is the mean of its map; a key's is 1.
+like the frame. Both fall as the chain grows longer; and every frame of distance to the key costs a little more,
+for the drift that no consistency check sees. A frame's confidence is the mean of its map; a key's is 1.
 """
 from __future__ import annotations
 
@@ -27,18 +27,20 @@ REPORT_FILE = "confidence.json"
 # Mean absolute difference (0..1 of the gray range) at which the aligned key's look counts as 1/e agreement:
 # a tenth of the range is a different surface, not noise or a little shading.
 LOOK_SCALE = 0.1
+# Frames of distance to the key that cost 1/e of the trust on their own: a second of 30 fps video.
+DRIFT_FRAMES = 30.0
 PICTURE_WIDTH = 480        # pictures of the least confident frames are this wide, whatever the video's size
 
 
-def trust_map(chain: ChainedWarp | None, key_gray: np.ndarray, gray: np.ndarray) -> np.ndarray:
+def trust_map(chain: ChainedWarp | None, key_gray: np.ndarray, gray: np.ndarray, distance: int) -> np.ndarray:
     """(H, W) float32 in [0, 1] for a frame of luminance ``gray`` propagated from a key of luminance ``key_gray``
-    (both uint8) along ``chain`` (None: the key as it is, unaligned)."""
+    (both uint8) ``distance`` frames away along ``chain`` (None: the key as it is, unaligned)."""
     seen = key_gray.astype(np.float32)
     if chain is not None:
         seen = chain.warp(seen)
     # Blurred so that sub-pixel misalignment on edges does not read as disagreement.
     diff = cv2.GaussianBlur(np.abs(seen - gray.astype(np.float32)) / 255.0, (0, 0), 2)
-    agree = np.exp(-diff / LOOK_SCALE)
+    agree = np.exp(-diff / LOOK_SCALE - abs(distance) / DRIFT_FRAMES)
     return (agree if chain is None else chain.confidence() * agree).astype(np.float32)
 
 
@@ -48,7 +50,7 @@ def step_trust(prev_gray: np.ndarray, gray: np.ndarray, to_prev: np.ndarray | No
     frame as it is). Unlike a frame's confidence it does not depend on where the keys are, and it does not
     saturate once a long chain has lost everything: it says how hard the video is here."""
     chain = None if to_prev is None else ChainedWarp.identity(*gray.shape).step(to_prev, from_prev)
-    return float(trust_map(chain, prev_gray, gray).mean())
+    return float(trust_map(chain, prev_gray, gray, 1).mean())
 
 
 @dataclass

@@ -109,7 +109,7 @@ class Propagator:
                     item.step = step_trust(prev_gray, item.gray, item.to_prev, item.from_prev)
             prev_gray = item.gray
             if frame.index in keys:
-                self._forward(waiting, key, key_gray)
+                self._forward(waiting, key, key_gray, key_index)
                 waiting = []
                 new_key = keys[frame.index]
                 yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index, on_confidence)
@@ -125,7 +125,7 @@ class Propagator:
                 item.chain = chain
                 waiting.append(item)
                 if len(waiting) >= self.s.batch_size:
-                    self._forward(waiting, key, key_gray)
+                    self._forward(waiting, key, key_gray, key_index)
                     waiting = []
             pending.append(item)
             # Online, and after the last key in either mode, a frame is final as soon as its forward pass ran:
@@ -135,15 +135,15 @@ class Propagator:
                     done = pending.pop(0)
                     sink(_one_sided(done, key_index))
                     yield done.frame, self.task.finish(done.prepared, done.forward)
-        self._forward(waiting, key, key_gray)
+        self._forward(waiting, key, key_gray, key_index)
         yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence)
 
-    def _forward(self, items: list[_Pending], key, key_gray: np.ndarray | None) -> None:
+    def _forward(self, items: list[_Pending], key, key_gray: np.ndarray | None, key_index: int | None) -> None:
         if not items:
             return
         for it, (out, conf) in zip(items, self._propagate(items, key, [it.chain for it in items])):
             if it.gray is not None and key_gray is not None:
-                it.forward_trust = trust_map(it.chain, key_gray, it.gray)
+                it.forward_trust = trust_map(it.chain, key_gray, it.gray, it.frame.index - key_index)
             it.forward, it.forward_conf, it.chain = out, conf, None
 
     def _close_segment(self, pending, next_key, next_item, offline, prev_index, next_index, on_confidence=None):
@@ -173,7 +173,8 @@ class Propagator:
             batch.append(i)
             chains.append(chain)
             if on_confidence is not None:
-                back_trust[i] = trust_map(chain, next_item.gray, pending[i].gray)
+                back_trust[i] = trust_map(chain, next_item.gray, pending[i].gray,
+                                          next_index - pending[i].frame.index)
             if len(batch) == self.s.batch_size or i == 0:
                 for j, result in zip(batch, self._propagate([pending[j] for j in batch], next_key, chains)):
                     backward[j] = result

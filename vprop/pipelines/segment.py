@@ -211,9 +211,9 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings, on_conf
         w_prev = runner._confidence(step, gray.shape)
         probs = (from_key * w_key + from_prev_pred * w_prev) / (w_key + w_prev)
         if on_confidence is not None:
-            trust = trust_map(chain, key_gray, gray)
+            trust = trust_map(chain, key_gray, gray, frame.index - key_index)
             value = float(trust.mean())
-            sink(FrameConfidence(frame.index, value, float(trust_map(step, prev_gray, gray).mean()), key_index,
+            sink(FrameConfidence(frame.index, value, float(trust_map(step, prev_gray, gray, 1).mean()), key_index,
                                  None, value, None, trust))
         prev, prev_gray = SegKey(rgb, np.ascontiguousarray(np.clip(probs, 0, 1), dtype=np.float32)), gray
         yield frame, task.finish(rgb, probs)
