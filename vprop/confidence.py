@@ -21,7 +21,7 @@ import numpy as np
 from vprop.errors import InputError
 from vprop.flow import ChainedWarp
 from vprop.io.atomic import atomic_path
-from vprop.report import _label, plot
+from vprop.report import _label, _write_png, plot
 
 REPORT_FILE = "confidence.json"
 # Mean absolute difference (0..1 of the gray range) at which the aligned key's look counts as 1/e agreement:
@@ -106,6 +106,11 @@ class ConfidenceReport:
             raise InputError(self.directory, "exists and is not a directory")
         if (self.directory / REPORT_FILE).exists():
             raise InputError(self.directory, "already holds a confidence report; choose an empty or new directory")
+        try:    # checked now, not after the whole video
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(self.directory.parent, f"cannot create the report's directory ({error.strerror})") \
+                from None
         self.video, self.task, self.mode, self.worst = str(video), task, mode, worst
         self.rows: list[FrameConfidence] = []
         self._kept: list[tuple[float, int]] = []       # max-heap by confidence (negated), of the worst frames
@@ -149,10 +154,10 @@ class ConfidenceReport:
         with atomic_path(self.directory, directory=True) as tmp:
             (tmp / REPORT_FILE).write_text(json.dumps(payload, indent=1))
             (tmp / "confidence.csv").write_text(_csv(payload["frames"]))
-            _imwrite(tmp / "confidence.png", self._plot(keys, worst))
+            _write_png(tmp / "confidence.png", self._plot(keys, worst))
             for index in worst:
                 if index in self._pictures:
-                    _imwrite(tmp / f"least-confident-{index:05d}.png", self._side_by_side(index))
+                    _write_png(tmp / f"least-confident-{index:05d}.png", self._side_by_side(index))
         return self.directory
 
     def _plot(self, keys: list[int], worst: list[int]) -> np.ndarray:
@@ -178,11 +183,6 @@ def _csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
-
-
-def _imwrite(path: Path, bgr: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), bgr):
-        raise OSError(f"cannot write {path}")
 
 
 def load_report(directory) -> Report:

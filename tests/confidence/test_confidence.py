@@ -68,26 +68,26 @@ def test_offline_confidence_uses_both_keys():
 
 
 def test_report_has_one_value_per_frame(tmp_path):
-    report = ConfidenceReport(tmp_path / "rep", video="v.mp4", task="color", mode="online", worst=2)
+    report = ConfidenceReport(tmp_path / "new" / "rep", video="v.mp4", task="color", mode="online", worst=2)
     frames = list(panning(30, speed=3))
     task = ColorTask()
     keys = {0: task.prepare_key(frames[0].rgb), 15: task.prepare_key(frames[15].rgb)}
     for frame, rgb in Propagator(Passthrough(), task, Settings(mode="online"))(iter(frames), keys, report):
         report.picture(frame.index, lambda: rgb)
     report.write()
-    loaded = load_report(tmp_path / "rep")
+    loaded = load_report(tmp_path / "new" / "rep")
     assert [f["index"] for f in loaded.frames] == list(range(30))
     assert loaded.keys == [0, 15] and loaded.mode == "online"
-    with open(tmp_path / "rep" / "confidence.csv") as f:
+    with open(tmp_path / "new" / "rep" / "confidence.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["index"]) for r in rows] == list(range(30))
     assert np.allclose([float(r["confidence"]) for r in rows], loaded.confidence)
-    assert cv2.imread(str(tmp_path / "rep" / "confidence.png")) is not None
-    pictures = sorted(p.name for p in (tmp_path / "rep").glob("least-confident-*.png"))
+    assert cv2.imread(str(tmp_path / "new" / "rep" / "confidence.png")) is not None
+    pictures = sorted(p.name for p in (tmp_path / "new" / "rep").glob("least-confident-*.png"))
     # The two least confident frames, each the last before a key, spaced apart.
     assert pictures == ["least-confident-00014.png", "least-confident-00029.png"]
     with pytest.raises(InputError, match="already holds a confidence report"):
-        ConfidenceReport(tmp_path / "rep", video="v.mp4", task="color", mode="online")
+        ConfidenceReport(tmp_path / "new" / "rep", video="v.mp4", task="color", mode="online")
 
 
 def fake_report(tmp_path, steps, keys, mode="online"):
