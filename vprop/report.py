@@ -42,8 +42,12 @@ def strip(truth: dict[int, np.ndarray], outputs: dict[str, dict[int, np.ndarray]
     return cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)
 
 
-def plot(series: dict[str, dict[int, float]], title: str, size=(640, 400)) -> np.ndarray:
-    """A line plot of value against distance per method, drawn with OpenCV (no plotting dependency)."""
+def plot(series: dict[str, dict[int, float]], title: str, size=(640, 400), xlabel: str = "frames from the key",
+         y_range: tuple[float, float] | None = None, vlines=(), dots: dict[int, float] | None = None) -> np.ndarray:
+    """A line plot of value against distance per method, drawn with OpenCV (no plotting dependency).
+
+    ``vlines``: x positions marked by thin vertical lines; ``dots``: points (x -> value) circled in red.
+    """
     w, h = size
     left, right, top, bottom = 60, 20, 40, 40
     img = np.full((h, w, 3), 255, np.uint8)
@@ -51,24 +55,28 @@ def plot(series: dict[str, dict[int, float]], title: str, size=(640, 400)) -> np
     ys = [v for s in series.values() for v in s.values()]
     if not xs or not ys:
         return img
-    lo, hi = min(ys), max(ys)
+    lo, hi = y_range or (min(ys), max(ys))
     hi = hi if hi > lo else lo + 1
     fx = lambda d: left + (d - xs[0]) / max(1, xs[-1] - xs[0]) * (w - left - right)   # noqa: E731
     fy = lambda v: top + (hi - v) / (hi - lo) * (h - top - bottom)                      # noqa: E731
     cv2.rectangle(img, (left, top), (w - right, h - bottom), (0, 0, 0), 1)
     for v in np.linspace(lo, hi, 5):
-        cv2.putText(img, f"{v:.1f}", (5, int(fy(v)) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(img, f"{v:.1f}" if hi - lo > 2 else f"{v:.2f}", (5, int(fy(v)) + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     for d in xs[:: max(1, len(xs) // 10)]:
         cv2.putText(img, str(d), (int(fx(d)) - 6, h - bottom + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
                     cv2.LINE_AA)
     cv2.putText(img, title, (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(img, "frames from the key", (w // 2 - 60, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    cv2.putText(img, xlabel, (w // 2 - 60, h - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    for x in vlines:
+        cv2.line(img, (int(fx(x)), top), (int(fx(x)), h - bottom), (180, 180, 180), 1)
     for i, (name, s) in enumerate(series.items()):
         colour = COLOURS[i % len(COLOURS)]
         pts = np.array([[fx(d), fy(s[d])] for d in sorted(s)], np.int32)
         cv2.polylines(img, [pts], False, colour, 2, cv2.LINE_AA)
         cv2.putText(img, name, (w - right - 130, top + 18 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1,
                     cv2.LINE_AA)
+    for x, v in (dots or {}).items():
+        cv2.circle(img, (int(fx(x)), int(fy(v))), 6, (0, 0, 220), 2, cv2.LINE_AA)
     return img
 
 

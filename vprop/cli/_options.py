@@ -29,6 +29,14 @@ def common(func):
     return func
 
 
+def report_option(func):
+    """--report DIR: every frame's confidence (plot, CSV/JSON) and the least confident frames as images."""
+    return click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+                        metavar="DIR",
+                        help="Write each frame's confidence (confidence.png/.csv/.json) and pictures of the least "
+                             "confident frames to DIR; `vprop keys --suggest N --from DIR` picks new keys.")(func)
+
+
 def video_output(func):
     """-o/--output, --crf, --lossless."""
     decorators = [

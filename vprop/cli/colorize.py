@@ -1,7 +1,7 @@
 import click
 
 from vprop.cli._console import progress, user_errors
-from vprop.cli._options import common, resolve_device, video_output
+from vprop.cli._options import common, report_option, resolve_device, video_output
 from vprop.io.video import probe
 from vprop.pipelines.base import BLENDS, MODES
 from vprop.pipelines.colorize import colorize
@@ -18,9 +18,10 @@ from vprop.pipelines.colorize import colorize
               help="Align keys with optical flow (default: as the weights were trained; --no-align is the paper's TPN).")
 @click.option("--blend", type=click.Choice(BLENDS), default="confidence", show_default=True,
               help="Offline: confidence-weighted blend, or the paper's nearest key.")
+@report_option
 @video_output
 @common
-def colorize_command(video, keys_dir, interval, mode, align, blend, output, crf, lossless, device, quiet,
+def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, output, crf, lossless, device, quiet,
                      weights, batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
@@ -29,6 +30,7 @@ def colorize_command(video, keys_dir, interval, mode, align, blend, output, crf,
         with progress("colorize", info.frame_count, quiet) as tick:
             path = colorize(video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend,
                             weights=weights, device=device, batch_size=batch_size, crf=crf, lossless=lossless,
-                            on_frame=tick)
+                            report=report_dir, on_frame=tick)
         if not quiet:
-            click.echo(f"wrote {path}", err=True)
+            click.echo(f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else ""),
+                       err=True)

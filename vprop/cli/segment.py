@@ -1,7 +1,7 @@
 import click
 
 from vprop.cli._console import progress, user_errors
-from vprop.cli._options import common, resolve_device
+from vprop.cli._options import common, report_option, resolve_device
 from vprop.io.video import probe
 from vprop.pipelines.base import MODES
 from vprop.pipelines.segment import parse_mask_option, segment
@@ -30,9 +30,10 @@ from vprop.pipelines.segment import parse_mask_option, segment
 @click.option("--full-resolution", is_flag=True,
               help="Segment at the video's own size (default: at the models' training size, short side 240, the "
                    "probabilities up-sampled; faster, and what the models were trained for).")
+@report_option
 @common
 def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, full_resolution,
-                    device, quiet, weights, batch_size):
+                    report_dir, device, quiet, weights, batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
     keys = {}
@@ -48,6 +49,7 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
         with progress("segment", info.frame_count, quiet) as tick:
             path = segment(video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size,
                            overlay=overlay, alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights,
-                           full_resolution=full_resolution, on_frame=tick)
+                           full_resolution=full_resolution, report=report_dir, on_frame=tick)
         if not quiet:
-            click.echo(f"wrote {path}", err=True)
+            click.echo(f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else ""),
+                       err=True)

@@ -6,12 +6,13 @@ so memory grows with the key interval, never with the length of the video.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import cv2
 import numpy as np
 import torch
 
+from vprop.confidence import FrameConfidence, step_trust, trust_map
 from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.io.video import VideoFrame
 
@@ -42,11 +43,14 @@ class Settings:
 class _Pending:
     frame: VideoFrame
     prepared: Any
+    gray: np.ndarray | None = None         # luminance, when flow or confidence needs it
+    step: float = 1.0                      # step_trust from the previous frame, when confidence is reported
     to_prev: np.ndarray | None = None      # flows to / from the previous frame, kept for the backward chain
     from_prev: np.ndarray | None = None
     chain: ChainedWarp | None = field(default=None, repr=False)   # alignment to the preceding key, until used
     forward: np.ndarray | None = None      # (C, H, W) property propagated from the preceding key
     forward_conf: np.ndarray | None = None
+    forward_trust: np.ndarray | None = None    # trust map of the forward pass, when confidence is reported
 
 
 class Propagator:
@@ -78,30 +82,41 @@ class Propagator:
         # Smooth so the blend has no seams along chain boundaries; keep a floor so weights never vanish.
         return cv2.GaussianBlur(chain.confidence(), (0, 0), 3) + 1e-3
 
-    def __call__(self, frames: Iterable[VideoFrame], keys: dict[int, Any]) -> Iterator[tuple[VideoFrame, Any]]:
-        """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data."""
+    def __call__(self, frames: Iterable[VideoFrame], keys: dict[int, Any],
+                 on_confidence: Callable[[FrameConfidence], None] | None = None
+                 ) -> Iterator[tuple[VideoFrame, Any]]:
+        """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data.
+
+        ``on_confidence``: called with every frame's ``FrameConfidence`` just before the frame is yielded.
+        """
         align, offline = self.s.align, self.s.mode == "offline" and bool(keys)
         last_key = max(keys, default=-1)
         prev_gray = None
-        key_index, key, chain = None, None, None
+        key_index, key, chain, key_gray = None, None, None, None
+        sink = on_confidence or (lambda _: None)
+        track = on_confidence is not None
         pending: list[_Pending] = []      # frames since the last key, oldest first
         waiting: list[_Pending] = []      # frames whose forward pass is not run yet
         for frame in frames:
             prepared = self.task.prepare(frame.rgb)
             item = _Pending(frame, prepared)
-            if align:
-                gray = self.task.gray(prepared)
-                if prev_gray is not None:
-                    item.to_prev, item.from_prev = self.flow(gray, prev_gray), self.flow(prev_gray, gray)
-                prev_gray = gray
+            if align or track:
+                item.gray = self.task.gray(prepared)
+            if prev_gray is not None:
+                if align:
+                    item.to_prev, item.from_prev = self.flow(item.gray, prev_gray), self.flow(prev_gray, item.gray)
+                if track:
+                    item.step = step_trust(prev_gray, item.gray, item.to_prev, item.from_prev)
+            prev_gray = item.gray
             if frame.index in keys:
-                self._forward(waiting, key)
+                self._forward(waiting, key, key_gray, key_index)
                 waiting = []
                 new_key = keys[frame.index]
-                yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index)
+                yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index, on_confidence)
                 pending = []
-                key_index, key = frame.index, new_key
+                key_index, key, key_gray = frame.index, new_key, item.gray
                 chain = ChainedWarp.identity(*frame.rgb.shape[:2]) if align else None
+                sink(FrameConfidence.at_key(frame.index, item.step))
                 yield frame, self.task.finish(prepared, self.task.key_output(prepared, key))
                 continue
             if key is not None:
@@ -110,7 +125,7 @@ class Propagator:
                 item.chain = chain
                 waiting.append(item)
                 if len(waiting) >= self.s.batch_size:
-                    self._forward(waiting, key)
+                    self._forward(waiting, key, key_gray, key_index)
                     waiting = []
             pending.append(item)
             # Online, and after the last key in either mode, a frame is final as soon as its forward pass ran:
@@ -118,29 +133,35 @@ class Propagator:
             if not offline or frame.index > last_key:
                 while pending and pending[0].forward is not None:
                     done = pending.pop(0)
+                    sink(_one_sided(done, key_index))
                     yield done.frame, self.task.finish(done.prepared, done.forward)
-        self._forward(waiting, key)
-        yield from self._close_segment(pending, None, None, offline, key_index, None)
+        self._forward(waiting, key, key_gray, key_index)
+        yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence)
 
-    def _forward(self, items: list[_Pending], key) -> None:
+    def _forward(self, items: list[_Pending], key, key_gray: np.ndarray | None, key_index: int | None) -> None:
         if not items:
             return
         for it, (out, conf) in zip(items, self._propagate(items, key, [it.chain for it in items])):
+            if it.gray is not None and key_gray is not None:
+                it.forward_trust = trust_map(it.chain, key_gray, it.gray, it.frame.index - key_index)
             it.forward, it.forward_conf, it.chain = out, conf, None
 
-    def _close_segment(self, pending, next_key, next_item, offline, prev_index, next_index):
+    def _close_segment(self, pending, next_key, next_item, offline, prev_index, next_index, on_confidence=None):
         """Finish the frames between two keys: backward propagation from the next key, then blending."""
         if not pending:
             return
+        sink = on_confidence or (lambda _: None)
         if next_key is None or not (offline or pending[0].forward is None):
             for it in pending:
                 if it.forward is None:
                     raise ValueError("no key-frame before or after these frames")
+                sink(_one_sided(it, prev_index))
                 yield it.frame, self.task.finish(it.prepared, it.forward)
             return
         # Backward chain: walk from the next key down to the first pending frame, running the network a batch
         # at a time so that only outputs, not alignments, are held.
         backward: list = [None] * len(pending)
+        back_trust: list = [None] * len(pending)
         batch: list[int] = []
         chains: list[ChainedWarp | None] = []
         chain = ChainedWarp.identity(*pending[0].frame.rgb.shape[:2]) if self.s.align else None
@@ -151,20 +172,38 @@ class Propagator:
                 later = pending[i]
             batch.append(i)
             chains.append(chain)
+            if on_confidence is not None:
+                back_trust[i] = trust_map(chain, next_item.gray, pending[i].gray,
+                                          next_index - pending[i].frame.index)
             if len(batch) == self.s.batch_size or i == 0:
                 for j, result in zip(batch, self._propagate([pending[j] for j in batch], next_key, chains)):
                     backward[j] = result
                 batch, chains = [], []
-        for it, (out, back_conf) in zip(pending, backward):
+        for it, (out, back_conf), tb in zip(pending, backward, back_trust):
+            t = it.frame.index
             if it.forward is None:
+                if on_confidence is not None:
+                    sink(FrameConfidence(t, float(tb.mean()), it.step, None, next_index, None, float(tb.mean()), tb))
                 yield it.frame, self.task.finish(it.prepared, out)
                 continue
-            t = it.frame.index
             d_prev, d_next = t - prev_index, next_index - t
             if self.s.blend == "nearest":
                 result = it.forward if d_prev <= d_next else out
+                wf, wb = float(d_prev <= d_next), float(d_prev > d_next)
             else:
                 wf = it.forward_conf * d_next
                 wb = back_conf * d_prev
                 result = (it.forward * wf + out * wb) / (wf + wb)
+            if on_confidence is not None:
+                # The trust of the blend: each side's trust, weighted as the blend weighed its output.
+                trust = (it.forward_trust * wf + tb * wb) / (wf + wb)
+                sink(FrameConfidence(t, float(trust.mean()), it.step, prev_index, next_index,
+                                     float(it.forward_trust.mean()), float(tb.mean()), trust))
             yield it.frame, self.task.finish(it.prepared, result)
+
+
+def _one_sided(item: _Pending, key_index: int) -> FrameConfidence:
+    """A frame propagated from its preceding key alone."""
+    trust = item.forward_trust
+    value = float(trust.mean()) if trust is not None else 1.0
+    return FrameConfidence(item.frame.index, value, item.step, key_index, None, value, None, trust)

@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from vprop.confidence import ConfidenceReport
 from vprop.errors import InputError
 from vprop.flow import ChainedWarp, to_gray_u8
 from vprop.io.images import fit_to_size, is_grayscale, read_rgb
@@ -51,13 +52,15 @@ def load_color_key(path: Path, width: int, height: int) -> np.ndarray:
 def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str = "offline",
              align: bool | None = None, blend: str = "confidence", weights: str | None = None,
              device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False,
-             on_frame: Callable[[int], None] | None = None) -> Path:
+             report=None, on_frame: Callable[[int], None] | None = None) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
     Returns the output path, written atomically. ``on_frame(index)`` is called after each frame.
+    ``report``: a directory for the per-frame confidence report (``vprop.confidence.ConfidenceReport``).
     """
     info = probe(video)
+    confidence = ConfidenceReport(report, video=video, task="color", mode=mode) if report else None
     files = key_files(keys_dir, interval, info.frame_count, (".png", ".jpg", ".jpeg"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # resize warnings are shown once, when the key is used
@@ -70,10 +73,14 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
                         blend=blend, batch_size=batch_size, device=device)
     seen = set()
     with VideoWriter(output, info, crf=crf, lossless=lossless) as writer:
-        for frame, rgb in Propagator(model, task, settings)(read_frames(video), keys):
+        for frame, rgb in Propagator(model, task, settings)(read_frames(video), keys, on_confidence=confidence):
             writer.write(frame, rgb)
+            if confidence:
+                confidence.picture(frame.index, lambda: rgb)
             seen.add(frame.index)
             if on_frame:
                 on_frame(frame.index)
         check_all_keys_used(files, seen)
+        if confidence:
+            confidence.write()
     return writer.path

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from av.video.reformatter import Colorspace, VideoReformatter
 
+from vprop.confidence import ConfidenceReport
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import fit_to_size, read_exr, read_linear_rgb, read_rgb, write_exr
@@ -169,12 +170,13 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
 def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: bool = True,
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
         hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
-        on_frame: Callable[[int], None] | None = None) -> Path:
+        report=None, on_frame: Callable[[int], None] | None = None) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
     estimate alone; ``blend_rule``: "clipped" (the LDR wherever it did not clip) or "paper" (eq. 10).
-    ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. Returns ``output_dir``.
+    ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. ``report``: a directory for the per-frame
+    confidence report (``vprop.confidence.ConfidenceReport``). Returns ``output_dir``.
     """
     info = probe(video)
     output_dir = Path(output_dir)
@@ -192,6 +194,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         warnings.simplefilter("ignore")   # NaN and resize warnings are shown once, when the key is used
         for path in files.values():       # fail before any work on a bad key
             load_hdr_key(path, info.width, info.height)
+    confidence = ConfidenceReport(report, video=video, task="hdr", mode=mode) if report else None
     model, _ = load_model("hdr", weights, device)
     aligned = model.cfg.extra.get("aligned", True) if align is None else align
     if model.cfg.guidance_channels != guidance_channels(aligned):
@@ -207,8 +210,11 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
     with atomic_path(output_dir, directory=True) as tmp:
         preview_writer = VideoWriter(preview, info) if preview is not None else None
         with (preview_writer if preview_writer else _Null()) as pw:
-            for frame, estimate in Propagator(model, task, settings)(keys.frames(read_frames(video)), keys):
+            for frame, estimate in Propagator(model, task, settings)(keys.frames(read_frames(video)), keys,
+                                                                     on_confidence=confidence):
                 out = blender(frame.index, frame.rgb, estimate) if blend else estimate
+                if confidence:
+                    confidence.picture(frame.index, lambda: tonemap_reinhard(out))
                 write_exr(Path(tmp) / f"{frame.index:05d}.exr", out)
                 if pw is not None:
                     pw.write(frame, tonemap_reinhard(out))
@@ -216,6 +222,8 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
                 if on_frame:
                     on_frame(frame.index)
             check_all_keys_used(files, [f.index for f in seen])
+            if confidence:
+                confidence.write()
         if hdr10 is not None:
             write_hdr10(hdr10, [Path(tmp) / f"{f.index:05d}.exr" for f in seen], seen, info)
     return output_dir

@@ -1,6 +1,7 @@
-"""Export the frames to be coloured, named by frame index as the pipelines expect."""
+"""Export the frames to be coloured (or corrected), named by frame index as the pipelines expect."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Callable
 
@@ -11,14 +12,19 @@ from vprop.io.atomic import atomic_path
 from vprop.io.video import read_frames
 
 
-def export_keys(video, interval: int, output, on_frame: Callable[[int], None] | None = None) -> list[Path]:
+def export_keys(video, interval: int | None, output, on_frame: Callable[[int], None] | None = None,
+                indices: Collection[int] | None = None) -> list[Path]:
+    """Write frames 0, K, 2K, ... (``interval``), or exactly the frames ``indices``, as ``output/NNNNN.png``."""
+    if (interval is None) == (indices is None):
+        raise ValueError("give either interval or indices")
     output = Path(output)
     if output.exists() and any(output.glob("*.png")):
         raise InputError(output, "already holds PNG files; choose an empty or new directory")
+    wanted = (lambda i: i % interval == 0) if indices is None else set(indices).__contains__
     names = []
     with atomic_path(output, directory=True) as tmp:
         for frame in read_frames(video):
-            if frame.index % interval == 0:
+            if wanted(frame.index):
                 name = f"{frame.index:05d}.png"
                 cv2.imwrite(str(Path(tmp) / name), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
                 names.append(output / name)

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from vprop.confidence import ConfidenceReport, FrameConfidence, step_trust, trust_map
 from vprop.errors import InputError
 from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.io.atomic import atomic_path
@@ -123,8 +124,9 @@ def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None) -
 
 def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks: dict[int, np.ndarray],
                     settings: Settings, chain: bool = False, ids: tuple[int, ...] | None = None,
-                    refiner: torch.nn.Module | None = None,
-                    working_short_side: int | None = None) -> Iterator[tuple[VideoFrame, np.ndarray]]:
+                    refiner: torch.nn.Module | None = None, working_short_side: int | None = None,
+                    on_confidence: Callable[[FrameConfidence], None] | None = None
+                    ) -> Iterator[tuple[VideoFrame, np.ndarray]]:
     """(frame, label map) for every frame, from label-map keys ``masks`` (frame index -> (H, W) uint8).
 
     ``working_short_side``: larger frames are segmented at this short side (the size the models were trained
@@ -134,6 +136,7 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     ``chain=False``: the paper's protocol, every frame from its key through ``Propagator``.
     ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
     confidence of each alignment (online only). ``refiner``: the SEG(t+s) spatial network.
+    ``on_confidence``: called with every frame's confidence (see ``Propagator``), at the working size.
     """
     net = wrap_model(model, refiner)
     ids = seg.object_ids(*masks.values()) if ids is None else tuple(ids)
@@ -149,9 +152,9 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
         frames = _shrunk(frames, size, originals)
     keys = FrameKeys(masks, task)
     if chain:
-        results = _chained(net, task, keys.tap(frames), keys, settings)
+        results = _chained(net, task, keys.tap(frames), keys, settings, on_confidence)
     else:
-        results = Propagator(net, task, settings)(keys.tap(frames), keys)
+        results = Propagator(net, task, settings)(keys.tap(frames), keys, on_confidence)
     for frame, labels in results:
         if shrunk:
             frame = originals.pop(frame.index)
@@ -167,11 +170,13 @@ def _shrunk(frames: Iterable[VideoFrame], size: tuple[int, int], originals: dict
                          frame.time_base)
 
 
-def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings):
+def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings, on_confidence=None):
     """Previous-prediction protocol: each frame from its key (long chain) and from the previous frame's
-    prediction (one flow step); the two are combined by their alignment confidences."""
+    prediction (one flow step); the two are combined by their alignment confidences. A frame's reported
+    confidence is its key chain's: the previous predictions carry whatever that chain lost."""
     flow = FlowEstimator()
-    key = chain = prev = None        # prev: SegKey of the previous frame's own prediction
+    sink = on_confidence or (lambda _: None)
+    key = chain = prev = key_gray = key_index = None     # prev: SegKey of the previous frame's own prediction
     prev_gray, before = None, []     # frames before the first key: propagated backward from it afterwards
     runner = Propagator(model, task, Settings(mode="online", align=s.align, batch_size=s.batch_size,
                                               device=s.device))
@@ -180,10 +185,15 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings):
         gray = task.gray(rgb)
         if frame.index in keys:
             if before:   # the plain loop handles the frames before the first key (backward from it)
-                yield from ((f, out) for f, out in runner(iter(before + [frame]), {frame.index: keys[frame.index]})
+                yield from ((f, out) for f, out in runner(iter(before + [frame]), {frame.index: keys[frame.index]},
+                                                          lambda c: c.index != frame.index and sink(c))
                             if f.index != frame.index)
                 before = []
-            key = keys[frame.index]
+            if on_confidence is not None:
+                flows = (flow(gray, prev_gray), flow(prev_gray, gray)) if s.align and prev_gray is not None else ()
+                sink(FrameConfidence.at_key(frame.index, step_trust(prev_gray, gray, *flows)
+                                            if prev_gray is not None else 1.0))
+            key, key_gray, key_index = keys[frame.index], gray, frame.index
             chain = ChainedWarp.identity(*gray.shape) if s.align else None
             prev, prev_gray = key, gray
             yield frame, task.finish(rgb, key.masks)
@@ -200,6 +210,11 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings):
         w_key = runner._confidence(chain, gray.shape)
         w_prev = runner._confidence(step, gray.shape)
         probs = (from_key * w_key + from_prev_pred * w_prev) / (w_key + w_prev)
+        if on_confidence is not None:
+            trust = trust_map(chain, key_gray, gray, frame.index - key_index)
+            value = float(trust.mean())
+            sink(FrameConfidence(frame.index, value, float(trust_map(step, prev_gray, gray, 1).mean()), key_index,
+                                 None, value, None, trust))
         prev, prev_gray = SegKey(rgb, np.ascontiguousarray(np.clip(probs, 0, 1), dtype=np.float32)), gray
         yield frame, task.finish(rgb, probs)
     if before:
@@ -209,7 +224,7 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings):
 def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", weights: str | None = None,
             device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
             refine: bool = False, refine_weights: str | None = None, alpha=None, full_resolution: bool = False,
-            on_frame: Callable[[int], None] | None = None) -> Path:
+            report=None, on_frame: Callable[[int], None] | None = None) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
     ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame
@@ -217,7 +232,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     video of the frames with the masks blended in (audio kept). ``refine``: SEG(t+s), the coarse masks refined
     by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write the frames with
     the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
-    model's training size are segmented at that size unless ``full_resolution``. Returns the output directory.
+    model's training size are segmented at that size unless ``full_resolution``. ``report``: a directory for
+    the per-frame confidence report (``vprop.confidence.ConfidenceReport``). Returns the output directory.
     """
     if not masks:
         raise InputError("--mask", "give at least one mask key-frame")
@@ -241,6 +257,7 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
         raise InputError(output_dir.parent, f"cannot create output directory ({error.strerror})") from None
     if not os.access(output_dir.parent, os.W_OK | os.X_OK):
         raise InputError(output_dir.parent, "output directory is not writable")
+    confidence = ConfidenceReport(report, video=video, task="seg", mode=mode) if report else None
     model, _ = load_model("seg", weights, device)
     refiner = load_model("seg-refine", refine_weights, device)[0] if refine or refine_weights else None
     settings = Settings(mode=mode, align=model.cfg.extra.get("aligned", True) if align is None else align,
@@ -253,8 +270,10 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
         overlay_out, alpha_out = (stack.enter_context(w) if w else None for w in writers)
         working = None if full_resolution else seg.working_short_side(model)
         for frame, out in propagate_masks(model, read_frames(video), labels, settings, chain=chain,
-                                          refiner=refiner, working_short_side=working):
+                                          refiner=refiner, working_short_side=working, on_confidence=confidence):
             write_indexed_png(Path(tmp) / f"{frame.index:05d}.png", out)
+            if confidence:
+                confidence.picture(frame.index, lambda: seg.overlay(frame.rgb, out, DAVIS_PALETTE))
             if overlay_out:
                 overlay_out.write(frame, seg.overlay(frame.rgb, out, DAVIS_PALETTE))
             if alpha_out:
@@ -263,4 +282,6 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
             if on_frame:
                 on_frame(frame.index)
         check_all_keys_used(masks, seen)
+        if confidence:
+            confidence.write()
     return output_dir

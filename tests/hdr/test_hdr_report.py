@@ -1,0 +1,17 @@
+"""`vprop hdr --report`: one confidence per frame, from both keys offline."""
+import json
+
+from cli_helpers import run
+
+
+def test_hdr_report_has_one_value_per_frame(tmp_path, hdr_clip, tiny_hdr_weights):
+    video, _, keys = hdr_clip
+    result = run("hdr", video, "--keys", keys, "-o", tmp_path / "exr", "--report", tmp_path / "rep",
+                 "--weights", tiny_hdr_weights, "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "rep" / "confidence.json").read_text())
+    assert data["task"] == "hdr" and data["mode"] == "offline" and data["keys"] == [0, 6]
+    frames = data["frames"]
+    assert [f["index"] for f in frames] == list(range(12))
+    assert frames[3]["key_before"] == 0 and frames[3]["key_after"] == 6 and frames[3]["backward"] is not None
+    assert list((tmp_path / "rep").glob("least-confident-*.png"))

@@ -1,0 +1,22 @@
+"""`vprop segment --report`: one confidence per frame, plain and --chain."""
+import json
+
+import pytest
+
+from cli_helpers import run
+from seg_media import save_palette, square_labels
+
+
+@pytest.mark.parametrize("extra", [[], ["--chain"], ["--mode", "offline", "--mask", "9:{last}"]])
+def test_segment_report_has_one_value_per_frame(tmp_path, square_video, tiny_seg_weights, extra):
+    first = save_palette(tmp_path / "first.png", square_labels(0))
+    last = save_palette(tmp_path / "last.png", square_labels(9))
+    extra = [e.format(last=last) for e in extra]
+    result = run("segment", square_video, "--mask", first, "-o", tmp_path / "out", "--report", tmp_path / "rep",
+                 "--weights", tiny_seg_weights, "-q", *extra)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "rep" / "confidence.json").read_text())
+    assert [f["index"] for f in data["frames"]] == list(range(10))
+    assert data["task"] == "seg" and data["keys"] == ([0, 9] if "offline" in extra else [0])
+    assert all(0 <= f["confidence"] <= 1 for f in data["frames"])
+    assert list((tmp_path / "rep").glob("least-confident-*.png"))

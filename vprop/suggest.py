@@ -1,0 +1,84 @@
+"""Where new key-frames would help most, from a confidence report alone (never from ground truth).
+
+The report gives, for every frame, how much trust the single flow step into it keeps (``step``): little where
+the motion is fast, things appear or the scene cuts. A frame's predicted confidence is the product of the
+steps back to its key (both keys, offline, blended as the frame loop blends them); a new key at frame t
+restarts the chains of the frames it would serve from t. Keys are chosen greedily, each where it raises the
+predicted confidence summed over the video most, at least a minimum gap from the keys there are and from each
+other.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vprop.confidence import Report
+
+FLOOR = 1e-3    # step trusts are clipped here before their logarithm
+
+
+def step_costs(report: Report) -> np.ndarray:
+    """(T,) float64: ``cost[s]`` is the trust lost (in -log) by the flow step from frame s-1 to frame s, the
+    report's ``step`` (``vprop.confidence.step_trust``); ``cost[0] = 0``."""
+    costs = -np.log(np.clip([float(f["step"]) for f in report.frames], FLOOR, 1.0))
+    costs[0] = 0.0
+    return costs
+
+
+def predicted(costs: np.ndarray, keys, mode: str) -> np.ndarray:
+    """(T,) the confidence each frame is predicted to have with key-frames ``keys`` (indices into ``costs``),
+    propagated ``online`` (from the key before; before the first key, from it) or ``offline`` (both keys,
+    weighted as the frame loop blends them)."""
+    total = np.cumsum(costs)                    # total[s]: cost of the chain from frame 0 to frame s
+    keys = np.unique(np.asarray(list(keys), np.int64))
+    t = np.arange(len(costs))
+    if len(keys) == 0:
+        return np.zeros(len(costs))
+    i = np.searchsorted(keys, t, side="right") - 1
+    j = np.searchsorted(keys, t, side="left")
+    before, after = keys[np.clip(i, 0, None)], keys[np.clip(j, None, len(keys) - 1)]
+    has_before, has_after = i >= 0, j < len(keys)
+    forward = np.where(has_before, np.exp(-(total - total[before])), 0.0)
+    backward = np.where(has_after, np.exp(-(total[after] - total)), 0.0)
+    if mode == "online":
+        out = np.where(has_before, forward, backward)
+    else:
+        wf, wb = forward * (after - t) * has_after, backward * (t - before) * has_before
+        both = has_before & has_after & (wf + wb > 0)
+        blended = (forward * wf + backward * wb) / np.where(both, wf + wb, 1.0)
+        out = np.where(both, blended, np.where(has_before, forward, backward))
+    out[keys] = 1.0
+    return np.clip(out, 0.0, 1.0)
+
+
+def suggest_keys(report: Report, count: int, min_gap: int | None = None) -> list[int]:
+    """Up to ``count`` frame indices, best first, where a new key raises the predicted confidence most.
+
+    ``min_gap``: frames between any two keys, old or new (default: a quarter of the mean spacing the keys
+    would have, so suggestions spread over the video's trouble spots rather than crowd one).
+    """
+    costs = step_costs(report)
+    n = len(costs)
+    keys = sorted(set(report.keys))
+    gap = max(1, n // (4 * max(1, count + len(keys)))) if min_gap is None else max(1, min_gap)
+    current = predicted(costs, keys, report.mode)
+    chosen: list[int] = []
+    for _ in range(count):
+        taken = np.array(keys + chosen, np.int64)
+        best, best_gain = None, -np.inf
+        for t in range(n):
+            if len(taken) and np.abs(taken - t).min() < gap:
+                continue
+            # A new key changes only the frames between the keys around it: predict that stretch alone.
+            lo = max((k for k in taken if k < t), default=0)
+            hi = min((k for k in taken if k > t), default=n - 1)
+            local = [k - lo for k in taken if lo <= k <= hi] + [t - lo]
+            stretch = costs[lo:hi + 1].copy()
+            stretch[0] = 0.0
+            gain = predicted(stretch, local, report.mode).sum() - current[lo:hi + 1].sum()
+            if gain > best_gain:
+                best, best_gain = t, gain
+        if best is None:
+            break
+        chosen.append(best)
+        current = predicted(costs, keys + chosen, report.mode)
+    return chosen
