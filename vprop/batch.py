@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import ipaddress
 import logging
 import os
 import platform
@@ -293,13 +294,24 @@ class Worker:
 
 # -- the driver -------------------------------------------------------------------------------------------
 
+def _on_loopback(address: str | None) -> bool:
+    """A local instance, or a cluster at 127.0.0.1/localhost/::1 ("ray://" or not)."""
+    if address is None:
+        return True
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @contextmanager
 def ray_session(address: str | None = None):
     """Yields the ``ray`` module connected to a cluster: the one this process already joined, the one at
     ``address``, or a local instance started here (and stopped afterwards) that listens on 127.0.0.1 only."""
-    if address is None:
-        # Ray's own switch (what it does on macOS and Windows) keeps a single-machine instance on 127.0.0.1 instead
-        # of every interface; Ray reads it when it is imported.
+    if _on_loopback(address):
+        # Ray's own switch (what it does on macOS and Windows) keeps a single-machine Ray on 127.0.0.1 instead of
+        # every interface. Ray reads it when it is first imported.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
@@ -311,6 +323,9 @@ def ray_session(address: str | None = None):
     if address is None:
         ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
                  object_store_memory=OBJECT_STORE_BYTES, **quiet)
+        ip = ray.util.get_node_ip_address()
+        if not ipaddress.ip_address(ip).is_loopback:
+            warnings.warn(f"ray was imported before vprop could keep it on 127.0.0.1: this run's Ray listens on {ip}")
     else:
         try:
             ray.init(address=address, **quiet)

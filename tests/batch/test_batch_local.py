@@ -1,6 +1,5 @@
 """`vprop batch` on a real local Ray instance (2 CPUs, 127.0.0.1 only): outputs identical to the single commands,
 failures reported without stopping the others, complete outputs skipped on a second run."""
-import os
 import re
 
 import av
@@ -18,12 +17,9 @@ def local_ray():
     """One local instance for the module (starting Ray takes seconds); each batch joins it."""
     from vprop.batch import ray_session
 
-    with pytest.MonkeyPatch.context() as env:   # what Ray sets for its local instance is undone afterwards
-        for name in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_USAGE_STATS_ENABLED", "RAY_AUTH_MODE"):
-            env.setenv(name, os.environ.get(name, ""))
-            env.delenv(name)
-        with ray_session() as ray:
-            yield ray
+    with ray_session() as ray:
+        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+        yield ray
 
 
 def decoded(path):
