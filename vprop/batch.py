@@ -152,7 +152,10 @@ def read_manifest(path: Path) -> list[tuple[str, dict[str, Any]]]:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(path, f"cannot read the manifest ({getattr(error, 'strerror', None) or error})") from None
     if path.suffix.lower() == ".toml":
-        import tomllib
+        try:
+            import tomllib
+        except ModuleNotFoundError:   # Python 3.10: the same parser, as a package (in the batch extra)
+            import tomli as tomllib
 
         try:
             tables = tomllib.loads(text).get("video", [])

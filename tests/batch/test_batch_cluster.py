@@ -71,3 +71,4 @@ def test_hdr_batch_on_a_cluster_matches_the_single_command(tmp_path, ray_cluster
         frames = sorted(p.name for p in (out / name).iterdir())
         assert frames == sorted(p.name for p in single.iterdir()) == [f"{i:05d}.exr" for i in range(8)]
         assert all((out / name / f).read_bytes() == (single / f).read_bytes() for f in frames)
+
