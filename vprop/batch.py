@@ -26,10 +26,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import cv2
+import torch
+
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import find_indexed_files
 from vprop.io.video import probe
+from vprop.models.hub import load_model
+from vprop.pipelines.colorize import colorize
+from vprop.pipelines.hdr import hdr
+from vprop.pipelines.segment import segment
 
 # Files of a jobs folder taken as videos; anything else there is left alone (and listed by the caller).
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
@@ -74,22 +81,16 @@ class Plan:
 
 
 def _run_colorize(job: Job, output: str, model: Callable, device: str, on_frame) -> None:
-    from vprop.pipelines.colorize import colorize
-
     colorize(job.video, job.keys, output, model=model("color"), device=device, on_frame=on_frame, **job.options)
 
 
 def _run_segment(job: Job, output: str, model: Callable, device: str, on_frame) -> None:
-    from vprop.pipelines.segment import segment
-
     refiner = model("seg-refine") if job.options.get("refine") else None
     segment(job.video, mask_keys(job.keys), output, model=model("seg"), refiner=refiner, device=device,
             on_frame=on_frame, **job.options)
 
 
 def _run_hdr(job: Job, output: str, model: Callable, device: str, on_frame) -> None:
-    from vprop.pipelines.hdr import hdr
-
     hdr(job.video, job.keys, output, model=model("hdr"), device=device, on_frame=on_frame, **job.options)
 
 
@@ -242,9 +243,6 @@ class Worker:
     """A Ray actor (see ``run_batch``): the task's models, loaded once, and one whole video per ``run``."""
 
     def __init__(self, task: str, weights: dict[str, str | None], device: str, threads: int, progress):
-        import cv2
-        import torch
-
         # Ray gives each worker a share of the CPUs; more threads would only fight the other workers.
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
@@ -255,8 +253,6 @@ class Worker:
 
     def model(self, name: str):
         if name not in self.models:
-            from vprop.models.hub import load_model
-
             self.models[name], _ = load_model(name, self.weights.get(name), self.device)
         return self.models[name]
 
@@ -380,8 +376,6 @@ def run_batch(task: str, jobs: list[Job], log_dir: Path, *, workers: int | None 
     weights = weights or {}
     for name, given in weights.items():
         if given:   # a bad weights file is one error before any worker starts, not one per video
-            from vprop.models.hub import load_model
-
             load_model(name, given, "cpu")
     log_dir.mkdir(parents=True, exist_ok=True)
     todo: list[tuple[Job, int]] = []
