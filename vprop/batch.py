@@ -320,8 +320,8 @@ def ray_session(address: str | None = None):
         return
     quiet = dict(log_to_driver=False, logging_level=logging.ERROR)   # workers' output goes to the video's log
     if address is None:
-        ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,
-                 object_store_memory=OBJECT_STORE_BYTES, **quiet)
+        # Ray counts the CPUs (and GPUs) itself, within the container's limits.
+        ray.init(address="local", include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **quiet)
         ip = ray.util.get_node_ip_address()
         if not ipaddress.ip_address(ip).is_loopback:
             warnings.warn(f"ray was imported before vprop could keep it on 127.0.0.1: this run's Ray listens on {ip}")

@@ -77,7 +77,7 @@ def _run(task, single, jobs, keys_root, out_dir, workers, address, force, quiet,
     if refine_weights:
         options["refine"] = True     # as in the single command: refiner weights imply --refine
     out_dir, log_dir = Path(out_dir), Path(out_dir) / "logs"
-    start, outcomes = time.monotonic(), []
+    start, outcomes, planned = time.monotonic(), [], False
     with user_errors(quiet):
         job_list = _jobs(task, single, Path(jobs), keys_root and Path(keys_root), out_dir, options, quiet)
         models = {TASKS[task].model: weights, **({"seg-refine": refine_weights} if task == "segment" else {})}
@@ -87,13 +87,14 @@ def _run(task, single, jobs, keys_root, out_dir, workers, address, force, quiet,
                                        weights=models, force=force):
                     if isinstance(event, Plan):
                         bar.start(event.videos, event.frames)
+                        planned = True
                     elif isinstance(event, int):
                         bar.advance(event)
                     else:
                         outcomes.append(event)
                         if event.status == "failed":
                             bar.say(f"error: {event.error}", error=True)
-                        if event.planned or event.frames:
+                        if planned:     # a video the workers ran (the ones before the plan were never counted)
                             bar.finished_video(event.frames - event.planned)
             except KeyboardInterrupt:
                 bar.say(f"interrupted: {sum(o.status == 'done' for o in outcomes)} video(s) done; the ones in "
