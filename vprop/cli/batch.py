@@ -127,8 +127,10 @@ def _batch_command(task: str, single: click.Command, keys_option: click.Option) 
         click.Option(["--force"], is_flag=True, help="Redo videos whose output is already complete."),
     ]
     options = [p for p in single.params if p.name not in REPLACED | PER_VIDEO_PATHS]
-    return click.Command(task, callback=callback, params=own + options,
-                         help=f"`vprop {task}` over many videos: a folder of videos or a manifest (JOBS).")
+    return click.Command(task, callback=callback, params=own + options, help=(
+        f"`vprop {task}` over every video of JOBS: a folder of videos, their keys found by the video's name under "
+        f"{keys_option.opts[0]} ROOT, or a .csv/.toml manifest with a row per video (input, keys, output and any "
+        "option below). Videos whose output is complete are skipped; exit code 1 if any video failed."))
 
 
 batch_group.add_command(_batch_command("colorize", colorize_command, click.Option(
