@@ -2,7 +2,6 @@
 import sys
 from pathlib import Path
 
-import click
 import pytest
 
 from cli_helpers import bad, run
