@@ -1,4 +1,5 @@
 """Weights from the Hugging Face Hub, tested offline against a prepared cache (no network here)."""
+import os
 import shutil
 
 import pytest
@@ -11,12 +12,17 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def prepare_cache(cache, repo_id, filename, source, commit=COMMIT):
-    """The layout huggingface_hub itself writes: blobs, a snapshot per commit, refs/<branch> -> commit."""
+    """The layout huggingface_hub itself writes: blobs named by their sha256 (an LFS file's etag), a snapshot
+    per commit linking to them, refs/<branch> -> commit. Returns the blob."""
     root = cache / f"models--{repo_id.replace('/', '--')}"
     (root / "snapshots" / commit).mkdir(parents=True)
+    (root / "blobs").mkdir()
     (root / "refs").mkdir()
     (root / "refs" / "main").write_text(commit)
-    shutil.copy(source, root / "snapshots" / commit / filename)
+    blob = root / "blobs" / sha256(source)
+    shutil.copy(source, blob)
+    os.symlink(os.path.relpath(blob, root / "snapshots" / commit), root / "snapshots" / commit / filename)
+    return blob
 
 
 def test_parse_hf_uri():
@@ -48,6 +54,16 @@ def test_sha256_mismatch_is_refused(tmp_path, monkeypatch, tiny_color_weights):
     prepare_cache(tmp_path, "vprop/tiny", "color.safetensors", tiny_color_weights)
     with pytest.raises(InputError, match="sha256"):
         fetch_hf("hf://vprop/tiny/color.safetensors", cache_dir=tmp_path, expected_sha256="0" * 64)
+
+
+def test_a_cached_file_changed_since_download_is_refused(tmp_path, monkeypatch, tiny_color_weights):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    blob = prepare_cache(tmp_path, "vprop/tiny", "color.safetensors", tiny_color_weights)
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 1
+    blob.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=f"hf://vprop/tiny/color.safetensors: sha256 mismatch: expected {blob.name}"):
+        load_model("color", "hf://vprop/tiny/color.safetensors", cache_dir=tmp_path)
 
 
 def test_weights_for_another_task_are_refused(tiny_color_weights):

@@ -75,3 +75,43 @@ def test_init_from_another_task_copies_the_matching_layers(davis, panoramas, tmp
                                        str(tmp_path / "b"), "--init", str(seg_file)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "initialised" in result.output   # the guidance U-Net transfers, the 1- vs 3-channel layers do not
+
+
+def test_train_cli_device_progress_and_quiet(davis, tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML + f'cache_dir = "{tmp_path / "cache"}"\n')
+    common = ["train", "seg", "--data", str(davis), "--config", str(config), "--batch-size", "2", "--workers", "0"]
+    result = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "a"), "--steps", "2", "--device", "cpu"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "training seg on cpu (float32)" in result.output          # logging, through rich
+    assert "train seg" in result.output and "2/2" in result.output and "steps/s" in result.output
+    assert "loss 0." in result.output                                # the progress bar's loss
+    result = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "a"), "--steps", "3", "--resume", "-q"])
+    assert result.exit_code == 0 and result.output == "resumed at step 2\n"
+    assert (tmp_path / "a" / "log.csv").read_text().splitlines()[-1].startswith("3,")
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_train_cli_cuda_without_a_gpu_is_a_usage_error(davis):
+    result = CliRunner().invoke(main, ["train", "seg", "--data", str(davis), "--device", "cuda"])
+    assert result.exit_code == 2 and "CUDA is not available" in result.output
+    result = CliRunner().invoke(main, ["train", "seg", "--data", str(davis), "--precision", "fp16"])
+    assert result.exit_code == 2 and "fp16 needs a CUDA device" in result.output
+
+
+def test_train_cli_refuses_pickle_checkpoints(davis, tmp_path):
+    import torch
+
+    from cli_helpers import bad
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML + f'cache_dir = "{tmp_path / "cache"}"\n')
+    common = ["train", "seg", "--data", str(davis), "--config", str(config), "--steps", "1", "--workers", "0"]
+    old = tmp_path / "old.pt"
+    torch.save({"model": {}}, old)
+    bad(CliRunner().invoke(main, [*common, "--out", str(tmp_path / "a"), "--init", str(old)]),
+        "old.pt", "pickle (.pt) checkpoint is not loaded")
+    run = tmp_path / "b"
+    run.mkdir()
+    torch.save({"step": 1}, run / "checkpoint.pt")                    # a run of an older vprop
+    bad(CliRunner().invoke(main, [*common, "--out", str(run), "--resume"]), "checkpoint.pt", "pickle")

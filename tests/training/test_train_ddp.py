@@ -42,10 +42,9 @@ def test_torchrun_two_ranks_stay_in_sync(davis, tmp_path):
     assert ranks[0]["hash"] == ranks[1]["hash"]                 # DDP kept the replicas identical
     assert ranks[0]["seed"] != ranks[1]["seed"]                 # each rank draws its own data
     assert all(r["step"] == 5 and not r["group_left"] for r in ranks)
-    assert sorted(p.name for p in out.iterdir() if p.suffix in (".pt", ".partial")) == ["checkpoint.pt"]
+    assert sorted(p.name for p in out.iterdir() if "checkpoint" in p.name) == ["checkpoint.safetensors"]
     log = (out / "log.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in log[1:]] == ["1", "2", "3", "4", "5"]   # rank 0 alone logs
 
-    import torch
-    state = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
-    assert state["step"] == 5
+    from vprop.training.checkpoint import load_checkpoint
+    assert load_checkpoint(out / "checkpoint.safetensors")["step"] == 5

@@ -19,7 +19,7 @@ def test_seg_training_lowers_loss(davis, tiny_cfg):
     trainer.batches = [batch] * 100               # overfit one batch: a deterministic, quick signal
     trainer.run()
     assert _fixed_batch_loss(trainer, batch) < before
-    assert trainer.step == 12 and (trainer.out / "checkpoint.pt").exists()
+    assert trainer.step == 12 and (trainer.out / "checkpoint.safetensors").exists()
 
 
 def test_hdr_training_lowers_loss_and_keeps_log_mean(panoramas, tiny_cfg):
@@ -96,9 +96,11 @@ def test_init_from_unrelated_weights_is_a_user_error(davis, tiny_cfg, tmp_path):
 
     from vprop.errors import InputError
 
+    from safetensors.torch import save_file
+
     trainer = build_seg(tiny_cfg("seg", davis, steps=1))
-    unrelated = tmp_path / "other.pt"
-    torch.save({"model": {"encoder.weight": torch.zeros(3)}}, unrelated)
+    unrelated = tmp_path / "other.safetensors"
+    save_file({"encoder.weight": torch.zeros(3)}, str(unrelated))
     with pytest.raises(InputError, match="no tensor matches"):
         trainer.init_from(unrelated)
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import warnings
 
 import click
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vprop.errors import InputError
@@ -15,36 +17,55 @@ stderr = Console(stderr=True, highlight=False)
 
 
 class FramesPerSecond(TextColumn):
-    def __init__(self):
+    def __init__(self, unit: str = "fps"):
         super().__init__("")
+        self.unit = unit
 
     def render(self, task):
         speed = task.finished_speed or task.speed
-        return f"{speed:5.1f} fps" if speed else "  ... fps"
+        return f"{speed:5.1f} {self.unit}" if speed else f"  ... {self.unit}"
 
 
 @contextlib.contextmanager
-def progress(description: str, total: int | None, quiet: bool):
-    """Yields a callback to call once per frame; draws frames, fps and ETA on stderr unless quiet."""
+def progress(description: str, total: int | None, quiet: bool, unit: str = "fps", completed: int = 0):
+    """Yields a callback to call once per frame (or training step, ``unit="steps/s"``, counting from
+    ``completed``), optionally with a ``note`` such as the loss; draws the count, the rate, the note and the ETA
+    on stderr unless quiet."""
     if quiet:
-        yield lambda *_: None
+        yield lambda *_, **__: None
         return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(),
-                   TimeRemainingColumn(), console=stderr, transient=False)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(unit),
+                   TextColumn("{task.fields[note]}"), TimeRemainingColumn(), console=stderr, transient=False)
     task = None
 
-    def tick(*_):
+    def tick(*_, note: str | None = None):
         nonlocal task
         if task is None:   # the bar appears with the first frame, after the inputs were checked
             bar.start()
-            task = bar.add_task(description, total=total)
-        bar.advance(task)
+            task = bar.add_task(description, total=total, completed=completed, note="")
+        bar.update(task, advance=1, **({} if note is None else {"note": note}))
 
     try:
         yield tick
     finally:
         if task is not None:
             bar.stop()
+
+
+@contextlib.contextmanager
+def log_to_stderr(quiet: bool):
+    """The library's ``logging`` records (logger ``vprop``) on stderr, above any progress bar; warnings only when
+    quiet."""
+    logger = logging.getLogger("vprop")
+    handler = RichHandler(console=stderr, show_path=False, markup=False, rich_tracebacks=False)
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
 
 
 @contextlib.contextmanager

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import click
 
-from vprop.cli._console import user_errors
-from vprop.training.loop import TrainConfig
+from vprop.cli._console import log_to_stderr, progress, user_errors
+from vprop.cli._options import resolve_device
+from vprop.training.loop import PRECISIONS, TrainConfig, autocast_dtype
 
 
 @click.command("train")
@@ -15,9 +16,9 @@ from vprop.training.loop import TrainConfig
                    "hdr: folder of HDR panoramas (.exr, .hdr).")
 @click.option("--dev", multiple=True, help="Video or panorama names (file stems) held out for validation "
                                            "(repeatable; seg and hdr default to the DAVIS / HDR dev split).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
               help="TOML file of TrainConfig fields; command-line options override it.")
-@click.option("--out", default=None, help="Run directory (checkpoint.pt, log.csv); default runs/TASK.")
+@click.option("--out", default=None, help="Run directory (checkpoint.safetensors, log.csv); default runs/TASK.")
 @click.option("--steps", type=click.IntRange(1), default=None)
 @click.option("--batch-size", type=click.IntRange(1), default=None)
 @click.option("--lr", type=float, default=None)
@@ -34,22 +35,31 @@ from vprop.training.loop import TrainConfig
 @click.option("--export", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="After training, write the weights (safetensors) here.")
 @click.option("--workers", type=click.IntRange(0), default=None, help="Data loader processes.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Where to train (default auto: the GPU when there is one; under torchrun one per process).")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+              help="Autocast dtype of the forward pass (default auto: bf16 on a GPU that has it, else fp32; "
+                   "fp16 with loss scaling, CUDA only).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or log lines (log.csv is still written).")
 def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_switch, no_align, decoder, refine,
-                  coarse_weights, init, resume, export, workers):
+                  coarse_weights, init, resume, export, workers, device, precision, quiet):
     """Train a TPN for TASK (color, seg, hdr) on folders of real video (hdr: of HDR panoramas).
 
     Under torchrun (--nproc_per_node N) it trains data-parallel; only rank 0 logs, checkpoints and exports.
     """
+    import torch
+
     from vprop.training import distributed
     from vprop.training.run import BUILDERS
 
-    with user_errors():
+    with user_errors(quiet), log_to_stderr(quiet):
         fields = {}
         if config_path:
             with open(config_path, "rb") as f:
                 fields.update(tomllib.load(f))
         given = {"data": list(data) or None, "dev": list(dev) or None, "out": out, "steps": steps,
-                 "batch_size": batch_size, "lr": lr, "decoder": decoder, "init": init, "workers": workers}
+                 "batch_size": batch_size, "lr": lr, "decoder": decoder, "init": init, "workers": workers,
+                 "device": device, "precision": precision}
         fields.update({k: v for k, v in given.items() if v is not None})
         if no_switch:
             fields["switch"] = False
@@ -71,17 +81,26 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
         cfg = TrainConfig(task=task, **fields)
         if not cfg.data:
             raise click.UsageError("give --data FOLDER (or data = [...] in --config)")
+        cfg.device = resolve_device(cfg.device)
+        try:
+            autocast_dtype(cfg.precision, torch.device(cfg.device))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--precision") from None
+        distributed.setup(cfg.device == "cuda")      # before the builders' main_first() joins the group
         trainer = BUILDERS[task](cfg)
-        checkpoint = Path(cfg.out) / "checkpoint.pt"
-        if resume and checkpoint.exists():
-            trainer.resume(checkpoint)
+        checkpoint = Path(cfg.out) / "checkpoint.safetensors"
+        older = checkpoint.with_suffix(".pt")          # an older vprop's pickle checkpoint: refused, with why
+        if resume and (checkpoint.exists() or older.exists()):
+            trainer.resume(checkpoint if checkpoint.exists() else older)
             if distributed.is_main():
                 click.echo(f"resumed at step {trainer.step}")
         elif cfg.init:
             copied = trainer.init_from(Path(cfg.init))
             if distributed.is_main():
                 click.echo(f"initialised {copied} of {len(trainer.model.state_dict())} tensors from {cfg.init}")
-        trainer.run()
+        with progress(f"train {task}", cfg.steps, quiet or not distributed.is_main(), unit="steps/s",
+                      completed=trainer.step) as tick:
+            trainer.run(on_step=lambda step, loss: tick(note=f"loss {loss:.4f}"))
         if export and distributed.is_main():
             trainer.export(Path(export))
             click.echo(f"exported {export}")

@@ -1,14 +1,17 @@
 """Weights files: safetensors with the architecture in the metadata, so a file alone rebuilds its model.
 
 Where weights come from, in order: an explicit path; ``hf://ORG/REPO[@REVISION]/FILE`` through huggingface_hub
-(its cache, ``HF_HUB_OFFLINE=1`` honoured, sha256 checked where known); else the default shipped in ``weights/``.
-No pickle is ever loaded.
+(its cache, ``HF_HUB_OFFLINE=1`` honoured); else the file shipped in the package for the task
+(:mod:`vprop.models.registry`). A shipped or hub file is loaded only if its sha256 is the one recorded for it: the
+registry's for a shipped file, the hub's (the name of the LFS blob in the cache) for a hub file. No pickle is ever
+loaded.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import re
 from pathlib import Path
 
 import torch
@@ -16,24 +19,18 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from vprop.errors import InputError
+from vprop.models.registry import SHIPPED, shipped_dir
 from vprop.models.tpn import SwitchableTPN, TPNConfig
 
 log = logging.getLogger("vprop")
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-
-# Default weights per task, shipped in the repository (the registry: name -> file and sha256).
-DEFAULT_WEIGHTS = {
-    "color": "color-stpn.safetensors",
-    "seg": "seg-stpn.safetensors",
-    "hdr": "hdr-stpn.safetensors",
-    "seg-refine": "seg-refine-spn.safetensors",
-}
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def save_weights(model: SwitchableTPN, path: Path, metadata: dict | None = None, half: bool = True) -> None:
     """Write ``model`` with its config and free-form metadata (task, data, steps, metrics) to a safetensors file."""
-    tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+               for k, v in model.state_dict().items()}
     meta = {"vprop_config": model.cfg.to_json(), "vprop_meta": json.dumps(metadata or {}, sort_keys=True)}
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
@@ -76,6 +73,31 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_sha256(path: Path, expected: str, name: str | None = None) -> Path:
+    """``path`` itself if its content has the digest ``expected``, else a one-line error naming ``name``."""
+    actual = sha256(path)
+    if actual != expected:
+        raise InputError(name or path, f"sha256 mismatch: expected {expected}, got {actual} (damaged or replaced)")
+    return path
+
+
+def shipped_weights(task: str) -> Path:
+    """The file shipped for ``task``, checked against the registry's sha256."""
+    if task not in SHIPPED:
+        raise InputError(task, f"no shipped weights; known tasks: {', '.join(sorted(SHIPPED))}")
+    path = shipped_dir() / SHIPPED[task].file
+    if not path.is_file():
+        raise InputError(path, "shipped weights file missing: the installation is incomplete, reinstall vprop")
+    return check_sha256(path, SHIPPED[task].sha256)
+
+
+def hub_sha256(local: Path) -> str | None:
+    """The sha256 the hub gave for a cached file: huggingface_hub names an LFS file's blob by it (the snapshot
+    entry is a link to the blob). None where the cache holds a copy instead (no symlinks) or a non-LFS file."""
+    blob = Path(local).resolve()
+    return blob.name if blob.parent.name == "blobs" and SHA256_HEX.fullmatch(blob.name) else None
+
+
 def parse_hf_uri(uri: str) -> tuple[str, str, str | None]:
     """``hf://org/repo[@revision]/path/in/repo.safetensors`` -> (repo_id, filename, revision)."""
     rest = uri[len("hf://"):]
@@ -90,7 +112,8 @@ def parse_hf_uri(uri: str) -> tuple[str, str, str | None]:
 
 
 def fetch_hf(uri: str, cache_dir: Path | None = None, expected_sha256: str | None = None) -> Path:
-    """Resolve a hub URI to a local file through huggingface_hub's cache (offline mode uses only the cache)."""
+    """Resolve a hub URI to a local file through huggingface_hub's cache (offline mode uses only the cache),
+    downloading it when it is not there. Its sha256 is checked against the hub's, and ``expected_sha256``."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -103,17 +126,19 @@ def fetch_hf(uri: str, cache_dir: Path | None = None, expected_sha256: str | Non
                               "(offline?); download it once with network access") from None
     except Exception as e:
         raise InputError(uri, f"cannot fetch from the Hugging Face Hub ({type(e).__name__}: {e})") from None
-    if expected_sha256 and sha256(local) != expected_sha256:
-        raise InputError(uri, f"sha256 mismatch (expected {expected_sha256})")
+    recorded = hub_sha256(local)
+    if recorded is None and expected_sha256 is None:
+        log.warning("%s: the cache holds no sha256 for this file (not an LFS file, or a cache without "
+                    "symlinks); it is loaded unverified", uri)
+    for expected in {recorded, expected_sha256} - {None}:
+        check_sha256(local, expected, uri)
     return local
 
 
 def resolve_weights(task: str, weights: str | None = None, cache_dir: Path | None = None) -> Path:
     if weights:
         return fetch_hf(weights, cache_dir) if weights.startswith("hf://") else Path(weights)
-    if task not in DEFAULT_WEIGHTS:
-        raise InputError(task, f"no default weights; known tasks: {', '.join(sorted(DEFAULT_WEIGHTS))}")
-    return WEIGHTS_DIR / DEFAULT_WEIGHTS[task]
+    return shipped_weights(task)
 
 
 def load_model(task: str, weights: str | None = None, device: str = "cpu", cache_dir: Path | None = None

@@ -1,8 +1,9 @@
 """Data-parallel training under ``torchrun``: one process per device, gradients averaged by DDP.
 
 Nothing here does anything unless the process was launched by ``torchrun`` with WORLD_SIZE > 1: single-process
-training is exactly the plain loop. Under torchrun: gloo on CPU, nccl on CUDA (one GPU per local rank); each
-rank draws its own data (``data_seed``); only rank 0 logs, validates, checkpoints and exports.
+training is exactly the plain loop (on the device ``device`` picks). Under torchrun: gloo on CPU, nccl on CUDA
+(one GPU per local rank); each rank draws its own data (``data_seed``); only rank 0 logs, validates, checkpoints
+and exports.
 """
 from __future__ import annotations
 
@@ -41,19 +42,25 @@ def data_seed(seed: int) -> int:
     return seed + RANK_SEED_STRIDE * rank()
 
 
-def device() -> torch.device:
-    """cuda:LOCAL_RANK under torchrun with CUDA, else CPU."""
-    if enabled() and torch.cuda.is_available():
-        return torch.device("cuda", local_rank())
-    return torch.device("cpu")
+def device(choice: str = "auto") -> torch.device:
+    """The device this process trains on: ``auto`` is the GPU when there is one, ``cpu`` or ``cuda`` as asked;
+    a GPU is cuda:LOCAL_RANK (under torchrun each process has its own)."""
+    if choice not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {choice!r}: expected auto, cpu or cuda")
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError("device cuda: CUDA is not available on this machine")
+    return torch.device("cuda", local_rank())
 
 
-def setup() -> bool:
-    """Join the process group (idempotent). Returns whether training is distributed."""
+def setup(cuda: bool | None = None) -> bool:
+    """Join the process group (idempotent): nccl when training on CUDA (default: when there is a GPU), else gloo.
+    Returns whether training is distributed."""
     if not enabled():
         return False
     if not dist.is_initialized():
-        if torch.cuda.is_available():
+        if torch.cuda.is_available() if cuda is None else cuda:
             torch.cuda.set_device(local_rank())
             dist.init_process_group("nccl")
         else:
@@ -90,7 +97,7 @@ def wrap(module: torch.nn.Module) -> torch.nn.Module:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
-    dev = device()
+    dev = next(module.parameters()).device
     return DistributedDataParallel(module, device_ids=[dev.index] if dev.type == "cuda" else None)
 
 
@@ -98,6 +105,7 @@ def any_true(flag: bool) -> bool:
     """True on every rank if any rank's flag is (a stop signal seen by one rank stops all at the same step)."""
     if not (dist.is_available() and dist.is_initialized()):
         return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device())
+    on = torch.device("cuda", local_rank()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.tensor([1.0 if flag else 0.0], device=on)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)

@@ -1,12 +1,13 @@
-"""The training loop: switchable loss, AdamW with cosine decay, atomic checkpoints, resume, CSV log, validation."""
+"""The training loop: switchable loss, AdamW with cosine decay, atomic checkpoints, resume, CSV log, validation,
+on the CPU or a GPU (mixed precision there)."""
 from __future__ import annotations
 
 import contextlib
 import copy
 import csv
 import dataclasses
+import logging
 import math
-import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,10 @@ import torch
 from vprop.errors import InputError
 from vprop.models.tpn import SwitchableTPN, TPNConfig
 from vprop.training import distributed
+from vprop.training.checkpoint import load_checkpoint, model_tensors, save_checkpoint
 
+log = logging.getLogger(__name__)
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 @dataclass
 class TrainConfig:
@@ -56,6 +60,8 @@ class TrainConfig:
     unaligned_key: bool = True                            # seg: the network also sees the key's unaligned mask
     appearance: bool = True                               # seg: ... and the colour likelihood (key or coarse mask)
     perturb_coarse: int = 4                               # refine: coarse-mask errors added, px (0: none)
+    device: str = "auto"                                  # auto (the GPU when there is one), cpu or cuda
+    precision: str = "auto"                               # autocast: auto (bf16 on a GPU that has it), fp32, bf16, fp16
 
 
 def model_config(cfg: TrainConfig, guidance_channels: int, property_channels: int) -> TPNConfig:
@@ -73,11 +79,19 @@ def log_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.log(per_sample + 1e-5).mean()
 
 
-def save_atomic(obj, path: Path) -> None:
-    """A full disk or a kill mid-write leaves the previous file intact."""
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the forward pass runs in under autocast; None: plain float32.
+
+    ``auto`` is bfloat16 on a GPU that supports it (its range is float32's: no loss scaling needed) and float32
+    elsewhere. The propagation scans run in float32 whatever this says (``vprop.ops``).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision fp16 needs a CUDA device (bf16 works on the CPU)")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def _widened(source: torch.Size, own: torch.Size) -> bool:
@@ -101,7 +115,8 @@ class _Pair(torch.nn.Module):
 
 
 class Trainer:
-    """``loss_fn(pred, target)``: the per-task loss (default log-MSE, as colour and HDR train). Under torchrun
+    """``loss_fn(pred, target)``: the per-task loss (default log-MSE, as colour and HDR train). The model trains on
+    ``cfg.device`` under autocast at ``cfg.precision`` (float16 with a gradient scaler). Under torchrun
     (``vprop.training.distributed``) the model is wrapped in DistributedDataParallel and only rank 0 logs,
     validates and checkpoints; otherwise nothing changes.
 
@@ -113,21 +128,19 @@ class Trainer:
                  loss_fn: Callable = log_mse, best: tuple[str, str] | None = None):
         self.cfg, self.batches, self.validate, self.loss_fn = cfg, batches, validate, loss_fn
         self.best_metric, self.best = best, None
-        self.distributed = distributed.setup()
+        self.device = distributed.device(cfg.device)
+        self.distributed = distributed.setup(self.device.type == "cuda")
         self.main = distributed.is_main()
-        self.device = distributed.device()
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         torch.manual_seed(cfg.seed)
-        self.model = SwitchableTPN(model_cfg)
-        if self.distributed:
-            self.model.to(self.device)
-            self.net = distributed.wrap(_Pair(self.model))
-        else:
-            self.net = _Pair(self.model)
+        self.model = SwitchableTPN(model_cfg).to(self.device)
+        self.net = distributed.wrap(_Pair(self.model))
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.step = 0
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.checkpoint_path = self.out / "checkpoint.pt"
+        self.checkpoint_path = self.out / "checkpoint.safetensors"
         self._stop = False
 
     def lr_at(self, step: int) -> float:
@@ -141,33 +154,36 @@ class Trainer:
         return {
             "model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
             "model_config": self.model.cfg.to_json(), "train_config": dataclasses.asdict(self.cfg),
-            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(), "best": self.best,
+            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(legacy=False), "best": self.best,
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
         }
 
     def resume(self, path: Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        """Continue from a checkpoint: model, optimiser, step, best score, random generators, loss scale."""
+        state = load_checkpoint(path)
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
         self.step = state["step"]
-        self.best = state.get("best")
+        self.best = state["best"]
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
+        if state["cuda_rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if state["scaler"] and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
         dataset = getattr(self.batches, "dataset", None)
         if hasattr(dataset, "start"):     # new pairs from here on, not a replay of those already trained on
             dataset.start = self.step
 
     def init_from(self, path: Path) -> int:
-        """Fine-tune start: weights only, from a checkpoint or an exported safetensors file.
+        """Fine-tune start: weights only, from a checkpoint or an exported weights file (safetensors both).
 
         Tensors whose name and shape match are copied, the rest keep their initialisation: a model for one task
         can start from another task's weights (the guidance U-Net transfers; the property layers differ).
         Returns how many tensors were copied.
         """
-        if str(path).endswith(".safetensors"):
-            from vprop.models.hub import read_weights_file
-            source = read_weights_file(path)[0]     # the tensors alone: the file's architecture may differ
-        else:
-            source = torch.load(path, map_location="cpu", weights_only=False)["model"]
+        source = model_tensors(path)        # the tensors alone: the file's architecture may differ
         own = self.model.state_dict()
         matching = {k: v.to(own[k].dtype) for k, v in source.items() if k in own and own[k].shape == v.shape}
         for k, v in source.items():
@@ -175,7 +191,7 @@ class Trainer:
                 # More input channels than the source (e.g. an added unaligned key): the new ones start at
                 # zero, so the model starts as the source did and learns to use them.
                 wide = torch.zeros_like(own[k])
-                wide[:, : v.shape[1]] = v
+                wide[:, : v.shape[1]] = v.to(wide.dtype)
                 matching[k] = wide
         if not matching:
             raise InputError(path, "no tensor matches this model's architecture")
@@ -183,7 +199,7 @@ class Trainer:
         return len(matching)
 
     def save(self) -> None:
-        save_atomic(self.state(), self.checkpoint_path)
+        save_checkpoint(self.checkpoint_path, self.state())
 
     def _on_signal(self, signum, frame):
         self._stop = True
@@ -209,45 +225,55 @@ class Trainer:
             return
         self.best = value
         self.export(self.out / "best.safetensors", validation=scores)
-        print(f"step {self.step:6d}  best {name} so far: wrote {self.out / 'best.safetensors'}", flush=True)
+        log.info("step %d: best %s so far, wrote %s", self.step, name, self.out / "best.safetensors")
 
     def _validation_model(self):
         return self.model if self.device.type == "cpu" else copy.deepcopy(self.model).cpu()
 
-    def run(self) -> None:
+    def train_step(self, guidance, prop, truth) -> float:
+        """One optimiser step on a batch; returns its loss."""
+        guidance, prop, truth = (t.to(self.device, non_blocking=True) for t in (guidance, prop, truth))
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            loss = self.loss(guidance, prop, truth)
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.opt)       # clip the true gradients, not the scaled ones
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.step += 1
+        return loss.item()
+
+    def run(self, on_step: Callable[[int, float], None] | None = None) -> None:
+        """Train to ``cfg.steps`` (or a stop signal); ``on_step(step, loss)`` after each step, on rank 0 only."""
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         log_path = self.out / "log.csv"
         new_log = not log_path.exists()
         main = self.main
+        log.info("training %s on %s (%s), step %d of %d", self.model.cfg.task, self.device,
+                 "float32" if self.amp_dtype is None else f"autocast {str(self.amp_dtype)[6:]}", self.step, self.cfg.steps)
         with (open(log_path, "a", newline="") if main else contextlib.nullcontext()) as log_file:
-            log = csv.writer(log_file) if main else None
+            table = csv.writer(log_file) if main else None
             if main and new_log:
-                log.writerow(["step", "loss", "lr", "seconds", "metric", "value"])
+                table.writerow(["step", "loss", "lr", "seconds", "metric", "value"])
             t0, running = time.time(), []
             self.model.train()
             batches = iter(self.batches)
             while self.step < self.cfg.steps and not (distributed.any_true(self._stop) if self.distributed
                                                       else self._stop):
-                guidance, prop, truth = next(batches)
-                if self.distributed:
-                    guidance, prop, truth = (t.to(self.device) for t in (guidance, prop, truth))
-                for group in self.opt.param_groups:
-                    group["lr"] = self.lr_at(self.step)
-                loss = self.loss(guidance, prop, truth)
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-                self.opt.step()
-                self.step += 1
-                running.append(loss.item())
+                running.append(self.train_step(*next(batches)))
                 if not main:
                     continue
+                if on_step:
+                    on_step(self.step, running[-1])
                 if self.step % self.cfg.log_every == 0:
                     mean = float(np.mean(running))
                     elapsed = time.time() - t0
-                    print(f"step {self.step:6d}  loss {mean:.4f}  lr {self.lr_at(self.step):.2e}  {elapsed:7.0f}s",
-                          flush=True)
-                    log.writerow([self.step, f"{mean:.5f}", f"{self.lr_at(self.step):.3e}", f"{elapsed:.0f}", "", ""])
+                    log.info("step %d  loss %.4f  lr %.2e  %.0fs", self.step, mean, self.lr_at(self.step), elapsed)
+                    table.writerow([self.step, f"{mean:.5f}", f"{self.lr_at(self.step):.3e}", f"{elapsed:.0f}", "",
+                                    ""])
                     log_file.flush()
                     running = []
                 if self.step % self.cfg.checkpoint_every == 0:
@@ -256,8 +282,8 @@ class Trainer:
                     self.model.eval()
                     scores = self.validate(self._validation_model())
                     for name, value in scores.items():
-                        print(f"step {self.step:6d}  dev {name} {value:.3f}", flush=True)
-                        log.writerow([self.step, "", "", f"{time.time() - t0:.0f}", name, f"{value:.4f}"])
+                        log.info("step %d  dev %s %.3f", self.step, name, value)
+                        table.writerow([self.step, "", "", f"{time.time() - t0:.0f}", name, f"{value:.4f}"])
                     log_file.flush()
                     self._keep_best(scores)
                     self.model.train()

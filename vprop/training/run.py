@@ -136,6 +136,7 @@ def build_seg(cfg: TrainConfig) -> Trainer:
     masks (plain BCE: a spatial network has no reverse pass to switch to).
     """
     from vprop.models.hub import load_model
+    from vprop.models.registry import SHIPPED
     from vprop.tasks import seg
     from vprop.training.seg_data import SegPairs, load_seg_clips, seg_bce
 
@@ -162,7 +163,7 @@ def build_seg(cfg: TrainConfig) -> Trainer:
         validate = seg_validation(dev_paths, Path(cfg.cache_dir)) if main else None
         return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce, best=("J/vprop", "max"))
     mcfg = model_config(cfg, seg.REFINE_GUIDANCE_CHANNELS, 1)
-    mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or "seg-stpn.safetensors").name}
+    mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or SHIPPED["seg"].file).name}
     mcfg.appearance = cfg.appearance        # the coarse mask's own colour likelihood (seg.refine_inputs)
     validate = seg_validation(dev_paths, Path(cfg.cache_dir), coarse=coarse) if main else None
     batches = CoarseMasks(loader, coarse, cfg.perturb_coarse, mcfg.appearance)
