@@ -1,6 +1,7 @@
 """`vprop`: a click group; each command is a thin module over the library."""
 import click
 
+from vprop.cli.batch import batch_group
 from vprop.cli.colorize import colorize_command
 from vprop.cli.eval import eval_group
 from vprop.cli.hdr import hdr_command, hdr_merge_command
@@ -26,3 +27,4 @@ main.add_command(hdr_command)
 main.add_command(hdr_merge_command)
 main.add_command(segment_command)
 main.add_command(weights_group)
+main.add_command(batch_group)

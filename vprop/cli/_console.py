@@ -89,3 +89,44 @@ def user_errors(quiet: bool = False):
         warnings.showwarning = old
 
 
+class BatchProgress:
+    """One bar for a whole batch on stderr: frames done of all videos, videos finished, fps and ETA.
+
+    ``say`` prints a line above the bar (errors are said even when quiet)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = Progress(TextColumn("batch"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
+                            TextColumn("{task.fields[videos]}"), FramesPerSecond(), TimeRemainingColumn(),
+                            console=stderr, transient=False)
+        self.task, self.videos, self.finished = None, 0, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.task is not None:
+            self.bar.stop()
+        return False
+
+    def start(self, videos: int, frames: int):
+        self.videos = videos
+        if not self.quiet and videos:
+            self.bar.start()
+            self.task = self.bar.add_task("batch", total=frames or None, videos=f"0/{videos} videos")
+
+    def advance(self, frames: int):
+        if self.task is not None:
+            self.bar.advance(self.task, frames)
+
+    def finished_video(self, frames_off: int = 0):
+        """A video ended; ``frames_off``: its frames the total counted wrongly (a failure's unprocessed ones)."""
+        self.finished += 1
+        if self.task is not None:
+            total = self.bar.tasks[0].total
+            self.bar.update(self.task, total=None if total is None else max(0, total + frames_off),
+                            videos=f"{self.finished}/{self.videos} videos")
+
+    def say(self, line: str, error: bool = False):
+        if error or not self.quiet:
+            stderr.print(line, markup=False, highlight=False, soft_wrap=True)

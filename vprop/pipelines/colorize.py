@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from vprop.confidence import ConfidenceReport
 from vprop.errors import InputError
@@ -52,10 +53,12 @@ def load_color_key(path: Path, width: int, height: int) -> np.ndarray:
 def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str = "offline",
              align: bool | None = None, blend: str = "confidence", weights: str | None = None,
              device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False,
-             report=None, on_frame: Callable[[int], None] | None = None) -> Path:
+             report=None, on_frame: Callable[[int], None] | None = None,
+             model: torch.nn.Module | None = None) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
+    ``model``: a colour model already loaded (a batch worker holds one for many videos); ``weights`` is then unused.
     Returns the output path, written atomically. ``on_frame(index)`` is called after each frame.
     ``report``: a directory for the per-frame confidence report (``vprop.confidence.ConfidenceReport``).
     """
@@ -68,7 +71,8 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
             load_color_key(path, info.width, info.height)
     task = ColorTask()
     keys = LazyKeys(files, lambda p: task.prepare_key(load_color_key(p, info.width, info.height)))
-    model, _ = load_model("color", weights, device)
+    if model is None:
+        model, _ = load_model("color", weights, device)
     settings = Settings(mode=mode, align=model.cfg.extra.get("aligned", True) if align is None else align,
                         blend=blend, batch_size=batch_size, device=device)
     seen = set()

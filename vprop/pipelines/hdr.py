@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 import av
 import cv2
 import numpy as np
+import torch
 from av.video.reformatter import Colorspace, VideoReformatter
 
 from vprop.confidence import ConfidenceReport
@@ -170,13 +171,14 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
 def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: bool = True,
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
         hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
-        report=None, on_frame: Callable[[int], None] | None = None) -> Path:
+        report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
     estimate alone; ``blend_rule``: "clipped" (the LDR wherever it did not clip) or "paper" (eq. 10).
     ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. ``report``: a directory for the per-frame
-    confidence report (``vprop.confidence.ConfidenceReport``). Returns ``output_dir``.
+    confidence report (``vprop.confidence.ConfidenceReport``). ``model``: an HDR model already loaded (a batch
+    worker holds one for many videos); ``weights`` is then unused. Returns ``output_dir``.
     """
     info = probe(video)
     output_dir = Path(output_dir)
@@ -195,7 +197,8 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         for path in files.values():       # fail before any work on a bad key
             load_hdr_key(path, info.width, info.height)
     confidence = ConfidenceReport(report, video=video, task="hdr", mode=mode) if report else None
-    model, _ = load_model("hdr", weights, device)
+    if model is None:
+        model, _ = load_model("hdr", weights, device)
     aligned = model.cfg.extra.get("aligned", True) if align is None else align
     if model.cfg.guidance_channels != guidance_channels(aligned):
         raise InputError(weights or "hdr", f"model expects {model.cfg.guidance_channels} guidance channels; "

@@ -224,7 +224,8 @@ def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings, on_conf
 def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", weights: str | None = None,
             device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
             refine: bool = False, refine_weights: str | None = None, alpha=None, full_resolution: bool = False,
-            report=None, on_frame: Callable[[int], None] | None = None) -> Path:
+            report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
+            refiner: torch.nn.Module | None = None) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
     ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame
@@ -233,10 +234,14 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write the frames with
     the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
     model's training size are segmented at that size unless ``full_resolution``. ``report``: a directory for
-    the per-frame confidence report (``vprop.confidence.ConfidenceReport``). Returns the output directory.
+    the per-frame confidence report (``vprop.confidence.ConfidenceReport``). ``model``/``refiner``: already
+    loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused. Returns the
+    output directory.
     """
     if not masks:
         raise InputError("--mask", "give at least one mask key-frame")
+    if chain and mode == "offline":
+        raise InputError("--chain", "works online only (drop --mode offline)")
     info = probe(video)
     labels: dict[int, np.ndarray] = {}
     for index, path in sorted(masks.items()):
@@ -258,8 +263,10 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     if not os.access(output_dir.parent, os.W_OK | os.X_OK):
         raise InputError(output_dir.parent, "output directory is not writable")
     confidence = ConfidenceReport(report, video=video, task="seg", mode=mode) if report else None
-    model, _ = load_model("seg", weights, device)
-    refiner = load_model("seg-refine", refine_weights, device)[0] if refine or refine_weights else None
+    if model is None:
+        model, _ = load_model("seg", weights, device)
+    if refiner is None and (refine or refine_weights):
+        refiner, _ = load_model("seg-refine", refine_weights, device)
     settings = Settings(mode=mode, align=model.cfg.extra.get("aligned", True) if align is None else align,
                         batch_size=batch_size, device=device)
     seen = set()

@@ -1,0 +1,100 @@
+"""`vprop batch`: how jobs are found and checked, before any Ray worker starts."""
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import bad, run
+from vprop.batch import folder_jobs, is_complete, manifest_jobs, mask_keys, read_manifest
+from vprop.errors import InputError
+
+
+def touch(path, text="x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_folder_jobs_find_keys_and_outputs_by_the_video_name(tmp_path):
+    for name in ("b.mp4", "a.MOV", "notes.txt", ".hidden.mp4"):
+        touch(tmp_path / "videos" / name)
+    touch(tmp_path / "masks" / "a.png")
+    (tmp_path / "masks" / "b").mkdir()
+    jobs, others = folder_jobs("segment", tmp_path / "videos", tmp_path / "masks", tmp_path / "out", {"mode": "online"})
+    assert [(j.video.name, j.keys.name, Path(j.output).name) for j in jobs] == [("a.MOV", "a.png", "a"), ("b.mp4", "b", "b")]
+    assert [p.name for p in others] == ["notes.txt"]
+    assert jobs[0].options == {"mode": "online"}
+    jobs, _ = folder_jobs("colorize", tmp_path / "videos", tmp_path / "keys", tmp_path / "out", {"lossless": True})
+    assert [(j.keys, Path(j.output).name) for j in jobs] == [(tmp_path / "keys" / "a", "a.mkv"),
+                                                            (tmp_path / "keys" / "b", "b.mkv")]
+
+
+def test_manifests_in_csv_and_toml_give_the_same_jobs(tmp_path):
+    touch(tmp_path / "jobs.csv", "input,keys,output,mode,batch-size\n"
+                                 "v/a.mp4,k/a,,online,\n"
+                                 "# a comment row\n"
+                                 "v/b.mp4,,b_col.mkv,,2\n")
+    touch(tmp_path / "jobs.toml", '[[video]]\ninput = "v/a.mp4"\nkeys = "k/a"\nmode = "online"\n\n'
+                                  '[[video]]\ninput = "v/b.mp4"\noutput = "b_col.mkv"\nbatch_size = 2\n')
+    assert [where for where, _ in read_manifest(tmp_path / "jobs.csv")] == ["jobs.csv, row 2", "jobs.csv, row 4"]
+
+    def convert(column, value):
+        return column, value if column == "mode" else int(value)
+
+    out = tmp_path / "out"
+    for manifest in ("jobs.csv", "jobs.toml"):
+        jobs = manifest_jobs("colorize", tmp_path / manifest, tmp_path / "root", out, {"mode": "offline"}, convert)
+        assert [(j.video, j.keys, j.output, j.options) for j in jobs] == [
+            (tmp_path / "v/a.mp4", tmp_path / "k/a", str(out / "a.mp4"), {"mode": "online"}),
+            (tmp_path / "v/b.mp4", tmp_path / "root/b", str(out / "b_col.mkv"), {"mode": "offline", "batch_size": 2}),
+        ]
+
+
+def test_mask_keys_and_complete_outputs(tmp_path):
+    single = touch(tmp_path / "m.png")
+    assert mask_keys(single) == {0: single}
+    folder = tmp_path / "many"
+    paths = [touch(folder / f"{i:05d}.png") for i in (0, 12)]
+    assert mask_keys(folder) == {0: paths[0], 12: paths[1]}
+    with pytest.raises(InputError, match="no such mask file or folder"):
+        mask_keys(tmp_path / "missing")
+    assert not is_complete(str(tmp_path / "out"))
+    (tmp_path / "out").mkdir()
+    touch(tmp_path / "out" / "notes.txt")
+    assert not is_complete(str(tmp_path / "out"))       # a folder is complete once its frames are in
+    touch(tmp_path / "out" / "00000.png")
+    assert is_complete(str(tmp_path / "out")) and is_complete(str(single))
+
+
+@pytest.mark.parametrize("row, words", [
+    ("v.mp4,k,sideways", ["jobs.csv, row 2", "mode", "sideways"]),
+    ("v.mp4,k,online,cuda", ["row 2", "device", "command line"]),
+])
+def test_bad_manifest_cells_are_one_error_line(tmp_path, row, words):
+    header = "input,keys,mode" + (",device" if row.count(",") == 3 else "")
+    manifest = touch(tmp_path / "jobs.csv", f"{header}\n{row}\n")
+    bad(run("batch", "segment", manifest, "-o", tmp_path / "out"), *words)
+
+
+def test_unknown_column_lists_the_known_ones(tmp_path):
+    manifest = touch(tmp_path / "jobs.csv", "input,keys,colour\nv.mp4,k,red\n")
+    bad(run("batch", "colorize", manifest, "-o", tmp_path / "out"), "unknown column 'colour'", "interval", "crf")
+
+
+def test_two_videos_writing_one_output_are_refused(tmp_path):
+    touch(tmp_path / "videos" / "a.mp4")
+    touch(tmp_path / "videos" / "a.mov")
+    bad(run("batch", "hdr", tmp_path / "videos", "--hdr-keys", tmp_path, "-o", tmp_path / "out"),
+        "a.mov", "a.mp4", "distinct outputs")
+
+
+def test_jobs_must_be_a_folder_or_a_manifest(tmp_path):
+    bad(run("batch", "colorize", tmp_path / "nothing", "-o", tmp_path / "out"), "nothing", "no such folder")
+    bad(run("batch", "colorize", touch(tmp_path / "list.txt"), "-o", tmp_path / "out"), "list.txt", ".csv/.toml")
+
+
+def test_without_ray_the_command_says_how_to_install_it(tmp_path, monkeypatch):
+    touch(tmp_path / "videos" / "a.mp4")
+    monkeypatch.setitem(sys.modules, "ray", None)
+    bad(run("batch", "colorize", tmp_path / "videos", "--keys", tmp_path, "-o", tmp_path / "out"),
+        "pip install 'vprop[batch]'")
