@@ -48,6 +48,11 @@ class VideoInfo:
     colorspace: int
     color_range: int
 
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) as the stream stores its frames, before the display rotation."""
+        return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
+
 
 @dataclass
 class VideoFrame:
@@ -154,7 +159,7 @@ class VideoWriter:
         self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
         _check_output(self.path, Path(source.path))
         # Stored as the source stored it (display matrix copied), so sideways when rotated.
-        width, height = (source.height, source.width) if source.rotation % 180 else (source.width, source.height)
+        width, height = source.stored_size
         # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
         even = self.kind == "h264"
         self.size = (width + even * (width % 2), height + even * (height % 2))

@@ -134,8 +134,7 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
         "range=limited", "master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1)",
         f"max-cll={cll},{fall}", "log-level=error",
     ])
-    # Stored as the source stored it (its display matrix copied), so sideways when rotated.
-    width, height = (source.height, source.width) if source.rotation % 180 else (source.width, source.height)
+    width, height = source.stored_size   # sideways when rotated: the display matrix is copied
     width, height = width + width % 2, height + height % 2
     with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, av.open(str(source.path)) as src:
         video = out.add_stream("libx265", rate=source.fps)
