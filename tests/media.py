@@ -1,9 +1,11 @@
 """Small synthetic videos, made with PyAV in tmp_path so tests need no data files."""
 
+import hashlib
 from fractions import Fraction
 
 import av
 import numpy as np
+import pytest
 
 
 def pattern(index: int, width: int, height: int) -> np.ndarray:
@@ -16,10 +18,17 @@ def pattern(index: int, width: int, height: int) -> np.ndarray:
 
 
 def write_video(path, frames=24, size=(64, 48), rate=24, pts=None, time_base=None,
-                audio=None, rotation=None, colour=None, content=pattern, options=None):
-    """Encode `frames` H.264 frames; `audio` is an audio codec name for a 440 Hz mono sine."""
+                audio=None, rotation=None, colour=None, content=pattern, options=None,
+                subtitles=None, tags=None):
+    """Encode `frames` H.264 frames; `audio` is an audio encoder name for a 440 Hz mono sine.
+
+    `subtitles`: [(start s, end s, text)] muxed as a SubRip stream (Matroska holds it).
+    `tags`: {"container" | "video" | "audio" | "subtitle": {tag: value}}.
+    """
     width, height = size
+    tags = tags or {}
     with av.open(str(path), "w", options=options or {}) as out:
+        out.metadata.update(tags.get("container", {}))
         video = out.add_stream("libx264", rate=rate)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         matrix = {}
@@ -32,6 +41,11 @@ def write_video(path, frames=24, size=(64, 48), rate=24, pts=None, time_base=Non
         if rotation:
             video.set_display_rotation(rotation)
         sound = out.add_stream(audio, rate=48000, layout="mono") if audio else None
+        text = _subrip(path, subtitles) if subtitles else None
+        text_stream = out.add_stream_from_template(text.streams.subtitles[0]) if text else None
+        for stream in (video, sound, text_stream):
+            if stream is not None:
+                stream.metadata.update(tags.get(stream.type, {}))
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(content(i, width, height), format="rgb24")
             frame = frame.reformat(format="yuv420p", **matrix)
@@ -54,4 +68,39 @@ def write_video(path, frames=24, size=(64, 48), rate=24, pts=None, time_base=Non
                 out.mux(sound.encode(chunk))
                 start += n
             out.mux(sound.encode(None))
+        if text:
+            for packet in text.demux(text.streams.subtitles[0]):
+                if packet.size:
+                    packet.stream = text_stream
+                    out.mux(packet)
+            text.close()
     return path
+
+
+def _subrip(path, subtitles):
+    def clock(seconds):
+        ms = round(seconds * 1000)
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+    srt = path.with_name(path.name + ".srt")
+    srt.write_text("".join(f"{i}\n{clock(a)} --> {clock(b)}\n{line}\n\n"
+                           for i, (a, b, line) in enumerate(subtitles, 1)))
+    return av.open(str(srt))
+
+
+def packets(path, kind="audio"):
+    """(codec, [(sha256 of the bytes, pts in seconds)]) of the first stream of `kind` ("audio", "subtitles").
+
+    Two files with equal lists carry the same packets bit for bit, at the same times.
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams.get(**{kind: 0})[0]
+        return stream.codec_context.codec.canonical_name, [
+            (hashlib.sha256(bytes(p)).hexdigest(), p.pts * p.time_base) for p in container.demux(stream) if p.size]
+
+
+def need_encoder(name):
+    """Skip the test when this FFmpeg build cannot encode `name`, which the test clip needs."""
+    try:
+        av.Codec(name, "w")
+    except av.codec.codec.UnknownCodecError:
+        pytest.skip(f"this FFmpeg build has no {name} encoder to make the test clip")

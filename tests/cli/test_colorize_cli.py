@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cli_helpers import bad, run
+from media import need_encoder, packets
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -167,3 +168,31 @@ def test_truncated_video_colours_what_decodes_and_warns(tmp_path, make_video, ti
     assert "warning:" in result.output and "cut.mkv" in result.output
     n = len(frame_times(out))
     assert 0 < n < 48
+
+
+def test_mp3_in_mp4_comes_out_bit_exact(tmp_path, make_video, tiny_color_weights):
+    """The README's promise, end to end: MP4 holds MP3, so not one packet is re-encoded."""
+    need_encoder("libmp3lame")
+    video = make_video("talk.mp4", frames=12, size=(64, 48), audio="libmp3lame")
+    keys = colour_keys(video, tmp_path / "keys", {0})
+    out = tmp_path / "out.mp4"
+    result = run("colorize", video, "--keys", keys, "--mode", "online", "-o", out, "--weights", tiny_color_weights)
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    assert packets(out) == packets(video) and packets(out)[0] == "mp3"
+    assert frame_times(out) == frame_times(video)
+
+
+def test_audio_the_container_cannot_hold_is_reencoded_with_one_warning(tmp_path, make_video, tiny_color_weights):
+    need_encoder("libopus")
+    video = make_video("talk.mkv", frames=12, size=(64, 48), audio="libopus")
+    keys = colour_keys(video, tmp_path / "keys", {0})
+    args = ("colorize", video, "--keys", keys, "--mode", "online", "--weights", tiny_color_weights)
+    result = run(*args, "-o", tmp_path / "out.mov")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warned == ["warning: talk.mkv: audio stream #1 (opus) cannot go into .mov (the mov muxer does not take "
+                      "opus); re-encoded to AAC"]
+    assert packets(tmp_path / "out.mov")[0] == "aac"
+    quiet = run(*args, "-o", tmp_path / "quiet.mov", "--quiet")
+    assert quiet.exit_code == 0 and quiet.output == ""

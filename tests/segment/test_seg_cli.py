@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seg_media import save_palette, square_labels
+from seg_media import SIZE, save_palette, square_frame, square_labels
 from cli_helpers import bad, run
+from media import need_encoder, packets, write_video
 from vprop.io.images import read_mask
 
 
@@ -162,3 +163,13 @@ def test_segment_alpha_needs_mov_or_directory(setup):
     tmp, video, mask, weights = setup
     bad(segment(tmp, video, weights, "--mask", mask, "--alpha", tmp / "matte.mp4"), "matte.mp4", "ProRes 4444")
     assert not (tmp / "out").exists()
+
+
+def test_overlay_and_alpha_keep_the_sound_bit_exact(setup):
+    need_encoder("libmp3lame")
+    tmp, _, mask, weights = setup
+    video = write_video(tmp / "talk.mp4", frames=10, size=SIZE, content=square_frame, audio="libmp3lame")
+    result = segment(tmp, video, weights, "--mask", mask, "--overlay", tmp / "ov.mp4", "--alpha", tmp / "matte.mov")
+    assert result.exit_code == 0, result.output
+    for path in (tmp / "ov.mp4", tmp / "matte.mov"):
+        assert packets(path) == packets(video) and packets(path)[0] == "mp3"

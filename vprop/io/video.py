@@ -1,6 +1,7 @@
 """Streaming video on PyAV: decode and encode one frame at a time, keeping timing and colour."""
 
 import os
+import struct
 import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -11,11 +12,12 @@ from typing import Iterator
 import av
 import cv2
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import Colorspace, Interpolation, VideoReformatter
 
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
-from vprop.io.passthrough import StreamCopier
+from vprop.io.passthrough import StreamCopier, keep_video_tags
 
 # Frames report AVCOL_SPC_* numbers; swscale wants SWS_CS_* ones.
 _SWSCALE_MATRIX = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601,
@@ -38,12 +40,18 @@ class VideoInfo:
     frame_count: int | None  # None when the container does not say (e.g. MKV)
     time_base: Fraction
     rotation: int  # counter-clockwise degrees applied on decode: 0, 90, 180 or 270
+    display_matrix: tuple[int, ...] | None  # the stream's 3x3 display matrix (rotation, flips) as stored
     has_audio: bool
     codec: str
     color_primaries: int  # AVCOL_PRI_*, AVCOL_TRC_*, AVCOL_SPC_*, AVCOL_RANGE_* as PyAV reports
     color_trc: int
     colorspace: int
     color_range: int
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) as the stream stores its frames, before the display rotation."""
+        return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
 
 
 @dataclass
@@ -74,6 +82,7 @@ def probe(path) -> VideoInfo:
             frame_count=stream.frames or None,
             time_base=stream.time_base,
             rotation=rotation,
+            display_matrix=_display_matrix(first),
             has_audio=bool(container.streams.audio),
             codec=stream.codec_context.name,
             color_primaries=int(first.color_primaries),
@@ -122,13 +131,12 @@ def _missing_tail(container, stream, last) -> str | None:
     """
     if last is None or last.pts is None:
         return None
-    time_base = last.time_base or stream.time_base
-    start = stream.start_time if stream.start_time is not None else 0
-    end = float((last.pts - start) * time_base + 1 / (stream.average_rate or 25))
+    end = float(last.pts * (last.time_base or stream.time_base) + 1 / (stream.average_rate or 25))
+    # Where the header says the video ends, in the same clock as the frames' timestamps.
     if stream.duration:
-        announced = float(stream.duration * stream.time_base)
+        announced = float(((stream.start_time or 0) + stream.duration) * stream.time_base)
     elif container.duration:
-        announced = container.duration / av.time_base
+        announced = ((container.start_time or 0) + container.duration) / av.time_base
     else:
         return None
     # Some slack: audio may outlast the video, and durations are rounded.
@@ -138,7 +146,7 @@ def _missing_tail(container, stream, last) -> str | None:
 
 
 class VideoWriter:
-    """Write frames with the source's timing, colour tags, audio and subtitles.
+    """Write frames with the source's timing, colour and stream tags, display matrix, audio and subtitles.
 
     The output kind follows the path: .mp4/.mov H.264, .mkv H.264 (FFV1 if lossless),
     a directory (existing, or a path ending in "/") one PNG per frame. With ``alpha`` frames are RGBA and
@@ -150,10 +158,11 @@ class VideoWriter:
         self.path, self.kind = _output_kind(output, lossless, alpha)
         self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
         _check_output(self.path, Path(source.path))
+        # Stored as the source stored it (display matrix copied), so sideways when rotated.
+        width, height = source.stored_size
         # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
         even = self.kind == "h264"
-        self.size = (source.width + even * (source.width % 2),
-                     source.height + even * (source.height % 2))
+        self.size = (width + even * (width % 2), height + even * (height % 2))
         self._stack = None
 
     def __enter__(self):
@@ -179,6 +188,7 @@ class VideoWriter:
             if not cv2.imwrite(str(name), np.ascontiguousarray(bgr)):
                 raise OSError(f"could not write {name}")
             return
+        rgb = coded_orientation(rgb, self.source.rotation)
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
         image = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge"),
                                            format="rgba" if self.channels == 4 else "rgb24")
@@ -225,7 +235,8 @@ class VideoWriter:
         # The source time base on both, so VFR timestamps survive unchanged.
         video.time_base = video.codec_context.time_base = source.time_base
         self._video, self._reformatter, self._last_pts = video, VideoReformatter(), None
-        self._copier = StreamCopier(self._src, self._out, self.path.suffix)
+        keep_video_tags(_video_stream(self._src, Path(source.path)), video, source.display_matrix)
+        self._copier = StreamCopier(self._src, self._out)
 
     def _pts(self, frame: VideoFrame) -> int:
         time_base = self.source.time_base
@@ -263,6 +274,17 @@ def _video_stream(container, path: Path):
 
 def _rotation(frame) -> int:
     return round((frame.rotation or 0) / 90) % 4 * 90
+
+
+def _display_matrix(frame) -> tuple[int, ...] | None:
+    matrix = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+    return struct.unpack("9i", bytes(matrix)) if matrix is not None else None
+
+
+def coded_orientation(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Undo the rotation applied on decode: frames are stored as the source stored them,
+    and the copied display matrix turns them upright again in players and editors."""
+    return np.rot90(image, -(rotation // 90))
 
 
 def _to_rgb(frame, reformatter) -> np.ndarray:

@@ -20,8 +20,9 @@ from vprop.confidence import ConfidenceReport
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import fit_to_size, read_exr, read_linear_rgb, read_rgb, write_exr
-from vprop.io.passthrough import StreamCopier
-from vprop.io.video import _SCALING, VideoFrame, VideoInfo, VideoWriter, probe, read_frames
+from vprop.io.passthrough import StreamCopier, keep_video_tags
+from vprop.io.video import (_SCALING, VideoFrame, VideoInfo, VideoWriter, _video_stream, coded_orientation, probe,
+                            read_frames)
 from vprop.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
@@ -135,7 +136,8 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
         "range=limited", "master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1)",
         f"max-cll={cll},{fall}", "log-level=error",
     ])
-    width, height = source.width + source.width % 2, source.height + source.height % 2
+    width, height = source.stored_size   # sideways when rotated: the display matrix is copied
+    width, height = width + width % 2, height + height % 2
     with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, av.open(str(source.path)) as src:
         video = out.add_stream("libx265", rate=source.fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p10le"
@@ -145,10 +147,11 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
         if output.suffix.lower() != ".mkv":
             video.codec_tag = "hvc1"     # what Apple players need to play HEVC in MP4/MOV
         video.time_base = video.codec_context.time_base = source.time_base
-        copier = StreamCopier(src, out, output.suffix)
+        keep_video_tags(_video_stream(src, source.path), video, source.display_matrix)
+        copier = StreamCopier(src, out)
         reformatter, last = VideoReformatter(), None
         for path, frame in zip(exr_paths, frames):
-            signal = pq_encode(hdr10_nits(read_exr(path), white))
+            signal = coded_orientation(pq_encode(hdr10_nits(read_exr(path), white)), source.rotation)
             pad = ((0, height - signal.shape[0]), (0, width - signal.shape[1]), (0, 0))
             rgb48 = np.round(np.pad(signal, pad, mode="edge") * 65535).astype(np.uint16)
             image = av.VideoFrame.from_ndarray(rgb48, format="rgb48le")
