@@ -1,5 +1,6 @@
 """Key-frames, masks and HDR images: reading, checking against the video, writing."""
 
+import errno
 import re
 import warnings
 from pathlib import Path
@@ -59,6 +60,18 @@ def read_rgb(path) -> np.ndarray:
     if bgr is None:
         raise InputError(path, "not an image OpenCV can read")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def write_png(path, rgb: np.ndarray) -> None:
+    """Save uint8 RGB or RGBA as a PNG. Encoded in memory and written by Python, so that a full disk raises
+    OSError with its errno (cv2.imwrite only answers False)."""
+    rgb = np.asarray(rgb)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[-1] == 4
+                                                 else cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"cannot encode a {rgb.dtype} {rgb.shape} image as PNG")
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def is_grayscale(rgb: np.ndarray) -> bool:
@@ -163,7 +176,11 @@ def write_exr(path, rgb: np.ndarray, half: bool = True):
     channels = {c: np.ascontiguousarray(rgb[..., i]) for i, c in enumerate("RGB")}
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     with atomic_path(path) as tmp:
-        OpenEXR.File(header, channels).write(str(tmp))
+        try:
+            OpenEXR.File(header, channels).write(str(tmp))
+        except RuntimeError as error:    # how the binding reports a full disk: 'Failed ... "<name>". <reason>.'
+            reason = str(error).split('". ')[-1].rstrip(".")
+            raise OSError(errno.EIO, f"cannot write the EXR ({reason})") from None
 
 
 def read_hdr(path) -> np.ndarray:

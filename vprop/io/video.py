@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Iterator
 
 import av
-import cv2
 import numpy as np
 from av.video.reformatter import Colorspace, Interpolation, VideoReformatter
 
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
+from vprop.io.images import write_png
 from vprop.io.passthrough import StreamCopier
 
 # Frames report AVCOL_SPC_* numbers; swscale wants SWS_CS_* ones.
@@ -174,10 +174,7 @@ class VideoWriter:
         if rgb.dtype != np.uint8 or rgb.shape != expected:
             raise ValueError(f"expected uint8 {expected} frame, got {rgb.dtype} {rgb.shape}")
         if self.kind == "png":
-            name = self._tmp / f"{frame.index:05d}.png"
-            bgr = rgb[..., [2, 1, 0, 3]] if self.channels == 4 else rgb[..., ::-1]
-            if not cv2.imwrite(str(name), np.ascontiguousarray(bgr)):
-                raise OSError(f"could not write {name}")
+            write_png(self._tmp / f"{frame.index:05d}.png", rgb)
             return
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
         image = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge"),
