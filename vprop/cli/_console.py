@@ -168,6 +168,10 @@ def _stop_signals_raise():
             signal.signal(s, handler)
 
 
+def _say(text: str) -> None:
+    click.echo(" ".join(text.split()), err=True)     # one line, whatever the message holds
+
+
 def _saved_traceback() -> str:
     with tempfile.NamedTemporaryFile("w", prefix="vprop-traceback-", suffix=".txt", delete=False) as f:
         f.write(traceback.format_exc())
@@ -187,22 +191,22 @@ def user_errors(quiet: bool = False):
         with _stop_signals_raise():
             yield
     except InputError as e:
-        click.echo(f"error: {e}", err=True)
+        _say(f"error: {e}")
         sys.exit(1)
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-        click.echo(f"interrupted ({signal.Signals(signum).name}): no output written", err=True)
+        _say(f"interrupted ({signal.Signals(signum).name}): no output written")
         sys.exit(128 + signum)
     except OSError as e:     # a full disk, an output folder removed under us, ...
         problem = _NO_SPACE.get(e.errno) or e.strerror or str(e)
         where = f"{e.filename}: " if e.filename else ""
-        click.echo(f"error: {where}{problem}; no output written", err=True)
+        _say(f"error: {where}{problem}; no output written")
         sys.exit(1)
     except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
         raise
     except Exception as e:   # a bug: still one line; the traceback goes to a file for the bug report
-        click.echo(f"error: internal error ({type(e).__name__}: {e}); no output written; "
-                   f"traceback in {_saved_traceback()}", err=True)
+        _say(f"error: internal error ({type(e).__name__}: {e}); no output written; "
+             f"traceback in {_saved_traceback()}")
         sys.exit(1)
     finally:
         warnings.showwarning = old
