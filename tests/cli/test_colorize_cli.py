@@ -167,3 +167,9 @@ def test_truncated_video_colours_what_decodes_and_warns(tmp_path, make_video, ti
     assert "warning:" in result.output and "cut.mkv" in result.output
     n = len(frame_times(out))
     assert 0 < n < 48
+
+
+def test_an_image_where_the_video_goes(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    bad(run("colorize", keys / "00006.png", "--keys", keys, "-o", tmp / "o.mp4", "--weights", tiny_color_weights),
+        "00006.png: is a still image (png), not a video file")

@@ -224,3 +224,17 @@ def test_radiance_hdr_keys(tmp_path, keys, tiny_hdr_weights):
                  "--gamma", 2.2, "-q")
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "o").glob("*.exr"))) == 12
+
+
+def test_hdr_merge_warns_where_every_exposure_clipped(tmp_path):
+    radiance = np.full((48, 64, 3), 0.05, np.float32)
+    radiance[10:30, 10:40] = 500.0           # a lamp: 20x30 of 48x64 pixels, clipped even at 1/60 s
+    brackets = _brackets(tmp_path / "b", radiance, [1 / 60, 1 / 15, 1 / 4])
+    result = run("hdr-merge", brackets, "-o", tmp_path / "key.exr")
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warning == ["warning: b: 19.5% of the pixels are clipped in every exposure, even the shortest "
+                       "(1/60 s): their radiance is unknown and merged too dark; add a shorter exposure"]
+    brackets = _brackets(tmp_path / "b2", radiance, [1 / 60000, 1 / 15, 1 / 4])
+    result = run("hdr-merge", brackets, "-o", tmp_path / "key2.exr")
+    assert result.exit_code == 0 and "warning" not in result.output, result.output

@@ -162,3 +162,9 @@ def test_segment_alpha_needs_mov_or_directory(setup):
     tmp, video, mask, weights = setup
     bad(segment(tmp, video, weights, "--mask", mask, "--alpha", tmp / "matte.mp4"), "matte.mp4", "ProRes 4444")
     assert not (tmp / "out").exists()
+
+
+def test_a_jpeg_mask(setup):
+    tmp, video, mask, weights = setup
+    Image.open(mask).convert("L").save(tmp / "frame0.jpg", quality=90)
+    bad(segment(tmp, video, weights, "--mask", tmp / "frame0.jpg"), "frame0.jpg", "JPEG is lossy")

@@ -97,6 +97,9 @@ def fit_to_size(image: np.ndarray, width: int, height: int, path) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
+_LOSSY = {"JPEG", "MPO"}     # Pillow's names of lossy formats a mask could arrive in
+
+
 def read_mask(path) -> np.ndarray:
     """An (H, W) uint8 label map: 0 background, 1.. objects.
 
@@ -111,6 +114,9 @@ def read_mask(path) -> np.ndarray:
             image.load()
     except (OSError, SyntaxError, ValueError) as error:
         raise InputError(path, f"not an image Pillow can read ({error})") from None
+    if image.format in _LOSSY:   # its edges blur into values that are no object's index
+        raise InputError(path, f"{image.format} is lossy, so a mask's edges lose their object indices; "
+                               "save the mask as PNG")
     if image.mode == "P":  # Pillow keeps the indices; OpenCV would give the colours
         labels = np.asarray(image)
     elif image.mode in ("RGB", "RGBA"):
@@ -122,7 +128,7 @@ def read_mask(path) -> np.ndarray:
         return (labels == 255).astype(np.uint8)
     if values.max() > 254:
         raise InputError(path, f"index above 254 ({values.max()}); masks must be binary 0/255 "
-                               "or hold object indices 0..254 (lossless PNG, not JPEG)")
+                               "or hold object indices 0..254")
     return labels.astype(np.uint8)
 
 

@@ -254,6 +254,11 @@ def _video_stream(container, path: Path):
     # Cover art in audio files shows up as a one-picture "video" stream.
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
+            # FFmpeg opens a still image as a one-frame video (image2, png_pipe, ...): a key-frame given
+            # where the video goes would otherwise fail later as "key index 30 is beyond the video's end".
+            name = container.format.name
+            if name == "image2" or name.endswith("_pipe") or (name == "gif" and stream.frames == 1):
+                raise InputError(path, f"is a still image ({stream.codec_context.name}), not a video file")
             return stream
     raise InputError(path, "not a video file (no video stream)")
 
