@@ -4,6 +4,7 @@ import click
 from vprop import __version__
 from vprop.cli.colorize import colorize_command
 from vprop.cli.eval import eval_group
+from vprop.cli.gray import gray_command
 from vprop.cli.hdr import hdr_command, hdr_merge_command
 from vprop.cli.keys import keys_command
 from vprop.cli.segment import segment_command
@@ -23,3 +24,4 @@ main.add_command(train_command)
 main.add_command(hdr_command)
 main.add_command(hdr_merge_command)
 main.add_command(segment_command)
+main.add_command(gray_command)
