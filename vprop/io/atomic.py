@@ -20,9 +20,9 @@ def atomic_path(path, directory: bool = False):
     # Random name rather than mkstemp: mkstemp creates files with mode 0600, which
     # would survive the rename and surprise users sharing outputs.
     tmp = path.with_name(f".{path.name}{_PARTIAL}{secrets.token_hex(4)}{path.suffix}")
-    if directory:
-        tmp.mkdir()
     try:
+        if directory:   # inside the try: a signal raised as mkdir returns must still remove it
+            tmp.mkdir()
         yield tmp
         if directory:
             _move_directory(tmp, path)
