@@ -14,7 +14,11 @@ from vprop.cli.train import train_command
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vprop")
 def main():
-    """Propagate colour, HDR radiance and object masks from a few key-frames through a video."""
+    """Propagate colour, HDR radiance and object masks from a few key-frames through a video.
+
+    Exit codes: 0 done; 1 bad input or a failed run (one `error:` line); 2 usage; 130 Ctrl-C, 143 SIGTERM,
+    129 SIGHUP. A run that ends early leaves no output behind.
+    """
 
 
 main.add_command(colorize_command)
