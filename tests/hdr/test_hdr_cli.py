@@ -238,3 +238,26 @@ def test_hdr_merge_warns_where_every_exposure_clipped(tmp_path):
     brackets = _brackets(tmp_path / "b2", radiance, [1 / 60000, 1 / 15, 1 / 4])
     result = run("hdr-merge", brackets, "-o", tmp_path / "key2.exr")
     assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+def test_a_full_disk_while_writing_exr_frames_leaves_nothing(tmp_path, hdr_clip, tiny_hdr_weights):
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    video, _, keys = hdr_clip
+    out = tmp_path / "out"
+
+    def limit():     # Python ignores SIGXFSZ: a write past the limit fails as one to a full disk does
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "from vprop.cli import main; main()", "hdr", str(video), "--hdr-keys", str(keys),
+         "-o", str(out), "--weights", str(tiny_hdr_weights), "-q"], preexec_fn=limit, capture_output=True,
+        text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {out}: cannot write the EXR (File too large); no output written"], proc.stderr
+    assert list(tmp_path.iterdir()) == []
