@@ -92,3 +92,13 @@ def test_quiet_prints_nothing(capsys):
     with progress("colorize", 3, quiet=True) as tick:
         tick()
     assert capsys.readouterr().err == ""
+
+
+def test_the_rate_follows_a_change_of_speed_within_a_window():
+    clock = FakeClock()
+    meter = Meter(total=400, clock=clock, window=60.0)
+    for seconds_per_frame in [1.0] * 200 + [2.0] * 100:
+        clock.now += seconds_per_frame
+        meter.tick()
+    assert meter.fps() == pytest.approx(0.5)          # the last minute, not the mean since the start (0.75)
+    assert meter.eta() == pytest.approx(100 / 0.5)

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import warnings
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable
@@ -44,15 +45,19 @@ class Meter:
     """Frames finished (written out), and the fps and ETA of that finished work.
 
     Offline propagation finishes frames in bursts -- a whole key segment at once, after minutes of work -- so a
-    rate over the last few seconds swings between zero and hundreds. The rate from the start to the latest
-    finished frame does not, and it includes the work of the frames not yet finished before it.
+    rate over the samples of the last few seconds swings between zero and hundreds. Here the rate is measured
+    from the latest finished frame at least ``window`` seconds older than the newest one: over a whole key
+    segment and the frames finished with it, or over the last ``window`` seconds when frames stream out. Until
+    such a frame exists it is measured from the start.
     """
 
     total: int | None
     clock: Callable[[], float] = time.monotonic
+    window: float = 60.0
     done: int = 0
     start: float = field(init=False)
     last: float | None = field(init=False, default=None)    # when the latest frame finished
+    _since: deque = field(init=False, default_factory=deque)  # (time, done) of the recent finished frames
 
     def __post_init__(self):
         self.start = self.clock()
@@ -60,14 +65,20 @@ class Meter:
     def tick(self) -> None:
         self.done += 1
         self.last = self.clock()
+        self._since.append((self.last, self.done))
+        while len(self._since) > 1 and self._since[1][0] <= self.last - self.window:
+            self._since.popleft()      # the oldest kept sample is the newest one at least a window old
 
     def fps(self) -> float | None:
-        if not self.done or self.last <= self.start:
+        if not self.done:
             return None
-        return self.done / (self.last - self.start)
+        since, done_then = self._since[0]
+        if since > self.last - self.window:
+            since, done_then = self.start, 0
+        return (self.done - done_then) / (self.last - since) if self.last > since else None
 
     def eta(self) -> float | None:
-        """Seconds left at the finished-work rate, counted down from the latest finished frame."""
+        """Seconds left at that rate, counted down from the latest finished frame."""
         fps = self.fps()
         if fps is None or self.total is None:
             return None
