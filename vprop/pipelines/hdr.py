@@ -319,9 +319,10 @@ def _warn_if_clipped_everywhere(directory, images: list[np.ndarray], shortest: f
     clipped = np.logical_and.reduce([image.max(-1) >= SATURATED * 255 for image in images])
     share = float(clipped.mean())
     if share > at_most:
+        seconds = f"1/{1 / shortest:.0f}" if shortest < 1 else f"{shortest:g}"
         warnings.warn(f"{Path(directory).name}: {share:.1%} of the pixels are clipped in every exposure, even the "
-                      f"shortest ({f'1/{1 / shortest:.0f}' if shortest < 1 else f'{shortest:g}'} s): their radiance is unknown and merged too dark; "
-                      "add a shorter exposure", stacklevel=3)
+                      f"shortest ({seconds} s): their radiance is unknown and merged too dark; add a shorter exposure",
+                      stacklevel=3)
 
 
 def hdr_merge(directory, output) -> Path:
