@@ -12,6 +12,7 @@ the true rate: frames finished after the first segment over the time they took.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--interval", type=int, default=20)
+    parser.add_argument("--ticks", type=Path, default=None, help="Also save the finish times (s from the start).")
     args = parser.parse_args()
     width, height = map(int, args.size.split("x"))
     with tempfile.TemporaryDirectory() as folder:
@@ -67,6 +69,8 @@ def main() -> None:
 
         colorize(folder / "gray.mp4", folder / "keys", folder / "out.mp4", interval=args.interval,
                  mode="offline", on_frame=on_frame)
+    if args.ticks:
+        args.ticks.write_text(json.dumps([t - start for t in ticks]))
     # Rich's speed column over the same ticks (the samples of its last 30 s), as the bar computed it before.
     now = [0.0]
     rich = Progress(get_time=lambda: now[0])
