@@ -47,6 +47,15 @@ def start(args, cwd, **options):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
 
 
+def in_frame_loop(proc, folder: Path) -> None:
+    """Wait until the run's partial output exists in ``folder``."""
+    deadline = time.monotonic() + 120
+    while not any(".partial-" in p.name for p in folder.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run never reached its frame loop"
+        time.sleep(0.02)
+
+
 def leftovers(folder: Path):
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
@@ -57,17 +66,24 @@ def test_a_signal_mid_run_removes_the_partial_output(tmp_path, clip, tiny_color_
     video, keys = clip
     proc = start(["colorize", video, "--keys", keys, "-o", f"{tmp_path}/{output}", "--weights", tiny_color_weights],
                  tmp_path)
-    deadline = time.monotonic() + 120
-    while not any(".partial-" in p.name for p in tmp_path.iterdir()):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the run never reached its frame loop"
-        time.sleep(0.02)
+    in_frame_loop(proc, tmp_path)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert err.strip().splitlines() == [f"interrupted ({signal.Signals(sig).name}): no output written"], err
     assert leftovers(tmp_path) == []
     assert not (tmp_path / output).exists()
+
+
+def test_an_ignored_sighup_stays_ignored_as_under_nohup(tmp_path, clip, tiny_color_weights):
+    video, keys = clip
+    proc = start(["colorize", video, "--keys", keys, "-o", tmp_path / "out.mp4", "--weights", tiny_color_weights,
+                  "-q"], tmp_path, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    in_frame_loop(proc, tmp_path)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "out.mp4").exists() and leftovers(tmp_path) == []
 
 
 def limit_file_size(size):

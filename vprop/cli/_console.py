@@ -158,8 +158,8 @@ class Interrupted(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def _stop_signals_raise():
-    """SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread; a second signal while the first one's
-    clean-up runs is ignored, so the clean-up itself is never cut short."""
+    """SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread (unless they were ignored, as under nohup);
+    a second signal while the first one's clean-up runs is ignored, so the clean-up itself is never cut short."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -171,7 +171,8 @@ def _stop_signals_raise():
             stopping = True
             raise Interrupted(signum)
 
-    old = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
+    # A signal ignored when we started stays ignored: `nohup vprop ...` must survive its terminal closing.
+    old = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield
     finally:
