@@ -1,6 +1,7 @@
 """Which frames are key-frames: files named by frame index, checked against the interval and the video."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
@@ -28,6 +29,11 @@ def key_files(directory, interval: int | None, frame_count: int | None, suffixes
         if missing:
             shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
             raise InputError(directory, f"missing key-frames for interval {interval}: {shown}")
+        off_interval = [found[i].name for i in found if i not in wanted]
+        if off_interval:
+            shown = ", ".join(off_interval[:5]) + (" ..." if len(off_interval) > 5 else "")
+            warnings.warn(f"{Path(directory).name}: {shown} not on --interval {interval}, so not used "
+                          "(without --interval every key is used)", stacklevel=2)
         return {i: found[i] for i in wanted}
     return found
 

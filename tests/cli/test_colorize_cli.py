@@ -196,3 +196,29 @@ def test_audio_the_container_cannot_hold_is_reencoded_with_one_warning(tmp_path,
     assert packets(tmp_path / "out.mov")[0] == "aac"
     quiet = run(*args, "-o", tmp_path / "quiet.mov", "--quiet")
     assert quiet.exit_code == 0 and quiet.output == ""
+
+
+def test_an_image_where_the_video_goes(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    bad(run("colorize", keys / "00006.png", "--keys", keys, "-o", tmp / "o.mp4", "--weights", tiny_color_weights),
+        "00006.png: is a still image (png), not a video file")
+
+
+def test_keys_off_the_interval_are_named_in_a_warning(setup, tiny_color_weights):
+    tmp, video, keys = setup
+    shutil.copy(keys / "00006.png", keys / "00003.png")
+    result = run("colorize", video, "--keys", keys, "--interval", 6, "-o", tmp / "o.mp4",
+                 "--weights", tiny_color_weights)
+    assert result.exit_code == 0, result.output
+    assert "warning: keys: 00003.png not on --interval 6, so not used (without --interval every key is used)" \
+        in result.output.splitlines()
+
+
+def test_a_key_of_the_video_aspect_but_another_size_is_resized_with_a_warning(setup, tiny_color_weights):
+    """As the README says: another aspect ratio is an error (test_key_of_the_wrong_size), another size is not."""
+    tmp, video, keys = setup
+    half = cv2.resize(cv2.imread(str(keys / "00006.png")), (32, 24), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(keys / "00006.png"), half)
+    result = run("colorize", video, "--keys", keys, "-o", tmp / "o.mp4", "--weights", tiny_color_weights)
+    assert result.exit_code == 0, result.output
+    assert "warning: 00006.png: resized from 32x24 to 64x48 to match the video" in result.output.splitlines()

@@ -234,3 +234,40 @@ def test_radiance_hdr_keys(tmp_path, keys, tiny_hdr_weights):
                  "--gamma", 2.2, "-q")
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "o").glob("*.exr"))) == 12
+
+
+def test_hdr_merge_warns_where_every_exposure_clipped(tmp_path):
+    radiance = np.full((48, 64, 3), 0.05, np.float32)
+    radiance[10:30, 10:40] = 500.0           # a lamp: 20x30 of 48x64 pixels, clipped even at 1/60 s
+    brackets = _brackets(tmp_path / "b", radiance, [1 / 60, 1 / 15, 1 / 4])
+    result = run("hdr-merge", brackets, "-o", tmp_path / "key.exr")
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warning == ["warning: b: 19.5% of the pixels are clipped in every exposure, even the shortest "
+                       "(1/60 s): their radiance is unknown and merged too dark; add a shorter exposure"]
+    brackets = _brackets(tmp_path / "b2", radiance, [1 / 60000, 1 / 15, 1 / 4])
+    result = run("hdr-merge", brackets, "-o", tmp_path / "key2.exr")
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+def test_a_full_disk_while_writing_exr_frames_leaves_nothing(tmp_path, hdr_clip, tiny_hdr_weights):
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    video, _, keys = hdr_clip
+    out = tmp_path / "out"
+
+    def limit():     # Python ignores SIGXFSZ: a write past the limit fails as one to a full disk does
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "from vprop.cli import main; main()", "hdr", str(video), "--hdr-keys", str(keys),
+         "-o", str(out), "--weights", str(tiny_hdr_weights), "-q"], preexec_fn=limit, capture_output=True,
+        text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {out}: cannot write the EXR (File too large); no output written"], proc.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -206,3 +206,14 @@ def test_radiance_hdr(tmp_path):
         read_hdr(tmp_path / "bad.hdr")
     with pytest.raises(InputError, match="unsupported HDR image type"):
         read_linear_rgb(tmp_path / "sky.png")
+
+
+def test_a_jpeg_mask_is_refused_for_what_it_is(tmp_path):
+    """JPEG blurs a mask's edges into values that are no object's index; the error says so, not "index above
+    254", which is only a symptom."""
+    values = np.zeros((32, 32), np.uint8)
+    values[8:24, 8:24] = 255
+    for name in ("mask.jpg", "mask.jpeg.png"):     # a JPEG is a JPEG whatever its name
+        Image.fromarray(values).save(tmp_path / name, format="JPEG")
+        with pytest.raises(InputError, match=f"{name}: JPEG is lossy.*save the mask as PNG"):
+            read_mask(tmp_path / name)

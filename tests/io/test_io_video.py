@@ -238,3 +238,29 @@ def test_write_checks_frame_shape(make_video, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(list(read_frames(tmp_path / "out.mp4"))) == 1
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif", ".webp", ".gif"])
+def test_a_still_image_is_not_a_video(tmp_path, suffix):
+    """FFmpeg opens an image as a one-frame video; taken as one, a key-frame given where the video goes
+    failed later with "key index 30 is beyond the video's end"."""
+    import cv2
+    from PIL import Image
+
+    image = tmp_path / f"00030{suffix}"
+    rgb = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    if suffix == ".gif":
+        Image.fromarray(rgb).save(image)
+    else:
+        cv2.imwrite(str(image), rgb)
+    for opened in (probe, lambda p: next(read_frames(p))):
+        with pytest.raises(InputError, match=r"00030\.\w+: is a still image \(\w+\), not a video file"):
+            opened(image)
+
+
+def test_an_animated_gif_is_a_video(tmp_path):
+    from PIL import Image
+
+    frames = [Image.fromarray(np.full((48, 64, 3), 40 * i, np.uint8)) for i in range(4)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    assert len(list(read_frames(tmp_path / "anim.gif"))) == 4

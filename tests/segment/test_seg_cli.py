@@ -173,3 +173,9 @@ def test_overlay_and_alpha_keep_the_sound_bit_exact(setup):
     assert result.exit_code == 0, result.output
     for path in (tmp / "ov.mp4", tmp / "matte.mov"):
         assert packets(path) == packets(video) and packets(path)[0] == "mp3"
+
+
+def test_a_jpeg_mask(setup):
+    tmp, video, mask, weights = setup
+    Image.open(mask).convert("L").save(tmp / "frame0.jpg", quality=90)
+    bad(segment(tmp, video, weights, "--mask", tmp / "frame0.jpg"), "frame0.jpg", "JPEG is lossy")

@@ -1,55 +1,167 @@
-"""The only place that talks to the terminal: progress on stderr, one-line errors, warnings as notes."""
+"""The only place that talks to the terminal: progress on stderr, one-line errors, warnings as notes, and how a
+run that ends early says so.
+
+Exit codes: 0 done, 1 bad input or a failed run, 2 usage (click), 128 + the signal's number when a signal
+stopped the run (130 SIGINT/Ctrl-C, 143 SIGTERM, 129 SIGHUP). Whatever way a run ends early, its outputs were
+still under temporary names (vprop/io/atomic.py) and are removed before the one line is printed.
+"""
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import signal
 import sys
+import tempfile
+import threading
+import time
+import traceback
 import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Callable
 
 import click
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.text import Text
 
 from vprop.errors import InputError
 
 stderr = Console(stderr=True, highlight=False)
 
+PLAIN_EVERY_S = 30.0     # when stderr is a log file: one progress line this often
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_NO_SPACE = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+             errno.EFBIG: "file too large (file system or `ulimit -f` limit)"}
 
-class FramesPerSecond(TextColumn):
-    def __init__(self, unit: str = "fps"):
-        super().__init__("")
-        self.unit = unit
 
-    def render(self, task):
-        speed = task.finished_speed or task.speed
-        return f"{speed:5.1f} {self.unit}" if speed else f"  ... {self.unit}"
+def _clock_text(seconds: float | None) -> str:
+    return "-:--:--" if seconds is None else str(timedelta(seconds=round(seconds)))
+
+
+@dataclass
+class Meter:
+    """Frames (or training steps) finished, and the rate and ETA of that finished work.
+
+    Offline propagation finishes frames in bursts -- a whole key segment at once, after minutes of work -- so a
+    rate over the samples of the last few seconds swings between zero and hundreds. Here the rate is measured
+    from the latest finished frame at least ``window`` seconds older than the newest one: over a whole key
+    segment and the frames finished with it, or over the last ``window`` seconds when frames stream out. Until
+    such a frame exists it is measured from the start. ``done`` may start above 0 (a resumed training run).
+    """
+
+    total: int | None
+    clock: Callable[[], float] = time.monotonic
+    window: float = 60.0
+    done: int = 0
+    noun: str = "frames"
+    unit: str = "fps"
+    note: str = ""                                          # e.g. the training loss, shown after the rate
+    start: float = field(init=False)
+    done_at_start: int = field(init=False)
+    last: float | None = field(init=False, default=None)    # when the latest frame finished
+    _since: deque = field(init=False, default_factory=deque)  # (time, done) of the recent finished frames
+
+    def __post_init__(self):
+        self.start, self.done_at_start = self.clock(), self.done
+
+    def tick(self) -> None:
+        self.done += 1
+        self.last = self.clock()
+        self._since.append((self.last, self.done))
+        while len(self._since) > 1 and self._since[1][0] <= self.last - self.window:
+            self._since.popleft()      # the oldest kept sample is the newest one at least a window old
+
+    def fps(self) -> float | None:
+        if not self.done:
+            return None
+        since, done_then = self._since[0]
+        if since > self.last - self.window:
+            since, done_then = self.start, self.done_at_start
+        return (self.done - done_then) / (self.last - since) if self.last > since else None
+
+    def eta(self) -> float | None:
+        """Seconds left at that rate, counted down from the latest finished frame."""
+        fps = self.fps()
+        if fps is None or self.total is None:
+            return None
+        return max((self.total - self.done) / fps - (self.clock() - self.last), 0.0)
+
+    def line(self, description: str) -> str:
+        fps = self.fps()
+        count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
+        note = f", {self.note}" if self.note else ""
+        return (f"{description}: {count} {self.noun}, {'...' if fps is None else f'{fps:.2f}'} {self.unit}{note}, "
+                f"elapsed {_clock_text(self.clock() - self.start)}, ETA {_clock_text(self.eta())}")
+
+
+class _MeterColumn(ProgressColumn):
+    def __init__(self, show: Callable[[Meter], str]):
+        super().__init__()
+        self.show = show
+
+    def render(self, task) -> Text:
+        return Text(self.show(task.fields["meter"]))
+
+
+def _rate_text(meter: Meter) -> str:
+    fps, unit = meter.fps(), meter.unit
+    return f"  ... {unit}" if fps is None else f"{fps:5.2f} {unit}" if fps < 10 else f"{fps:5.1f} {unit}"
 
 
 @contextlib.contextmanager
-def progress(description: str, total: int | None, quiet: bool, unit: str = "fps", completed: int = 0):
-    """Yields a callback to call once per frame (or training step, ``unit="steps/s"``, counting from
-    ``completed``), optionally with a ``note`` such as the loss; draws the count, the rate, the note and the ETA
-    on stderr unless quiet."""
+def progress(description: str, total: int | None, quiet: bool, every: float = PLAIN_EVERY_S,
+             unit: str = "fps", completed: int = 0):
+    """Yields a callback to call once per finished frame (or training step: ``unit="steps/s"``, counting from
+    ``completed``), optionally with a ``note`` such as the loss. On a terminal: a live bar of the count, rate and
+    ETA of finished work on stderr; otherwise (a log file) a plain line every ``every`` seconds and one at the end."""
     if quiet:
         yield lambda *_, **__: None
         return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(unit),
-                   TextColumn("{task.fields[note]}"), TimeRemainingColumn(), console=stderr, transient=False)
-    task = None
+    meter = Meter(total, done=completed, noun="steps" if unit == "steps/s" else "frames", unit=unit)
+
+    def count(note: str | None):
+        meter.tick()
+        if note is not None:
+            meter.note = note
+
+    if not stderr.is_terminal:
+        stop = threading.Event()
+
+        def report():
+            while not stop.wait(every):
+                click.echo(meter.line(description), err=True)
+
+        thread = threading.Thread(target=report, daemon=True)
+        thread.start()
+        try:
+            yield lambda *_, note=None: count(note)
+        finally:
+            stop.set()
+            thread.join()
+        click.echo(meter.line(description), err=True)
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _MeterColumn(_rate_text),
+                   _MeterColumn(lambda m: m.note), TimeElapsedColumn(),
+                   _MeterColumn(lambda m: f"ETA {_clock_text(m.eta())}"), console=stderr, transient=False)
+    task = bar.add_task(description, total=total, completed=completed, meter=meter)
 
     def tick(*_, note: str | None = None):
-        nonlocal task
-        if task is None:   # the bar appears with the first frame, after the inputs were checked
-            bar.start()
-            task = bar.add_task(description, total=total, completed=completed, note="")
-        bar.update(task, advance=1, **({} if note is None else {"note": note}))
+        count(note)
+        bar.advance(task)
 
+    bar.start()
     try:
         yield tick
+    except BaseException:
+        bar.live.transient = True     # the error's one line replaces the bar
+        raise
     finally:
-        if task is not None:
-            bar.stop()
+        bar.stop()
 
 
 @contextlib.contextmanager
@@ -68,9 +180,51 @@ def log_to_stderr(quiet: bool):
         logger.setLevel(old_level)
 
 
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGHUP, SIGINT) turned into an exception, so that `with` blocks clean up."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_signals_raise():
+    """SIGINT, SIGTERM and SIGHUP raise Interrupted in the main thread (unless they were ignored, as under nohup);
+    a second signal while the first one's clean-up runs is ignored, so the clean-up itself is never cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Interrupted(signum)
+
+    # A signal ignored when we started stays ignored: `nohup vprop ...` must survive its terminal closing.
+    old = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _say(text: str) -> None:
+    click.echo(" ".join(text.split()), err=True)     # one line, whatever the message holds
+
+
+def _saved_traceback() -> str:
+    with tempfile.NamedTemporaryFile("w", prefix="vprop-traceback-", suffix=".txt", delete=False) as f:
+        f.write(traceback.format_exc())
+    return f.name
+
+
 @contextlib.contextmanager
 def user_errors(quiet: bool = False):
-    """A user's mistake ends the command with one line and exit code 1, never a traceback."""
+    """However the command ends early, one line on stderr and the documented exit code, never a traceback."""
     def show_warning(message, category, filename, lineno, file=None, line=None):
         if not quiet:
             click.echo(f"warning: {message}", err=True)
@@ -78,15 +232,38 @@ def user_errors(quiet: bool = False):
     old = warnings.showwarning
     warnings.showwarning = show_warning
     try:
-        yield
+        with _stop_signals_raise():
+            yield
     except InputError as e:
-        click.echo(f"error: {e}", err=True)
+        _say(f"error: {e}")
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted: no output written", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+        _say(f"interrupted ({signal.Signals(signum).name}): no output written")
+        sys.exit(128 + signum)
+    except OSError as e:     # a full disk, an output folder removed under us, ...
+        problem = _NO_SPACE.get(e.errno) or e.strerror or str(e)
+        where = f"{e.filename}: " if e.filename else ""
+        _say(f"error: {where}{problem}; no output written")
+        sys.exit(1)
+    except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+        raise
+    except Exception as e:   # a bug: still one line; the traceback goes to a file for the bug report
+        _say(f"error: internal error ({type(e).__name__}: {e}); no output written; "
+             f"traceback in {_saved_traceback()}")
+        sys.exit(1)
     finally:
         warnings.showwarning = old
+
+
+class FramesPerSecond(TextColumn):
+    def __init__(self, unit: str = "fps"):
+        super().__init__("")
+        self.unit = unit
+
+    def render(self, task):
+        speed = task.finished_speed or task.speed
+        return f"{speed:5.1f} {self.unit}" if speed else f"  ... {self.unit}"
 
 
 class BatchProgress:

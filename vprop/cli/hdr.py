@@ -26,7 +26,8 @@ from vprop.tasks.hdr import BLEND_RULES
               help="clipped: the LDR wherever it did not clip, the estimate (never below the clip level) where it "
                    "did; paper: eq. 10, the LDR where the estimate is below the key's threshold T.")
 @click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
-              help="The video's camera curve is x^(1/G) (default: HDRCNN's curve, n=0.9, sigma=0.6).")
+              help="The video's camera curve: 8-bit value = 255 x^(1/G) of the linear exposure x (about 2.2 for "
+                   "sRGB-like video). Default: HDRCNN's f(x) = 1.6 x^0.9 / (x^0.9 + 0.6).")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write an SDR preview .mp4 (Reinhard tone mapping, audio kept).")
 @click.option("--hdr10", type=click.Path(dir_okay=False, path_type=str), default=None,
@@ -35,7 +36,20 @@ from vprop.tasks.hdr import BLEND_RULES
 @common
 def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10, report_dir,
                 device, quiet, weights, batch_size):
-    """HDR video from the LDR VIDEO and a few HDR key-frames."""
+    """HDR video from the LDR VIDEO and a few HDR key-frames.
+
+    Keys: scene-linear RGB (BT.709 primaries) as OpenEXR (.exr; RGB or Y channels, half or float) or Radiance
+    (.hdr), named by 0-based frame index, each the HDR of that very frame (e.g. `vprop hdr-merge` of brackets
+    shot from the camera's position). A key of the video's aspect ratio but another size is resized.
+
+    Units: any absolute scale (cd/m², or a bracket merge's relative radiance); the output keeps the keys'
+    units. Where the LDR did not clip it is inverted through the camera curve (--gamma) and scaled to those
+    units by each key (the median ratio over the key's unclipped pixels).
+
+    Outputs: -o DIR gets 00000.exr ... (half float, scene-linear); --preview an H.264 SDR view (Reinhard tone
+    mapping); --hdr10 HEVC 10-bit PQ / BT.2020, scene-linear 1.0 shown at 203 cd/m² (BT.2408 reference
+    white), with MaxCLL/MaxFALL.
+    """
     from vprop.pipelines.hdr import hdr
 
     device = resolve_device(device)
@@ -57,7 +71,16 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
 def hdr_merge_command(brackets, output, quiet):
     """Merge bracketed LDR exposures in BRACKETS into one HDR key-frame (Debevec).
 
-    Exposure times come from BRACKETS/times.txt ("filename seconds" per line) or the images' EXIF.
+    BRACKETS: a folder of two or more exposures of one still scene, shot from a tripod with the same aperture
+    and ISO: 8-bit PNG, JPEG or TIFF (16-bit files are read as 8-bit), all of one size.
+
+    Exposure times, in seconds, come from BRACKETS/times.txt, one "filename seconds" line per image (seconds
+    as 0.004 or 1/250; # starts a comment), or else from each image's EXIF ExposureTime.
+
+    Camera curve: none is assumed; the camera's response is calibrated from the brackets themselves (Debevec
+    & Malik 1997). Output: scene-linear RGB as half-float OpenEXR, in relative units: 1.0 is the radiance that
+    reads mid-gray (128) in a 1 s exposure. A region clipped in every exposure (even the shortest) is warned
+    about: its radiance is unknown.
     """
     from vprop.pipelines.hdr import hdr_merge
 

@@ -6,6 +6,8 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
+_PARTIAL = ".partial-"    # in the name of every temporary output
+
 
 @contextmanager
 def atomic_path(path, directory: bool = False):
@@ -17,20 +19,24 @@ def atomic_path(path, directory: bool = False):
     path = Path(os.path.abspath(path))  # "." or "frames/.." have no name to build on
     # Random name rather than mkstemp: mkstemp creates files with mode 0600, which
     # would survive the rename and surprise users sharing outputs.
-    tmp = path.with_name(f".{path.name}.partial-{secrets.token_hex(4)}{path.suffix}")
-    if directory:
-        tmp.mkdir()
+    tmp = path.with_name(f".{path.name}{_PARTIAL}{secrets.token_hex(4)}{path.suffix}")
     try:
+        if directory:   # inside the try: a signal raised as mkdir returns must still remove it
+            tmp.mkdir()
         yield tmp
         if directory:
             _move_directory(tmp, path)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and (error.filename is None or _PARTIAL in str(error.filename)):
+            # A full disk is reported by a write deep inside a codec, often without a file name or under
+            # the temporary one: name the output the user asked for instead.
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
         raise
 
 

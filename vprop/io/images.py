@@ -1,5 +1,6 @@
 """Key-frames, masks and HDR images: reading, checking against the video, writing."""
 
+import errno
 import re
 import warnings
 from pathlib import Path
@@ -61,6 +62,18 @@ def read_rgb(path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def write_png(path, rgb: np.ndarray) -> None:
+    """Save uint8 RGB or RGBA as a PNG. Encoded in memory and written by Python, so that a full disk raises
+    OSError with its errno (cv2.imwrite only answers False)."""
+    rgb = np.asarray(rgb)
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[-1] == 4
+                                                 else cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"cannot encode a {rgb.dtype} {rgb.shape} image as PNG")
+    with open(path, "wb") as f:
+        f.write(data)
+
+
 def is_grayscale(rgb: np.ndarray) -> bool:
     channels = rgb.astype(np.int16)
     return bool(np.abs(channels - channels[..., :1]).max() <= 1)
@@ -84,6 +97,9 @@ def fit_to_size(image: np.ndarray, width: int, height: int, path) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
+_LOSSY = {"JPEG", "MPO"}     # Pillow's names of lossy formats a mask could arrive in
+
+
 def read_mask(path) -> np.ndarray:
     """An (H, W) uint8 label map: 0 background, 1.. objects.
 
@@ -98,6 +114,9 @@ def read_mask(path) -> np.ndarray:
             image.load()
     except (OSError, SyntaxError, ValueError) as error:
         raise InputError(path, f"not an image Pillow can read ({error})") from None
+    if image.format in _LOSSY:   # its edges blur into values that are no object's index
+        raise InputError(path, f"{image.format} is lossy, so a mask's edges lose their object indices; "
+                               "save the mask as PNG")
     if image.mode == "P":  # Pillow keeps the indices; OpenCV would give the colours
         labels = np.asarray(image)
     elif image.mode in ("RGB", "RGBA"):
@@ -109,7 +128,7 @@ def read_mask(path) -> np.ndarray:
         return (labels == 255).astype(np.uint8)
     if values.max() > 254:
         raise InputError(path, f"index above 254 ({values.max()}); masks must be binary 0/255 "
-                               "or hold object indices 0..254 (lossless PNG, not JPEG)")
+                               "or hold object indices 0..254")
     return labels.astype(np.uint8)
 
 
@@ -163,7 +182,11 @@ def write_exr(path, rgb: np.ndarray, half: bool = True):
     channels = {c: np.ascontiguousarray(rgb[..., i]) for i, c in enumerate("RGB")}
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     with atomic_path(path) as tmp:
-        OpenEXR.File(header, channels).write(str(tmp))
+        try:
+            OpenEXR.File(header, channels).write(str(tmp))
+        except RuntimeError as error:    # how the binding reports a full disk: 'Failed ... "<name>". <reason>.'
+            reason = str(error).split('". ')[-1].rstrip(".")
+            raise OSError(errno.EIO, f"cannot write the EXR ({reason})") from None
 
 
 def read_hdr(path) -> np.ndarray:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Iterator
 
 import av
-import cv2
 import numpy as np
 from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import Colorspace, Interpolation, VideoReformatter
 
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
+from vprop.io.images import write_png
 from vprop.io.passthrough import StreamCopier, keep_video_tags
 
 # Frames report AVCOL_SPC_* numbers; swscale wants SWS_CS_* ones.
@@ -183,10 +183,7 @@ class VideoWriter:
         if rgb.dtype != np.uint8 or rgb.shape != expected:
             raise ValueError(f"expected uint8 {expected} frame, got {rgb.dtype} {rgb.shape}")
         if self.kind == "png":
-            name = self._tmp / f"{frame.index:05d}.png"
-            bgr = rgb[..., [2, 1, 0, 3]] if self.channels == 4 else rgb[..., ::-1]
-            if not cv2.imwrite(str(name), np.ascontiguousarray(bgr)):
-                raise OSError(f"could not write {name}")
+            write_png(self._tmp / f"{frame.index:05d}.png", rgb)
             return
         rgb = coded_orientation(rgb, self.source.rotation)
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
@@ -268,6 +265,11 @@ def _video_stream(container, path: Path):
     # Cover art in audio files shows up as a one-picture "video" stream.
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
+            # FFmpeg opens a still image as a one-frame video (image2, png_pipe, ...): a key-frame given
+            # where the video goes would otherwise fail later as "key index 30 is beyond the video's end".
+            name = container.format.name
+            if name == "image2" or name.endswith("_pipe") or (name == "gif" and stream.frames == 1):
+                raise InputError(path, f"is a still image ({stream.codec_context.name}), not a video file")
             return stream
     raise InputError(path, "not a video file (no video stream)")
 

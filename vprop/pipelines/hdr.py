@@ -26,7 +26,7 @@ from vprop.io.video import (_SCALING, VideoFrame, VideoInfo, VideoWriter, _video
 from vprop.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
-from vprop.tasks.hdr import Blender, HDRKey, HDRTask, curve_for, guidance_channels
+from vprop.tasks.hdr import SATURATED, Blender, HDRKey, HDRTask, curve_for, guidance_channels
 
 KEY_SUFFIXES = (".exr", ".hdr")
 REFERENCE_WHITE_NITS = 203.0     # scene-linear 1.0 in HDR10 output (ITU-R BT.2408 reference white)
@@ -320,10 +320,23 @@ def merge_brackets(directory, samples: int = 70) -> np.ndarray:
         shape = rgb.shape
         images.append(np.ascontiguousarray(rgb[..., ::-1]))   # OpenCV's order
     exposure = np.array(list(times.values()), np.float32)
+    _warn_if_clipped_everywhere(directory, images, min(times.values()))
     response = cv2.createCalibrateDebevec(samples=samples).process(images, exposure)
     merged = cv2.createMergeDebevec().process(images, exposure, response)
     rgb = np.nan_to_num(np.asarray(merged, np.float32)[..., ::-1], nan=0.0, posinf=0.0, neginf=0.0)
     return np.ascontiguousarray(np.clip(rgb, 0, None))
+
+
+def _warn_if_clipped_everywhere(directory, images: list[np.ndarray], shortest: float,
+                                at_most: float = 0.001) -> None:
+    """Where even the shortest exposure clipped, no bracket measured the radiance: the merge can only guess it."""
+    clipped = np.logical_and.reduce([image.max(-1) >= SATURATED * 255 for image in images])
+    share = float(clipped.mean())
+    if share > at_most:
+        seconds = f"1/{1 / shortest:.0f}" if shortest < 1 else f"{shortest:g}"
+        warnings.warn(f"{Path(directory).name}: {share:.1%} of the pixels are clipped in every exposure, even the "
+                      f"shortest ({seconds} s): their radiance is unknown and merged too dark; add a shorter exposure",
+                      stacklevel=3)
 
 
 def hdr_merge(directory, output) -> Path:

@@ -5,10 +5,9 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Callable
 
-import cv2
-
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
+from vprop.io.images import write_png
 from vprop.io.video import read_frames
 
 
@@ -26,7 +25,7 @@ def export_keys(video, interval: int | None, output, on_frame: Callable[[int], N
         for frame in read_frames(video):
             if wanted(frame.index):
                 name = f"{frame.index:05d}.png"
-                cv2.imwrite(str(Path(tmp) / name), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+                write_png(Path(tmp) / name, frame.rgb)
                 names.append(output / name)
             if on_frame:
                 on_frame(frame.index)

@@ -46,3 +46,9 @@ def compose(target_l: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Output frame: its own lightness with the propagated chroma. ab: (2, H, W) in network units."""
     lab = np.dstack([target_l, ab.transpose(1, 2, 0) * AB_SCALE])
     return lab_to_rgb(lab)
+
+
+def lightness_only(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> the gray uint8 RGB of its Lab lightness: the frame as colorize and `vprop eval color` see it."""
+    target_l = rgb_to_lab(rgb)[..., 0]
+    return compose(target_l, np.zeros((2, *target_l.shape), np.float32))

@@ -1,0 +1,24 @@
+"""The gray version of a colour video, to try colourisation on footage whose true colours are known."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from vprop.io.video import VideoWriter, probe, read_frames
+from vprop.tasks.color import lightness_only
+
+
+def gray(video, output, *, crf: int = 18, lossless: bool = False,
+         on_frame: Callable[[int], None] | None = None) -> Path:
+    """Write each frame's CIE-Lab lightness L as gray (R = G = B), timing, colour tags and audio kept.
+
+    L is exactly what `colorize` and `vprop eval color` keep of a frame, so colouring this output from keys
+    taken from ``video`` is what the evaluation measures. Returns the output path, written atomically.
+    """
+    info = probe(video)
+    with VideoWriter(output, info, crf=crf, lossless=lossless) as writer:
+        for frame in read_frames(video):
+            writer.write(frame, lightness_only(frame.rgb))
+            if on_frame:
+                on_frame(frame.index)
+    return writer.path
