@@ -18,7 +18,8 @@ from vprop.cli.segment import segment_command
 from vprop.errors import InputError
 
 REPLACED = {"video", "keys_dir", "masks", "output"}          # given by the batch's conventions or manifest
-PER_VIDEO_PATHS = {"overlay", "alpha", "preview", "hdr10", "report"}   # an extra output per video: manifest only
+PER_VIDEO_PATHS = {"overlay", "alpha", "preview", "hdr10", "report_dir"}   # an extra output per video: manifest only
+LIBRARY_NAME = {"report_dir": "report"}   # a click parameter whose library keyword differs
 WHOLE_BATCH = {"weights", "refine_weights", "device", "quiet"}   # what a worker holds: one value for all videos
 
 
@@ -46,7 +47,7 @@ def _manifest_converter(single: click.Command, ctx: click.Context):
         if param.name in WHOLE_BATCH:
             raise ValueError(f"{column} is the same for every video: give it on the command line")
         try:
-            return param.name, param.type_cast_value(ctx, value)
+            return LIBRARY_NAME.get(param.name, param.name), param.type_cast_value(ctx, value)
         except click.BadParameter as error:
             raise ValueError(f"{column}: {error.format_message()}") from None
 
