@@ -1,6 +1,6 @@
 """Does the cut detector (vprop/shots.py) find every hard cut and nothing else? The 30 DAVIS videos.
 
-    python benchmarks/eval_cuts.py [--threshold 0.3] [--correlation 0.5] [--data DIR]
+    python benchmarks/eval_cuts.py [--threshold 0.3] [--correlation 0.93] [--data DIR]
 
 Single videos: each DAVIS sequence is one shot, so any cut found is false. Cuts: every video followed by the next
 one (alphabetical, the last by the first), streamed as one video through the same detector: the cut must be found

@@ -143,3 +143,23 @@ def test_a_shot_without_a_key_is_an_error_or_gray(two_shots, tmp_path, tiny_colo
     assert np.abs(second.astype(int) - second[..., :1].astype(int)).max() <= 2     # gray: R = G = B
     result = run(*args, "-o", tmp_path / "c.mp4", "--no-shots", "--quiet")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("chain", [False, True])
+def test_masks_do_not_cross_a_cut(chain):
+    """Passthrough copies the key's mask: shot 2 takes its own key's mask (or none, with allow_missing)."""
+    from vprop.pipelines.segment import propagate_masks
+
+    def frames():
+        return (VideoFrame(i, np.full((24, 32, 3), 90 if i < 5 else 170, np.uint8), i, None) for i in range(10))
+    left, right = np.zeros((24, 32), np.uint8), np.zeros((24, 32), np.uint8)
+    left[:, :10], right[:, 20:] = 1, 1
+    s = Settings(mode="online", align=False)
+    out = dict((f.index, m) for f, m in propagate_masks(Passthrough(), frames(), {0: left, 7: right}, s,
+                                                        chain=chain, cuts=[5]))
+    assert all((out[i] == left).all() for i in range(5))
+    assert all((out[i] == right).all() for i in range(5, 10))
+    s.allow_missing = True
+    out = dict((f.index, m) for f, m in propagate_masks(Passthrough(), frames(), {0: left}, s, chain=chain,
+                                                        cuts=[5]))
+    assert all((out[i] == left).all() for i in range(5)) and not any(out[i].any() for i in range(5, 10))
