@@ -28,7 +28,7 @@ class Task(Protocol):
     def inputs(self, prepared: Any, key: Any, chain: ChainedWarp | None) -> tuple[np.ndarray, np.ndarray]: ...
     def key_output(self, prepared: Any, key: Any) -> np.ndarray: ...    # output property at a key frame
     def finish(self, prepared: Any, prop: np.ndarray) -> Any: ...       # final frame from a (C, H, W) property
-    def empty(self, prepared: Any) -> np.ndarray: ...                   # the property of a frame with no key
+    def empty(self, prepared: Any) -> np.ndarray: ...    # property of a frame in a keyless shot (allow_missing)
 
 
 @dataclass
