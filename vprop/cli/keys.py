@@ -55,8 +55,10 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
                 cuts, count = find_cuts(_ticking(read_frames(video), tick))
             indices = shot_keys(cuts, count, interval)
         if list_only:
-            _print_table(indices if indices is not None else range(0, info.frame_count or 0, interval),
-                         cuts or [], info.fps)
+            if indices is None:
+                count = info.frame_count if info.frame_count is not None else sum(1 for _ in read_frames(video))
+                indices = range(0, count, interval)
+            _print_table(indices, cuts or [], info.fps)
             return
         with progress("keys", info.frame_count, quiet) as tick:
             written = export_keys(video, None if indices is not None else interval, output, on_frame=tick,
