@@ -48,3 +48,16 @@ def video_output(func):
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def shots_option(func):
+    """--shots/--no-shots."""
+    return click.option("--shots/--no-shots", default=True, show_default=True,
+                        help="Find hard cuts first and propagate each shot from its own keys only.")(func)
+
+
+def shot_options(func):
+    """--shots/--no-shots, --allow-missing."""
+    return shots_option(click.option(
+        "--allow-missing", is_flag=True,
+        help="A shot with no key is written empty (gray, no object) with a warning instead of an error.")(func))

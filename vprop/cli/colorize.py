@@ -1,7 +1,7 @@
 import click
 
 from vprop.cli._console import progress, user_errors
-from vprop.cli._options import common, report_option, resolve_device, video_output
+from vprop.cli._options import common, report_option, resolve_device, shot_options, video_output
 from vprop.io.video import probe
 from vprop.pipelines.base import BLENDS, MODES
 from vprop.pipelines.colorize import colorize
@@ -19,10 +19,11 @@ from vprop.pipelines.colorize import colorize
 @click.option("--blend", type=click.Choice(BLENDS), default="confidence", show_default=True,
               help="Offline: confidence-weighted blend, or the paper's nearest key.")
 @report_option
+@shot_options
 @video_output
 @common
-def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, output, crf, lossless, device, quiet,
-                     weights, batch_size):
+def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, shots, allow_missing, output, crf,
+                     lossless, device, quiet, weights, batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
     with user_errors(quiet):
@@ -30,7 +31,7 @@ def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, 
         with progress("colorize", info.frame_count, quiet) as tick:
             path = colorize(video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend,
                             weights=weights, device=device, batch_size=batch_size, crf=crf, lossless=lossless,
-                            report=report_dir, on_frame=tick)
+                            report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing)
         if not quiet:
             click.echo(f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else ""),
                        err=True)

@@ -3,7 +3,7 @@ import json
 import click
 
 from vprop.cli._console import progress, stderr, user_errors
-from vprop.cli._options import common, report_option, resolve_device
+from vprop.cli._options import common, report_option, resolve_device, shots_option
 from vprop.io.video import probe
 from vprop.pipelines.base import MODES
 from vprop.tasks.hdr import BLEND_RULES
@@ -33,9 +33,10 @@ from vprop.tasks.hdr import BLEND_RULES
 @click.option("--hdr10", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write an HDR10 .mp4 (HEVC 10-bit, BT.2020, PQ, MaxCLL/MaxFALL).")
 @report_option
+@shots_option
 @common
 def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10, report_dir,
-                device, quiet, weights, batch_size):
+                shots, device, quiet, weights, batch_size):
     """HDR video from the LDR VIDEO and a few HDR key-frames.
 
     Keys: scene-linear RGB (BT.709 primaries) as OpenEXR (.exr; RGB or Y channels, half or float) or Radiance
@@ -58,7 +59,7 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
         with progress("hdr", info.frame_count, quiet) as tick:
             path = hdr(video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights,
                        device=device, batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode,
-                       align=align, blend_rule=blend_rule, report=report_dir, on_frame=tick)
+                       align=align, blend_rule=blend_rule, report=report_dir, on_frame=tick, shots=shots)
         if not quiet:
             click.echo(f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p), err=True)
 

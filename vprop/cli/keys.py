@@ -3,7 +3,8 @@ import click
 from vprop.cli._console import progress, user_errors
 from vprop.errors import InputError
 from vprop.pipelines.keys import export_keys
-from vprop.io.video import probe
+from vprop.io.video import probe, read_frames
+from vprop.shots import find_cuts, shot_keys, time_code
 
 
 @click.command("keys")
@@ -15,12 +16,21 @@ from vprop.io.video import probe
               help="The directory a colorize/segment/hdr run wrote with --report.")
 @click.option("--min-gap", type=click.IntRange(1), default=None,
               help="With --suggest: at least this many frames between any two keys (default: from the spacing).")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=str), help="Directory for the PNGs.")
+@click.option("--shots", is_flag=True,
+              help="Find the hard cuts: the first frame of every shot, and with --interval every K-th frame within it.")
+@click.option("--list", "list_only", is_flag=True,
+              help="Print the frames as a table (frame, time code, shot) instead of writing images.")
+@click.option("-o", "--output", type=click.Path(path_type=str), help="Directory for the PNGs.")
 @click.option("--quiet", "-q", is_flag=True)
-def keys_command(video, interval, suggest, report_dir, min_gap, output, quiet):
-    """Export the frames an artist must colour (--interval), or those where a new key helps most (--suggest)."""
-    if (interval is None) == (suggest is None):
-        raise click.UsageError("give --interval K or --suggest N")
+def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only, output, quiet):
+    """Export the frames an artist must colour (--interval, --shots), or those where a new key helps most
+    (--suggest)."""
+    if suggest is not None and (interval is not None or shots):
+        raise click.UsageError("--suggest goes without --interval and --shots")
+    if interval is None and suggest is None and not shots:
+        raise click.UsageError("give --interval K, --shots or --suggest N")
+    if output is None and not list_only:
+        raise click.UsageError("give -o/--output DIR (or --list)")
     if suggest is not None and report_dir is None:
         raise click.UsageError("--suggest needs --from REPORT_DIR (written by colorize/segment/hdr --report)")
     if suggest is None and (report_dir is not None or min_gap is not None):
@@ -39,11 +49,26 @@ def keys_command(video, interval, suggest, report_dir, min_gap, output, quiet):
             indices = sorted(suggest_keys(report, suggest, min_gap))
             if not indices:
                 raise InputError(report_dir, "no frame is far enough from the keys to suggest (lower --min-gap)")
+        cuts = None
+        if shots:
+            with progress("cuts", info.frame_count, quiet) as tick:
+                cuts, count = find_cuts(_ticking(read_frames(video), tick))
+            indices = shot_keys(cuts, count, interval)
+        if list_only:
+            if indices is None:
+                count = info.frame_count if info.frame_count is not None else sum(1 for _ in read_frames(video))
+                indices = range(0, count, interval)
+            _print_table(indices, cuts or [], info.fps)
+            return
         with progress("keys", info.frame_count, quiet) as tick:
-            written = export_keys(video, interval, output, on_frame=tick, indices=indices)
+            written = export_keys(video, None if indices is not None else interval, output, on_frame=tick,
+                                  indices=indices)
         if quiet:
             return
-        if indices is None:
+        if shots:
+            click.echo(f"wrote {len(written)} key-frames of {len(cuts) + 1} shots to {output}: colour them, then run "
+                       f"vprop colorize {video} --keys {output}", err=True)
+        elif suggest is None:
             click.echo(f"wrote {len(written)} key-frames to {output}: colour them, then run "
                        f"vprop colorize {video} --keys {output} --interval {interval}", err=True)
         else:
@@ -55,3 +80,17 @@ def keys_command(video, interval, suggest, report_dir, min_gap, output, quiet):
             click.echo(f"wrote {len(written)} suggested key-frames to {output}: frames {shown} (confidence). "
                        f"Paint or correct them, add them to your keys and run again (without --interval).",
                        err=True)
+
+
+def _ticking(frames, tick):
+    for frame in frames:
+        yield frame
+        tick(frame.index)
+
+
+def _print_table(indices, cuts, fps) -> None:
+    """One row per key-frame: its index, its time code and the 1-based shot it opens or lies in."""
+    click.echo(f"{'frame':>7}  {'time code':<12}  shot")
+    for index in indices:
+        shot = 1 + sum(c <= index for c in cuts)
+        click.echo(f"{index:>7}  {time_code(index, fps):<12}  {shot}")

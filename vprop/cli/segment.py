@@ -1,7 +1,7 @@
 import click
 
 from vprop.cli._console import progress, user_errors
-from vprop.cli._options import common, report_option, resolve_device
+from vprop.cli._options import common, report_option, resolve_device, shot_options
 from vprop.io.video import probe
 from vprop.pipelines.base import MODES
 from vprop.pipelines.segment import parse_mask_option, segment
@@ -31,9 +31,10 @@ from vprop.pipelines.segment import parse_mask_option, segment
               help="Segment at the video's own size (default: at the models' training size, short side 240, the "
                    "probabilities up-sampled; faster, and what the models were trained for).")
 @report_option
+@shot_options
 @common
 def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, full_resolution,
-                    report_dir, device, quiet, weights, batch_size):
+                    report_dir, shots, allow_missing, device, quiet, weights, batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
     keys = {}
@@ -49,7 +50,8 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
         with progress("segment", info.frame_count, quiet) as tick:
             path = segment(video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size,
                            overlay=overlay, alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights,
-                           full_resolution=full_resolution, report=report_dir, on_frame=tick)
+                           full_resolution=full_resolution, report=report_dir, on_frame=tick, shots=shots,
+                           allow_missing=allow_missing)
         if not quiet:
             click.echo(f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else ""),
                        err=True)

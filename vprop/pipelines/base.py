@@ -6,7 +6,7 @@ so memory grows with the key interval, never with the length of the video.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Callable, Collection, Iterable, Iterator, Protocol
 
 import cv2
 import numpy as np
@@ -28,6 +28,7 @@ class Task(Protocol):
     def inputs(self, prepared: Any, key: Any, chain: ChainedWarp | None) -> tuple[np.ndarray, np.ndarray]: ...
     def key_output(self, prepared: Any, key: Any) -> np.ndarray: ...    # output property at a key frame
     def finish(self, prepared: Any, prop: np.ndarray) -> Any: ...       # final frame from a (C, H, W) property
+    def empty(self, prepared: Any) -> np.ndarray: ...    # property of a frame in a keyless shot (allow_missing)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Settings:
     blend: str = "confidence"       # offline blending of the two propagations
     batch_size: int = 4
     device: str = "cpu"
+    allow_missing: bool = False     # a shot without keys gets the task's empty output instead of an error
 
 
 @dataclass
@@ -83,14 +85,19 @@ class Propagator:
         return cv2.GaussianBlur(chain.confidence(), (0, 0), 3) + 1e-3
 
     def __call__(self, frames: Iterable[VideoFrame], keys: dict[int, Any],
-                 on_confidence: Callable[[FrameConfidence], None] | None = None
+                 on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Collection[int] = ()
                  ) -> Iterator[tuple[VideoFrame, Any]]:
         """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data.
 
         ``on_confidence``: called with every frame's ``FrameConfidence`` just before the frame is yielded.
+        ``cuts``: the frames that start a new shot (``vprop.shots``). Nothing crosses a cut: a frame takes keys
+        (and flow) from its own shot only. A shot without a key is an error, or, with ``Settings.allow_missing``,
+        the task's ``empty`` output (the caller checks this beforehand to name the shot).
         """
         align, offline = self.s.align, self.s.mode == "offline" and bool(keys)
-        last_key = max(keys, default=-1)
+        key_order, cut_order = sorted(keys), sorted(c for c in cuts if c > 0)
+        shot_end = 0           # index of the next cut: the current shot ends just before it
+        shot_last_key = -1     # the last key of the current shot (-1: none)
         prev_gray = None
         key_index, key, chain, key_gray = None, None, None, None
         sink = on_confidence or (lambda _: None)
@@ -98,7 +105,19 @@ class Propagator:
         pending: list[_Pending] = []      # frames since the last key, oldest first
         waiting: list[_Pending] = []      # frames whose forward pass is not run yet
         for frame in frames:
+            if frame.index >= shot_end:     # a new shot: finish the last one, forget its key and its flow
+                if frame.index > 0:
+                    self._forward(waiting, key, key_gray, key_index)
+                    yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence)
+                waiting, pending, prev_gray = [], [], None
+                key_index, key, chain, key_gray = None, None, None, None
+                shot_end = next((c for c in cut_order if c > frame.index), float("inf"))
+                shot_last_key = max((k for k in key_order if frame.index <= k < shot_end), default=-1)
             prepared = self.task.prepare(frame.rgb)
+            if shot_last_key < 0 and self.s.allow_missing:    # a shot without keys: empty output, nothing held
+                sink(FrameConfidence(frame.index, 0.0))
+                yield frame, self.task.finish(prepared, self.task.empty(prepared))
+                continue
             item = _Pending(frame, prepared)
             if align or track:
                 item.gray = self.task.gray(prepared)
@@ -128,9 +147,9 @@ class Propagator:
                     self._forward(waiting, key, key_gray, key_index)
                     waiting = []
             pending.append(item)
-            # Online, and after the last key in either mode, a frame is final as soon as its forward pass ran:
+            # Online, and after the shot's last key in either mode, a frame is final as soon as its forward pass ran:
             # nothing is held, however long the video.
-            if not offline or frame.index > last_key:
+            if not offline or frame.index > shot_last_key:
                 while pending and pending[0].forward is not None:
                     done = pending.pop(0)
                     sink(_one_sided(done, key_index))

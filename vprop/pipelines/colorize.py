@@ -17,6 +17,7 @@ from vprop.io.video import VideoWriter, probe, read_frames
 from vprop.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
+from vprop.shots import video_cuts
 from vprop.tasks import color
 
 
@@ -42,6 +43,9 @@ class ColorTask:
     def finish(self, lab: np.ndarray, ab: np.ndarray) -> np.ndarray:
         return color.compose(lab[..., 0], ab)
 
+    def empty(self, lab: np.ndarray) -> np.ndarray:
+        return np.zeros((2, *lab.shape[:2]), np.float32)     # no chroma: the frame stays gray
+
 
 def load_color_key(path: Path, width: int, height: int) -> np.ndarray:
     rgb = read_rgb(path)
@@ -54,13 +58,15 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
              align: bool | None = None, blend: str = "confidence", weights: str | None = None,
              device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False,
              report=None, on_frame: Callable[[int], None] | None = None,
-             model: torch.nn.Module | None = None) -> Path:
+             model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
     ``model``: a colour model already loaded (a batch worker holds one for many videos); ``weights`` is then unused.
     Returns the output path, written atomically. ``on_frame(index)`` is called after each frame.
     ``report``: a directory for the per-frame confidence report (``vprop.confidence.ConfidenceReport``).
+    ``shots``: find the hard cuts first (``vprop.shots``) and colour every shot from its own keys only; a shot
+    without a key is an error, or with ``allow_missing`` stays gray.
     """
     info = probe(video)
     confidence = ConfidenceReport(report, video=video, task="color", mode=mode) if report else None
@@ -69,15 +75,17 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
         warnings.simplefilter("ignore")   # resize warnings are shown once, when the key is used
         for path in files.values():       # fail before any work on a bad key
             load_color_key(path, info.width, info.height)
+    cuts = video_cuts(video, files, allow_missing) if shots else []
     task = ColorTask()
     keys = LazyKeys(files, lambda p: task.prepare_key(load_color_key(p, info.width, info.height)))
     if model is None:
         model, _ = load_model("color", weights, device)
     settings = Settings(mode=mode, align=model.cfg.extra.get("aligned", True) if align is None else align,
-                        blend=blend, batch_size=batch_size, device=device)
+                        blend=blend, batch_size=batch_size, device=device, allow_missing=allow_missing)
     seen = set()
     with VideoWriter(output, info, crf=crf, lossless=lossless) as writer:
-        for frame, rgb in Propagator(model, task, settings)(read_frames(video), keys, on_confidence=confidence):
+        for frame, rgb in Propagator(model, task, settings)(read_frames(video), keys, on_confidence=confidence,
+                                                             cuts=cuts):
             writer.write(frame, rgb)
             if confidence:
                 confidence.picture(frame.index, lambda: rgb)

@@ -26,6 +26,7 @@ from vprop.io.video import (_SCALING, VideoFrame, VideoInfo, VideoWriter, _video
 from vprop.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
+from vprop.shots import video_cuts
 from vprop.tasks.hdr import SATURATED, Blender, HDRKey, HDRTask, curve_for, guidance_channels
 
 KEY_SUFFIXES = (".exr", ".hdr")
@@ -174,14 +175,16 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
 def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: bool = True,
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
         hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
-        report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None) -> Path:
+        report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
+        shots: bool = True) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
     estimate alone; ``blend_rule``: "clipped" (the LDR wherever it did not clip) or "paper" (eq. 10).
     ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. ``report``: a directory for the per-frame
     confidence report (``vprop.confidence.ConfidenceReport``). ``model``: an HDR model already loaded (a batch
-    worker holds one for many videos); ``weights`` is then unused. Returns ``output_dir``.
+    worker holds one for many videos); ``weights`` is then unused. ``shots``: find the hard cuts first; each shot
+    takes radiance from its own keys only, and a shot without a key is an error. Returns ``output_dir``.
     """
     info = probe(video)
     output_dir = Path(output_dir)
@@ -199,6 +202,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         warnings.simplefilter("ignore")   # NaN and resize warnings are shown once, when the key is used
         for path in files.values():       # fail before any work on a bad key
             load_hdr_key(path, info.width, info.height)
+    cuts = video_cuts(video, files) if shots else []
     confidence = ConfidenceReport(report, video=video, task="hdr", mode=mode) if report else None
     if model is None:
         model, _ = load_model("hdr", weights, device)
@@ -217,7 +221,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         preview_writer = VideoWriter(preview, info) if preview is not None else None
         with (preview_writer if preview_writer else _Null()) as pw:
             for frame, estimate in Propagator(model, task, settings)(keys.frames(read_frames(video)), keys,
-                                                                     on_confidence=confidence):
+                                                                     on_confidence=confidence, cuts=cuts):
                 out = blender(frame.index, frame.rgb, estimate) if blend else estimate
                 if confidence:
                     confidence.picture(frame.index, lambda: tonemap_reinhard(out))

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 import warnings
+from bisect import bisect_right
 from contextlib import ExitStack
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import groupby
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -22,6 +24,7 @@ from vprop.io.video import VideoFrame, VideoWriter, probe, read_frames
 from vprop.keys import check_all_keys_used
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
+from vprop.shots import video_cuts
 from vprop.tasks import seg
 from vprop.tasks.seg import PerObject, SegKey
 
@@ -53,6 +56,9 @@ class SegTask:
 
     def key_output(self, rgb: np.ndarray, key: SegKey) -> np.ndarray:
         return key.masks
+
+    def empty(self, rgb: np.ndarray) -> np.ndarray:
+        return np.zeros((len(self.ids), *rgb.shape[:2]), np.float32)     # no object: all background
 
     def finish(self, rgb: np.ndarray, probs: np.ndarray) -> np.ndarray:
         if self.out_size is not None and len(probs) and probs.shape[-2:] != self.out_size[::-1]:
@@ -125,7 +131,7 @@ def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None) -
 def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks: dict[int, np.ndarray],
                     settings: Settings, chain: bool = False, ids: tuple[int, ...] | None = None,
                     refiner: torch.nn.Module | None = None, working_short_side: int | None = None,
-                    on_confidence: Callable[[FrameConfidence], None] | None = None
+                    on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Sequence[int] = ()
                     ) -> Iterator[tuple[VideoFrame, np.ndarray]]:
     """(frame, label map) for every frame, from label-map keys ``masks`` (frame index -> (H, W) uint8).
 
@@ -137,6 +143,7 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
     confidence of each alignment (online only). ``refiner``: the SEG(t+s) spatial network.
     ``on_confidence``: called with every frame's confidence (see ``Propagator``), at the working size.
+    ``cuts``: frames that start a new shot; no mask crosses a cut (``Propagator``; ``chain``: run shot by shot).
     """
     net = wrap_model(model, refiner)
     ids = seg.object_ids(*masks.values()) if ids is None else tuple(ids)
@@ -151,10 +158,13 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
         masks = {i: cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for i, m in masks.items()}
         frames = _shrunk(frames, size, originals)
     keys = FrameKeys(masks, task)
-    if chain:
-        results = _chained(net, task, keys.tap(frames), keys, settings, on_confidence)
+    if chain:    # the previous-prediction loop, shot by shot
+        keyed = {bisect_right(cuts, k) for k in keys}
+        results = (out for number, shot in groupby(keys.tap(frames), key=lambda f: bisect_right(cuts, f.index))
+                   for out in (_chained(net, task, shot, keys, settings, on_confidence) if number in keyed
+                               else _keyless_shot(task, shot, settings, on_confidence)))
     else:
-        results = Propagator(net, task, settings)(keys.tap(frames), keys, on_confidence)
+        results = Propagator(net, task, settings)(keys.tap(frames), keys, on_confidence, cuts=cuts)
     for frame, labels in results:
         if shrunk:
             frame = originals.pop(frame.index)
@@ -168,6 +178,17 @@ def _shrunk(frames: Iterable[VideoFrame], size: tuple[int, int], originals: dict
         originals[frame.index] = frame
         yield VideoFrame(frame.index, cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA), frame.pts,
                          frame.time_base)
+
+
+def _keyless_shot(task: SegTask, frames: Iterable[VideoFrame], s: Settings, on_confidence=None):
+    """A shot without a mask key: all background when allowed (the caller named the shot beforehand)."""
+    if not s.allow_missing:
+        raise ValueError("a shot without a mask key-frame")
+    for frame in frames:
+        rgb = task.prepare(frame.rgb)
+        if on_confidence is not None:
+            on_confidence(FrameConfidence(frame.index, 0.0))
+        yield frame, task.finish(rgb, task.empty(rgb))
 
 
 def _chained(model, task: SegTask, frames, keys: FrameKeys, s: Settings, on_confidence=None):
@@ -225,7 +246,7 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
             device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
             refine: bool = False, refine_weights: str | None = None, alpha=None, full_resolution: bool = False,
             report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
-            refiner: torch.nn.Module | None = None) -> Path:
+            refiner: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
     ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame
@@ -235,8 +256,9 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
     model's training size are segmented at that size unless ``full_resolution``. ``report``: a directory for
     the per-frame confidence report (``vprop.confidence.ConfidenceReport``). ``model``/``refiner``: already
-    loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused. Returns the
-    output directory.
+    loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused.
+    ``shots``: find the hard cuts first; each shot takes masks from its own keys only, and a shot without one is an
+    error, or with ``allow_missing`` all background. Returns the output directory.
     """
     if not masks:
         raise InputError("--mask", "give at least one mask key-frame")
@@ -262,13 +284,14 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
         raise InputError(output_dir.parent, f"cannot create output directory ({error.strerror})") from None
     if not os.access(output_dir.parent, os.W_OK | os.X_OK):
         raise InputError(output_dir.parent, "output directory is not writable")
+    cuts = video_cuts(video, masks, allow_missing) if shots else []
     confidence = ConfidenceReport(report, video=video, task="seg", mode=mode) if report else None
     if model is None:
         model, _ = load_model("seg", weights, device)
     if refiner is None and (refine or refine_weights):
         refiner, _ = load_model("seg-refine", refine_weights, device)
     settings = Settings(mode=mode, align=model.cfg.extra.get("aligned", True) if align is None else align,
-                        batch_size=batch_size, device=device)
+                        batch_size=batch_size, device=device, allow_missing=allow_missing)
     seen = set()
     # Opened before any work, so a bad --overlay/--alpha path fails at once; each only appears when complete.
     writers = [VideoWriter(overlay, info) if overlay else None,
@@ -277,7 +300,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
         overlay_out, alpha_out = (stack.enter_context(w) if w else None for w in writers)
         working = None if full_resolution else seg.working_short_side(model)
         for frame, out in propagate_masks(model, read_frames(video), labels, settings, chain=chain,
-                                          refiner=refiner, working_short_side=working, on_confidence=confidence):
+                                          refiner=refiner, working_short_side=working, on_confidence=confidence,
+                                          cuts=cuts):
             write_indexed_png(Path(tmp) / f"{frame.index:05d}.png", out)
             if confidence:
                 confidence.picture(frame.index, lambda: seg.overlay(frame.rgb, out, DAVIS_PALETTE))
