@@ -133,7 +133,8 @@ class Propagator:
                 new_key = keys[frame.index]
                 yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index, on_confidence)
                 pending = []
-                key_index, key, key_gray = frame.index, new_key, item.gray
+                # key_gray only when confidence is reported: the forward pass's trust maps are built from it
+                key_index, key, key_gray = frame.index, new_key, item.gray if track else None
                 chain = ChainedWarp.identity(*frame.rgb.shape[:2]) if align else None
                 sink(FrameConfidence.at_key(frame.index, item.step))
                 yield frame, self.task.finish(prepared, self.task.key_output(prepared, key))
