@@ -29,7 +29,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeRemainingColumn)
 from rich.text import Text
 
-from vprop.errors import InputError
+from vprop.errors import UserError
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -234,7 +234,7 @@ def user_errors(quiet: bool = False):
     try:
         with _stop_signals_raise():
             yield
-    except InputError as e:
+    except UserError as e:
         _say(f"error: {e}")
         sys.exit(1)
     except KeyboardInterrupt as e:
