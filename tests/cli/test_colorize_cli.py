@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cli_helpers import bad, run
-from media import need_encoder, packets
+from support.cli import bad, run
+from support.media import need_encoder, packets
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import run
+from support.cli import run
 from vprop.models.hub import load_model, sha256
 from vprop.models.registry import SHIPPED, shipped_dir
 

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cli_helpers import bad, run
-from media import write_video
+from support.cli import bad, run
+from support.media import write_video
 from vprop.io.video import read_frames
 
 TEXTURE = cv2.resize(np.random.default_rng(0).random((16, 80, 3)).astype(np.float32), (320, 64),

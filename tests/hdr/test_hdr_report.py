@@ -1,7 +1,7 @@
 """`vprop hdr --report`: one confidence per frame, from both keys offline."""
 import json
 
-from cli_helpers import run
+from support.cli import run
 
 
 def test_hdr_report_has_one_value_per_frame(tmp_path, hdr_clip, tiny_hdr_weights):

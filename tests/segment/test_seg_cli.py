@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seg_media import SIZE, save_palette, square_frame, square_labels
-from cli_helpers import bad, run
-from media import need_encoder, packets, write_video
+from support.seg_media import SIZE, save_palette, square_frame, square_labels
+from support.cli import bad, run
+from support.media import need_encoder, packets, write_video
 from vprop.io.images import read_mask
 
 

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from cli_helpers import run
-from seg_media import SIZE, save_palette, square_frame, square_labels
+from support.cli import run
+from support.seg_media import SIZE, save_palette, square_frame, square_labels
 from vprop.evaluate import Passthrough
 from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame

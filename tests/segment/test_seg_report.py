@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from cli_helpers import run
-from seg_media import save_palette, square_labels
+from support.cli import run
+from support.seg_media import save_palette, square_labels
 
 
 @pytest.mark.parametrize("extra", [[], ["--chain"], ["--mode", "offline", "--mask", "9:{last}"]])

@@ -1,8 +1,10 @@
 """A few training steps lower the seg and HDR losses; resume continues from the saved step."""
-from train_helpers import davis, one_thread, panoramas, tiny_cfg  # noqa: F401 (fixtures)
+import pytest
 import torch
 
 from vprop.training.run import build_hdr, build_seg
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _fixed_batch_loss(trainer, batch):
@@ -92,8 +94,6 @@ def test_validation_hooks_report_baselines(davis, panoramas, tmp_path):
 
 
 def test_init_from_unrelated_weights_is_a_user_error(davis, tiny_cfg, tmp_path):
-    import pytest
-
     from vprop.errors import InputError
 
     from safetensors.torch import save_file
@@ -106,8 +106,6 @@ def test_init_from_unrelated_weights_is_a_user_error(davis, tiny_cfg, tmp_path):
 
 
 def test_init_from_a_missing_or_damaged_weights_file_is_a_user_error(davis, tiny_cfg, tmp_path):
-    import pytest
-
     from vprop.errors import InputError
 
     trainer = build_seg(tiny_cfg("seg", davis, steps=1))

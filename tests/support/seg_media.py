@@ -1,8 +1,8 @@
-"""Fixtures of the segmentation tests: a tiny untrained seg model, a moving-square video and its masks."""
+"""The segmentation tests' moving square: its frames, its label maps, and label maps saved as palette PNGs."""
 import numpy as np
 from PIL import Image
 
-from media import write_video
+from support.media import write_video
 
 SIZE = (64, 48)
 
