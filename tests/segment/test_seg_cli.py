@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from support.seg_media import SIZE, save_palette, square_frame, square_labels
-from support.cli import bad, run
+from support.cli import bad, misused, run
 from support.media import need_encoder, packets, write_video
 from vprop.io.images import read_mask
 
@@ -109,9 +109,10 @@ def test_output_is_a_file(setup):
 
 def test_usage_errors_exit_2(setup):
     tmp, video, mask, weights = setup
-    assert run("segment", video, "-o", tmp / "out").exit_code == 2                 # no --mask
-    assert segment(tmp, video, weights, "--mask", mask, "--mask", f"0:{mask}").exit_code == 2
-    assert segment(tmp, video, weights, "--mask", mask, "--chain", "--mode", "offline").exit_code == 2
+    misused(run("segment", video, "-o", tmp / "out"), "Missing option '--mask'")
+    misused(segment(tmp, video, weights, "--mask", mask, "--mask", f"0:{mask}"), "--mask", "frame 0 is given twice")
+    misused(segment(tmp, video, weights, "--mask", mask, "--chain", "--mode", "offline"),
+            "--chain works online only (drop --mode offline)")
 
 
 def test_eval_seg_prints_its_table_and_writes_json_and_report(tmp_path, square_video, tiny_seg_weights):
@@ -128,8 +129,9 @@ def test_eval_seg_prints_its_table_and_writes_json_and_report(tmp_path, square_v
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["results"]["flow"]["J"] > data["results"]["copy"]["J"]
     assert data["results"]["flow"]["frames"] == 9
-    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")) is not None
-    assert cv2.imread(str(tmp_path / "rep" / "seg_j_per_frame.png")) is not None
+    # The 3 worst frames of vprop, each a row of truth, copy, flow, vprop: 320 wide cells of the 64x48 video.
+    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")).shape == (3 * 240, 4 * 320, 3)
+    assert cv2.imread(str(tmp_path / "rep" / "seg_j_per_frame.png")).shape == (400, 640, 3)
 
 
 def test_eval_seg_bad_masks_dir(tmp_path, square_video, tiny_seg_weights):
