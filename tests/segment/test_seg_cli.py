@@ -1,12 +1,14 @@
 """`vprop segment` and `vprop eval seg` end to end through click, on good and made-up bad input."""
 import json
 
+import av
+
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from support.seg_media import SIZE, save_palette, square_frame, square_labels
+from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
 from support.cli import bad, misused, run
 from support.media import need_encoder, packets, write_video
 from vprop.io.images import read_mask
@@ -29,13 +31,20 @@ def test_segment_writes_every_frame_with_the_palette_indices(setup):
     result = segment(tmp, video, weights, "--mask", mask, "--mask", f"5:{fix}", "--overlay", tmp / "ov.mp4")
     assert result.exit_code == 0, result.output
     files = sorted((tmp / "out").iterdir())
+    still = np.zeros_like(square_labels(0))
+    still[2:8, 50:60] = 9
     assert [p.name for p in files] == [f"{i:05d}.png" for i in range(10)]
     with Image.open(files[3]) as image:
         assert image.mode == "P"
     assert set(np.unique(read_mask(files[0]))) == {0, 2, 9}
-    assert set(np.unique(read_mask(files[3]))) <= {0, 2, 9}
+    third = read_mask(files[3])
+    assert set(np.unique(third)) == {0, 2, 9}
+    # the square moved 6 px from its key (a copied key scores 0.4) and the still object stayed put
+    assert iou(third == 2, square_labels(3) > 0) > 0.75 and iou(third == 9, still > 0) > 0.9
     assert np.array_equal(read_mask(files[5]), square_labels(5, label=2))
-    assert (tmp / "ov.mp4").is_file()
+    with av.open(str(tmp / "ov.mp4")) as container:
+        stream = container.streams.video[0]
+        assert sum(1 for _ in container.decode(stream)) == 10 and (stream.width, stream.height) == SIZE
     assert not list(tmp.glob(".*partial*"))
 
 

@@ -45,3 +45,6 @@ def save_palette(path, labels):
     return path
 
 
+def iou(mask, truth):
+    """Intersection over union of two boolean masks, computed here rather than with the library's own J."""
+    return (mask & truth).sum() / max((mask | truth).sum(), 1)
