@@ -45,7 +45,8 @@ def test_colorize_report_has_one_value_per_frame(reported):
     assert lines[0].startswith("index,confidence") and len(lines) == 25
     assert cv2.imread(str(tmp / "report" / "confidence.png")).shape == (400, 800, 3)
     pictures = sorted((tmp / "report").glob("least-confident-*.png"))
-    assert pictures and "least-confident-00023.png" in [p.name for p in pictures]
+    # The six least confident frames (trust falls with the distance from the key), 24 / (2 x 6) = 2 frames apart.
+    assert [p.name for p in pictures] == [f"least-confident-{i:05d}.png" for i in range(13, 24, 2)]
     # Each picture is the output (480 wide, the video's aspect) beside its trust map.
     assert cv2.imread(str(pictures[0])).shape[:2] == (360, 960)
 

@@ -31,7 +31,7 @@ def test_train_cli_exports_weights(task, davis, panoramas, tmp_path):
                                        "--out", str(tmp_path / "run"), "--steps", "3", "--batch-size", "2",
                                        "--workers", "0", "--export", str(export)])
     assert result.exit_code == 0, result.output + repr(result.exception)
-    assert "exported" in result.output
+    assert result.output.splitlines()[-1] == f"exported {export}"
     model, meta = load_model(task, str(export))
     assert model.cfg.task == task and meta["task"] == task and meta["steps"] == 3
     assert model.cfg.property_channels == (1 if task == "seg" else 3)
