@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
 from support.cli import bad, misused, run
 from support.media import need_encoder, packets, write_video
+from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
 from vprop.io.images import read_mask
 
 

@@ -1,8 +1,7 @@
-"""The segmentation tests' moving square: its frames, its label maps, and label maps saved as palette PNGs."""
+"""The segmentation tests' moving square: its frames, its label maps, and label maps saved as palette PNGs, and
+the IoU to score them."""
 import numpy as np
 from PIL import Image
-
-from support.media import write_video
 
 SIZE = (64, 48)
 

@@ -1,7 +1,6 @@
 """Tiny synthetic training data: a moving-square video with its DAVIS-style masks, and small HDR panoramas as EXR."""
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from support.media import write_video
