@@ -27,11 +27,11 @@ KEYS = ROOT / "examples" / "rhino_keys"
 
 def speed(video: Path, keys: Path, interval: int, weights: str | None) -> None:
     from vprop.evaluate import Passthrough
-    from vprop.flow import ChainedWarp, FlowEstimator
+    from vprop.engine.flow import ChainedWarp, FlowEstimator
     from vprop.io.video import VideoWriter, probe, read_frames
-    from vprop.keys import LazyKeys, key_files
+    from vprop.engine.keys import LazyKeys, key_files
     from vprop.models.hub import load_model
-    from vprop.pipelines.base import Propagator, Settings
+    from vprop.engine.propagator import Propagator, Settings
     from vprop.pipelines.colorize import ColorTask, load_color_key
 
     info = probe(video)

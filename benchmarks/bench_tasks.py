@@ -37,7 +37,7 @@ def bench_seg(frames) -> None:
     from vprop.evaluate import Passthrough
     from vprop.io.images import read_mask
     from vprop.models.hub import load_model
-    from vprop.pipelines.base import Settings
+    from vprop.engine.propagator import Settings
     from vprop.pipelines.segment import propagate_masks
 
     key = {0: read_mask(MASK)}
@@ -61,7 +61,7 @@ def bench_seg(frames) -> None:
 def bench_hdr(frames) -> None:
     from vprop.evaluate import Passthrough
     from vprop.models.hub import load_model
-    from vprop.pipelines.base import Propagator, Settings
+    from vprop.engine.propagator import Propagator, Settings
     from vprop.tasks import hdr
 
     model, _ = load_model("hdr")

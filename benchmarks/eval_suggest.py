@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vprop.confidence import ConfidenceReport, load_report
+from vprop.engine.confidence import ConfidenceReport, load_report
 from vprop.evaluate import psnr, resized_frames
 from vprop.evaluate_seg import jaccard, load_truth
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Propagator, Settings
+from vprop.engine.propagator import Propagator, Settings
 from vprop.pipelines.colorize import ColorTask
 from vprop.pipelines.segment import propagate_masks
-from vprop.suggest import suggest_keys
+from vprop.engine.suggest import suggest_keys
 from vprop.tasks import seg
 from vprop.training.run import SEG_DEV
 

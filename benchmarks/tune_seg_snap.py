@@ -17,7 +17,7 @@ import torch
 from vprop.evaluate import resized_frames
 from vprop.evaluate_seg import evaluate_seg
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Settings
+from vprop.engine.propagator import Settings
 from vprop.tasks import seg
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from vprop.io.video import VideoFrame, read_frames
-from vprop.pipelines.base import Propagator, Settings
+from vprop.engine.propagator import Propagator, Settings
 from vprop.pipelines.colorize import ColorTask
 
 

@@ -4,7 +4,7 @@ import torch
 
 from vprop.evaluate import Passthrough
 from vprop.io.video import VideoFrame
-from vprop.pipelines.base import Propagator, Settings
+from vprop.engine.propagator import Propagator, Settings
 from vprop.pipelines.colorize import ColorTask
 from vprop.tasks import color
 

@@ -11,7 +11,7 @@ from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame
 from vprop.models.hub import load_weights_file
 from vprop.models.tpn import SwitchableTPN
-from vprop.pipelines.base import Settings
+from vprop.engine.propagator import Settings
 from vprop.pipelines.segment import parse_mask_option, propagate_masks, segment
 from vprop.tasks import seg
 

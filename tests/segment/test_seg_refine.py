@@ -10,7 +10,7 @@ from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame
 from vprop.models.hub import load_model, load_weights_file
 from vprop.models.tpn import SwitchableTPN
-from vprop.pipelines.base import Settings
+from vprop.engine.propagator import Settings
 from vprop.pipelines.segment import propagate_masks
 from vprop.tasks import seg
 

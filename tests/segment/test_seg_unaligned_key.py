@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
 from vprop.models.tpn import SwitchableTPN
 from vprop.tasks import seg
 

@@ -10,9 +10,9 @@ from media import write_video
 from vprop.evaluate import Passthrough
 from vprop.io.video import VideoFrame, read_frames
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Propagator, Settings
+from vprop.engine.propagator import Propagator, Settings
 from vprop.pipelines.colorize import ColorTask
-from vprop.shots import find_cuts, shot_keys, shots, time_code
+from vprop.engine.shots import find_cuts, shot_keys, shots, time_code
 
 REPO = Path(__file__).resolve().parents[2]
 RHINO = REPO / "examples" / "rhino.mp4"

@@ -8,7 +8,7 @@ from vprop.cli._options import resolve_device
 from vprop.evaluate import color_methods, evaluate_color, resized_frames
 from vprop.io.video import probe
 from vprop.models.hub import load_model
-from vprop.pipelines.base import MODES
+from vprop.engine.propagator import MODES
 from vprop.report import color_report
 
 

@@ -5,7 +5,7 @@ import click
 from vprop.cli._console import progress, stderr, user_errors
 from vprop.cli._options import common, report_option, resolve_device, shots_option
 from vprop.io.video import probe
-from vprop.pipelines.base import MODES
+from vprop.engine.propagator import MODES
 from vprop.tasks.hdr import BLEND_RULES
 
 

@@ -3,7 +3,7 @@ import click
 from vprop.cli._console import progress, user_errors
 from vprop.cli._options import common, report_option, resolve_device, shot_options
 from vprop.io.video import probe
-from vprop.pipelines.base import MODES
+from vprop.engine.propagator import MODES
 from vprop.pipelines.segment import parse_mask_option, segment
 
 

@@ -9,15 +9,15 @@ from typing import Callable
 import numpy as np
 import torch
 
-from vprop.confidence import ConfidenceReport
+from vprop.engine.confidence import ConfidenceReport
 from vprop.errors import InputError
-from vprop.flow import ChainedWarp, to_gray_u8
+from vprop.engine.flow import ChainedWarp, to_gray_u8
 from vprop.io.images import fit_to_size, is_grayscale, read_rgb
 from vprop.io.video import VideoWriter, probe, read_frames
-from vprop.keys import LazyKeys, check_all_keys_used, key_files
+from vprop.engine.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Propagator, Settings
-from vprop.shots import video_cuts
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.shots import video_cuts
 from vprop.tasks import color
 
 
@@ -64,8 +64,8 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
     ``model``: a colour model already loaded (a batch worker holds one for many videos); ``weights`` is then unused.
     Returns the output path, written atomically. ``on_frame(index)`` is called after each frame.
-    ``report``: a directory for the per-frame confidence report (``vprop.confidence.ConfidenceReport``).
-    ``shots``: find the hard cuts first (``vprop.shots``) and colour every shot from its own keys only; a shot
+    ``report``: a directory for the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``).
+    ``shots``: find the hard cuts first (``vprop.engine.shots``) and colour every shot from its own keys only; a shot
     without a key is an error, or with ``allow_missing`` stays gray.
     """
     info = probe(video)

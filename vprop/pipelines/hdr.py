@@ -16,17 +16,17 @@ import numpy as np
 import torch
 from av.video.reformatter import Colorspace, VideoReformatter
 
-from vprop.confidence import ConfidenceReport
+from vprop.engine.confidence import ConfidenceReport
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import fit_to_size, read_exr, read_linear_rgb, read_rgb, write_exr
 from vprop.io.passthrough import StreamCopier, keep_video_tags
 from vprop.io.video import (_SCALING, VideoFrame, VideoInfo, VideoWriter, _video_stream, coded_orientation, probe,
                             read_frames)
-from vprop.keys import LazyKeys, check_all_keys_used, key_files
+from vprop.engine.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Propagator, Settings
-from vprop.shots import video_cuts
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.shots import video_cuts
 from vprop.tasks.hdr import SATURATED, Blender, HDRKey, HDRTask, curve_for, guidance_channels
 
 KEY_SUFFIXES = (".exr", ".hdr")
@@ -182,7 +182,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
     estimate alone; ``blend_rule``: "clipped" (the LDR wherever it did not clip) or "paper" (eq. 10).
     ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. ``report``: a directory for the per-frame
-    confidence report (``vprop.confidence.ConfidenceReport``). ``model``: an HDR model already loaded (a batch
+    confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``: an HDR model already loaded (a batch
     worker holds one for many videos); ``weights`` is then unused. ``shots``: find the hard cuts first; each shot
     takes radiance from its own keys only, and a shot without a key is an error. Returns ``output_dir``.
     """

@@ -15,16 +15,16 @@ import cv2
 import numpy as np
 import torch
 
-from vprop.confidence import ConfidenceReport, FrameConfidence, step_trust, trust_map
+from vprop.engine.confidence import ConfidenceReport, FrameConfidence, step_trust, trust_map
 from vprop.errors import InputError
-from vprop.flow import ChainedWarp, FlowEstimator
+from vprop.engine.flow import ChainedWarp, FlowEstimator
 from vprop.io.atomic import atomic_path
 from vprop.io.images import DAVIS_PALETTE, fit_to_size, read_mask, write_indexed_png
 from vprop.io.video import VideoFrame, VideoWriter, probe, read_frames
-from vprop.keys import check_all_keys_used
+from vprop.engine.keys import check_all_keys_used
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Propagator, Settings
-from vprop.shots import video_cuts
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.shots import video_cuts
 from vprop.tasks import seg
 from vprop.tasks.seg import PerObject, SegKey
 
@@ -255,7 +255,7 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write the frames with
     the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
     model's training size are segmented at that size unless ``full_resolution``. ``report``: a directory for
-    the per-frame confidence report (``vprop.confidence.ConfidenceReport``). ``model``/``refiner``: already
+    the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``/``refiner``: already
     loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused.
     ``shots``: find the hard cuts first; each shot takes masks from its own keys only, and a shot without one is an
     error, or with ``allow_missing`` all background. Returns the output directory.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
 
 AB_SCALE = 110.0   # |a|, |b| of sRGB colours stay below ~110 in OpenCV's float Lab
 

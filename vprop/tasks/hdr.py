@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
 
 EPS = 0.01               # U = log(H + EPS), as the paper
 TOP_FRACTION = 0.05      # T leaves this fraction of the key's pixels above it

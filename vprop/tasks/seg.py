@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
 from vprop.models.tpn import TPNConfig
 
 

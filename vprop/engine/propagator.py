@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import torch
 
-from vprop.confidence import FrameConfidence, step_trust, trust_map
-from vprop.flow import ChainedWarp, FlowEstimator
+from vprop.engine.confidence import FrameConfidence, step_trust, trust_map
+from vprop.engine.flow import ChainedWarp, FlowEstimator
 from vprop.io.video import VideoFrame
 
 MODES = ("offline", "online")
@@ -90,7 +90,7 @@ class Propagator:
         """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data.
 
         ``on_confidence``: called with every frame's ``FrameConfidence`` just before the frame is yielded.
-        ``cuts``: the frames that start a new shot (``vprop.shots``). Nothing crosses a cut: a frame takes keys
+        ``cuts``: the frames that start a new shot (``vprop.engine.shots``). Nothing crosses a cut: a frame takes keys
         (and flow) from its own shot only. A shot without a key is an error, or, with ``Settings.allow_missing``,
         the task's ``empty`` output (the caller checks this beforehand to name the shot).
         """
