@@ -15,8 +15,8 @@ def tiny_seg_weights(tmp_path_factory):
     import torch
 
     from vprop.models.hub import save_weights
+    from vprop.models.seg import seg_config
     from vprop.models.tpn import SwitchableTPN
-    from vprop.tasks.seg import seg_config
 
     torch.manual_seed(0)
     cfg = seg_config(aligned=True, hidden_channels=4, hidden_stride=4, base_width=4, max_width=16, depth=3,
@@ -32,8 +32,8 @@ def tiny_refine_weights(tmp_path_factory):
     import torch
 
     from vprop.models.hub import save_weights
+    from vprop.models.seg import refine_config
     from vprop.models.tpn import SwitchableTPN
-    from vprop.tasks.seg import refine_config
 
     torch.manual_seed(1)
     cfg = refine_config(hidden_channels=4, hidden_stride=2, base_width=4, max_width=16, depth=3)
