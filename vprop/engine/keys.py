@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
 
-from vprop.errors import InputError
+from vprop.errors import InputError, UsageError
 from vprop.io.images import find_indexed_files
 
 
@@ -16,7 +16,7 @@ def key_files(directory, interval: int | None, frame_count: int | None, suffixes
     check_key_indices(found, frame_count)
     if interval is not None:
         if interval < 1:
-            raise InputError(directory, "--interval must be at least 1")
+            raise UsageError("--interval", "must be at least 1")
         if frame_count is None:
             wanted = range(0, max(found) + 1, interval)
         else:

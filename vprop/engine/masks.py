@@ -36,6 +36,8 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     ``on_confidence``: called with every frame's confidence (see ``Propagator``), at the working size.
     ``cuts``: frames that start a new shot; no mask crosses a cut (``Propagator``; ``chain``: run shot by shot).
     """
+    if chain and settings.mode == "offline":     # as the CLI: the chained protocol has no backward pass
+        raise UsageError("--chain", "works online only (drop --mode offline)")
     net = wrap_model(model, refiner)
     ids = object_ids(*masks.values()) if ids is None else tuple(ids)
     height, width = next(iter(masks.values())).shape if masks else (0, 0)
