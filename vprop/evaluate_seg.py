@@ -17,6 +17,7 @@ import torch
 
 from vprop.engine.masks import propagate_masks
 from vprop.engine.propagator import Settings
+from vprop.engine.working import working_short_side
 from vprop.evaluate import Passthrough
 from vprop.io.images import DAVIS_PALETTE, find_indexed_files, read_mask
 from vprop.io.preview import overlay
@@ -147,7 +148,7 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
         # vprop segments at its training size (as `vprop segment` does), the baselines at the frames' own
         for frame, out in propagate_masks(model, frames(), {key_index: truth[key_index]}, settings,
                                           chain=chain and name.startswith("vprop"), ids=ids,
-                                          working_short_side=seg_models.working_short_side(model)):
+                                          working_short_side=working_short_side(model)):
             if frame.index == key_index or frame.index not in truth:
                 continue
             gt = truth[frame.index]

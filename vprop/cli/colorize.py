@@ -1,7 +1,8 @@
 import click
 
 from vprop.cli._console import progress, user_errors
-from vprop.cli._options import common, report_option, resolve_device, shot_options, video_output
+from vprop.cli._options import (common, full_resolution_option, report_option, resolve_device, shot_options,
+                                video_output)
 from vprop.io.video import probe
 from vprop.engine.propagator import BLENDS, MODES
 from vprop.pipelines.colorize import colorize
@@ -18,12 +19,13 @@ from vprop.pipelines.colorize import colorize
               help="Align keys with optical flow (default: as the weights were trained; --no-align is the paper's TPN).")
 @click.option("--blend", type=click.Choice(BLENDS), default="confidence", show_default=True,
               help="Offline: confidence-weighted blend, or the paper's nearest key.")
+@full_resolution_option
 @report_option
 @shot_options
 @video_output
 @common
-def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, shots, allow_missing, output, crf,
-                     lossless, device, quiet, weights, batch_size):
+def colorize_command(video, keys_dir, interval, mode, align, blend, full_resolution, report_dir, shots, allow_missing,
+                     output, crf, lossless, device, quiet, weights, batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
     with user_errors(quiet):
@@ -31,7 +33,8 @@ def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, 
         with progress("colorize", info.frame_count, quiet) as tick:
             path = colorize(video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend,
                             weights=weights, device=device, batch_size=batch_size, crf=crf, lossless=lossless,
-                            report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing)
+                            report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing,
+                            full_resolution=full_resolution)
         if not quiet:
             click.echo(f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else ""),
                        err=True)
