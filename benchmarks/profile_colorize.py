@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import vprop  # noqa: F401  (before torch: the OpenMP wait policy the `vprop` command runs with)
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]

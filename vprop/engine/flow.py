@@ -20,10 +20,16 @@ def to_gray_u8(rgb_or_l: np.ndarray) -> np.ndarray:
 
 
 class FlowEstimator:
-    """Dense optical flow between consecutive frames (DIS, Kroeger et al. 2016)."""
+    """Dense optical flow between consecutive frames (DIS, Kroeger et al. 2016).
 
-    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM):
+    ``finest_scale``: the finest pyramid level DIS estimates at, 0 being the frames' own resolution; the
+    default, OpenCV's medium preset, stops at level 1 (half the frames' size) and up-samples from there.
+    """
+
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, finest_scale: int | None = None):
         self._dis = cv2.DISOpticalFlow_create(preset)
+        if finest_scale is not None:
+            self._dis.setFinestScale(finest_scale)
 
     def __call__(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Flow (H, W, 2) float32 such that src(p) corresponds to dst(p + flow(p))."""
