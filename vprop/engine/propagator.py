@@ -72,7 +72,12 @@ class Propagator:
     def _infer(self, batch: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         guidance = torch.from_numpy(np.stack([g for g, _ in batch])).to(self.s.device)
         prop = torch.from_numpy(np.stack([p for _, p in batch])).to(self.s.device)
-        return list(self.model(guidance, prop).float().cpu().numpy())
+        if guidance.device.type == "cpu":
+            # Channels-last: the convolutions follow their input's layout, and on CPU run ~1.3x faster in it
+            # (benchmarks/profile_colorize.py); the results equal the default layout's to float rounding.
+            guidance = guidance.contiguous(memory_format=torch.channels_last)
+            prop = prop.contiguous(memory_format=torch.channels_last)
+        return list(self.model(guidance, prop).float().cpu().contiguous().numpy())
 
     def _propagate(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None]) -> list:
         """Network outputs and blending confidences for ``items`` from ``key``, one batch."""
