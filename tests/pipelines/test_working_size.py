@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from support.cli import run
+from vprop.engine.flow import FLOW_PRESETS, FlowEstimator
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.working import enlarge, working_short_side, working_size
 from vprop.io.images import read_rgb
@@ -123,3 +124,15 @@ def test_colorize_works_at_the_working_size_unless_full_resolution(tmp_path, mak
         for (frame, want), got in zip(results, outputs[name]):
             assert np.array_equal(got, want), (name, frame.index)
     assert any(not np.array_equal(a, b) for a, b in zip(outputs["default"], outputs["full"]))
+
+
+@pytest.mark.parametrize("preset", sorted(FLOW_PRESETS))
+def test_flow_presets_find_a_known_shift(preset):
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (120, 160)).astype(np.uint8), (0, 0), 1.5)
+    moved = np.roll(texture, (2, 3), axis=(0, 1))           # content moves 3 px right, 2 px down
+    flow = FlowEstimator(preset)(texture, moved)
+    inner = flow[20:-20, 20:-20]
+    assert np.allclose(np.median(inner.reshape(-1, 2), axis=0), (3, 2), atol=0.25)
+    with pytest.raises(ValueError, match="flow preset"):
+        FlowEstimator("slowest")

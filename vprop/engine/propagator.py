@@ -40,7 +40,7 @@ class Settings:
     batch_size: int = 4
     device: str = "cpu"
     allow_missing: bool = False     # a shot without keys gets the task's empty output instead of an error
-    flow_scale: int | None = None   # finest level of the optical flow (``FlowEstimator``): None the preset's, 0 full
+    flow: str = "medium"            # the optical flow's configuration (``vprop.engine.flow.FLOW_PRESETS``)
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Propagator:
         if settings.blend not in BLENDS:
             raise ValueError(f"blend must be one of {BLENDS}")
         self.model, self.task, self.s = model, task, settings
-        self.flow = FlowEstimator(finest_scale=settings.flow_scale)
+        self.flow = FlowEstimator(settings.flow)
 
     @torch.inference_mode()
     def _infer(self, batch: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:

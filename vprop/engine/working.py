@@ -111,10 +111,9 @@ def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, sett
     ``shrink_key(data, size)``: a key's data at the working size (colour: its Lab image, area-averaged).
     ``on_confidence`` gets the trust maps at the working size.
     """
-    # The flow is estimated down to the working size's own resolution: OpenCV's medium preset stops at half of it,
-    # which at full size is fine (854x480 -> 427x240) but at the working size cost 0.35 dB of colour PSNR
-    # (DAVIS dev videos at 854x480, online K=10; benchmarks/eval_color_dev.py).
-    loop = Propagator(model, _PropertyOnly(task), replace(settings, flow_scale=0))
+    # The flow is estimated down to the working size's own resolution ("fast-full"): the default stops at half of
+    # it, which at full size is what the baselines use but at the working size lost 0.35 dB of colour PSNR.
+    loop = Propagator(model, _PropertyOnly(task), replace(settings, flow="fast-full"))
     # The outputs come in decode order: each pairs with its original frame from a second view of the stream
     # (tee holds only the frames the loop itself holds).
     originals, frames = tee(frames)
