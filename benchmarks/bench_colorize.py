@@ -50,8 +50,8 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
     files = key_files(keys, interval, info.frame_count, (".png", ".jpg"))
     model, _ = load_model("color", weights)
     source = list(read_frames(video))
-    print(f"{video.name}: {len(source)} frames, keys every {interval}, offline, torch threads {torch.get_num_threads()}; "
-          f"decoded frames in memory, no encode; best of {repeats} interleaved runs")
+    print(f"{video.name}: {len(source)} frames, keys every {interval}, offline, torch threads "
+          f"{torch.get_num_threads()}; decoded frames in memory, no encode; best of {repeats} interleaved runs")
     for width, height in sizes:
         def resize(rgb):
             grow = width > rgb.shape[1]

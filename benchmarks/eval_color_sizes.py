@@ -21,7 +21,7 @@ import vprop  # noqa: F401  (before torch: the OpenMP wait policy the `vprop` co
 import torch
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.working import working_short_side, working_size
-from vprop.evaluate import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.eval.metrics import ColorConsistency, cdc, psnr
 from vprop.io.video import read_frames
 from vprop.models.hub import load_model
