@@ -2,10 +2,10 @@ import json
 
 import click
 
-from vprop.cli._console import progress, stderr, user_errors
-from vprop.cli._options import common, report_option, resolve_device, shots_option
+from vprop.cli._console import run_over_video, stderr, user_errors
+from vprop.cli._options import (common, eval_intervals, eval_options, key_schedule, report_option, resolve_device,
+                                shots_option)
 from vprop.engine.propagator import MODES
-from vprop.io.video import probe
 from vprop.tasks.hdr import BLEND_RULES
 
 
@@ -15,11 +15,7 @@ from vprop.tasks.hdr import BLEND_RULES
               help="Directory of HDR key-frames (.exr or .hdr) named by 0-based frame index (00030.exr).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
               help="Output directory: one half-float scene-linear EXR per frame (00000.exr ...).")
-@click.option("--interval", type=click.IntRange(1), default=None, help="Keys at 0, K, 2K, ... must all exist.")
-@click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True,
-              help="offline: blend the keys before and after each frame; online: the preceding key only.")
-@click.option("--align/--no-align", default=None,
-              help="Align keys with optical flow (default: as the weights were trained).")
+@key_schedule("Align keys with optical flow (default: as the weights were trained).")
 @click.option("--blend/--no-blend", default=True, show_default=True,
               help="Combine the network's estimate with the frame's own inverted LDR; --no-blend: network only.")
 @click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
@@ -54,14 +50,11 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
     from vprop.pipelines.hdr import hdr
 
     device = resolve_device(device)
-    with user_errors(quiet):
-        info = probe(video)
-        with progress("hdr", info.frame_count, quiet) as tick:
-            path = hdr(video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights,
-                       device=device, batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode,
-                       align=align, blend_rule=blend_rule, report=report_dir, on_frame=tick, shots=shots)
-        if not quiet:
-            click.echo(f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p), err=True)
+    run_over_video("hdr", video, quiet, lambda tick: hdr(
+        video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights, device=device,
+        batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode, align=align, blend_rule=blend_rule,
+        report=report_dir, on_frame=tick, shots=shots),
+        lambda path: f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p))
 
 
 @click.command("hdr-merge")
@@ -96,9 +89,7 @@ def eval_hdr_command(group):
 
     @group.command("hdr")
     @click.argument("gt_dir", type=click.Path(path_type=str))
-    @click.option("--interval", "intervals", type=click.IntRange(2), multiple=True,
-                  help="Key interval(s): --interval 10 20 (default 10 20 30 40).")
-    @click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar="")
+    @eval_intervals("Key interval(s): --interval 10 20 (default 10 20 30 40).")
     @click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True)
     @click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
                   help="How the blended figures combine estimate and LDR (see vprop hdr --help).")
@@ -106,14 +97,7 @@ def eval_hdr_command(group):
                   help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")
     @click.option("--exposure", type=click.FloatRange(min=0, min_open=True), default=None,
                   help="LDR exposure (default: about 10% of the pixels saturate).")
-    @click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
-    @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
-    @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-                  help="Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
-    @click.option("--weights", default=None)
-    @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-    @click.option("--batch-size", type=click.IntRange(1), default=4)
-    @click.option("--quiet", "-q", is_flag=True)
+    @eval_options("Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
     def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir,
                  weights, device, batch_size, quiet):
         """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
