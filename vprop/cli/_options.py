@@ -76,24 +76,3 @@ def key_schedule(align_help: str):
         click.option("--align/--no-align", default=None, help=align_help),
     ])
 
-
-def eval_intervals(help: str):
-    """--interval K [K ...]: the key intervals an evaluation is run at."""
-    return lambda func: _apply(func, [
-        click.option("--interval", "intervals", type=click.IntRange(2), multiple=True, help=help),
-        click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar=""),
-    ])
-
-
-def eval_options(report_help: str):
-    """--frames, --json, --report, --weights, --device, --batch-size, --quiet of the eval commands."""
-    return lambda func: _apply(func, [
-        click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames."),
-        click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None),
-        click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-                     help=report_help),
-        click.option("--weights", default=None),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto"),
-        click.option("--batch-size", type=click.IntRange(1), default=4),
-        click.option("--quiet", "-q", is_flag=True),
-    ])

@@ -4,7 +4,7 @@ import click
 import numpy as np
 
 from vprop.cli._console import stderr, user_errors
-from vprop.cli._options import eval_intervals, eval_options, resolve_device
+from vprop.cli._options import resolve_device
 from vprop.evaluate import color_methods, evaluate_color, resized_frames
 from vprop.io.video import probe
 from vprop.models.hub import load_model
@@ -19,11 +19,20 @@ def eval_group():
 
 @eval_group.command("color")
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
-@eval_intervals("Key interval(s): --interval 10 20 30 40 (default 10 20 30 40).")
+@click.option("--interval", "intervals", type=click.IntRange(2), multiple=True,
+              help="Key interval(s): --interval 10 20 30 40 (default 10 20 30 40).")
+@click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar="")
 @click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True)
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames so their short side is this (faster; default: native size).")
-@eval_options("Write a PNG strip of sample frames and a plot of PSNR against key distance.")
+@click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Write a PNG strip of sample frames and a plot of PSNR against key distance.")
+@click.option("--weights", default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--batch-size", type=click.IntRange(1), default=4)
+@click.option("--quiet", "-q", is_flag=True)
 def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_path, report_dir, weights,
                device, batch_size, quiet):
     """Colour VIDEO's own gray version from every K-th frame; PSNR/RMSE in RGB beside copy and optical flow."""
@@ -71,15 +80,22 @@ def _by_distance(scores) -> dict[int, float]:
 @click.option("--refine-weights", default=None, help="SEG(t+s) refiner weights (default: the shipped ones).")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames (and masks, nearest) so their short side is this.")
-@eval_options("Write a PNG strip of the worst frames and a plot of J per frame.")
+@click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Write a PNG strip of the worst frames and a plot of J per frame.")
+@click.option("--weights", default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--batch-size", type=click.IntRange(1), default=4)
+@click.option("--quiet", "-q", is_flag=True)
 def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, limit, json_path, report_dir,
              weights, device, batch_size, quiet):
     """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
     from vprop.evaluate_seg import evaluate_seg, load_truth, seg_methods, seg_report
 
-    if chain and mode == "offline":
-        raise click.UsageError("--chain works online only (drop --mode offline)")
     device = resolve_device(device)
+    if chain and mode == "offline":      # as `vprop segment`: the chained protocol has no backward pass
+        raise click.UsageError("--chain works online only (drop --mode offline)")
     with user_errors(quiet):
         probe(video)
         load_truth(masks_dir)   # bad masks fail before any work

@@ -3,8 +3,7 @@ import json
 import click
 
 from vprop.cli._console import run_over_video, stderr, user_errors
-from vprop.cli._options import (common, eval_intervals, eval_options, key_schedule, report_option, resolve_device,
-                                shots_option)
+from vprop.cli._options import common, key_schedule, report_option, resolve_device, shots_option
 from vprop.engine.propagator import MODES
 from vprop.tasks.hdr import BLEND_RULES
 
@@ -89,7 +88,9 @@ def eval_hdr_command(group):
 
     @group.command("hdr")
     @click.argument("gt_dir", type=click.Path(path_type=str))
-    @eval_intervals("Key interval(s): --interval 10 20 (default 10 20 30 40).")
+    @click.option("--interval", "intervals", type=click.IntRange(2), multiple=True,
+                  help="Key interval(s): --interval 10 20 (default 10 20 30 40).")
+    @click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar="")
     @click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True)
     @click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
                   help="How the blended figures combine estimate and LDR (see vprop hdr --help).")
@@ -97,7 +98,14 @@ def eval_hdr_command(group):
                   help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")
     @click.option("--exposure", type=click.FloatRange(min=0, min_open=True), default=None,
                   help="LDR exposure (default: about 10% of the pixels saturate).")
-    @eval_options("Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
+    @click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
+    @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
+    @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+                  help="Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
+    @click.option("--weights", default=None)
+    @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+    @click.option("--batch-size", type=click.IntRange(1), default=4)
+    @click.option("--quiet", "-q", is_flag=True)
     def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir,
                  weights, device, batch_size, quiet):
         """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
