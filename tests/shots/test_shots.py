@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cli_helpers import bad, run
-from media import write_video
+from support.cli import bad, run
+from support.media import write_video
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.shots import find_cuts, shot_keys, shots, time_code
 from vprop.evaluate import Passthrough
