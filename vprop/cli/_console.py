@@ -30,6 +30,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.text import Text
 
 from vprop.errors import UserError
+from vprop.io.video import probe
 
 stderr = Console(stderr=True, highlight=False)
 
@@ -254,6 +255,23 @@ def user_errors(quiet: bool = False):
         sys.exit(1)
     finally:
         warnings.showwarning = old
+
+
+def wrote(path, report_dir=None) -> str:
+    """The closing line of a pipeline command."""
+    return f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else "")
+
+
+def run_over_video(label: str, video, quiet: bool, work: Callable[[Callable], object],
+                   written: Callable[[object], str]) -> None:
+    """A command's run over VIDEO: a progress bar over its frames for ``work(on_frame)``, then the line
+    ``written(result)``; a user error is one line (``user_errors``)."""
+    with user_errors(quiet):
+        info = probe(video)
+        with progress(label, info.frame_count, quiet) as tick:
+            result = work(tick)
+        if not quiet:
+            click.echo(written(result), err=True)
 
 
 class FramesPerSecond(TextColumn):

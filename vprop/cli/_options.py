@@ -4,6 +4,8 @@ from __future__ import annotations
 import click
 import torch
 
+from vprop.engine.propagator import MODES
+
 
 def resolve_device(device: str) -> str:
     if device == "auto":
@@ -24,9 +26,7 @@ def common(func):
         click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
                      help="Frames per network call."),
     ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+    return _apply(func, decorators)
 
 
 def report_option(func):
@@ -53,9 +53,7 @@ def video_output(func):
         click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True, help="H.264 quality."),
         click.option("--lossless", is_flag=True, help="FFV1 in .mkv."),
     ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+    return _apply(func, decorators)
 
 
 def shots_option(func):
@@ -69,3 +67,20 @@ def shot_options(func):
     return shots_option(click.option(
         "--allow-missing", is_flag=True,
         help="A shot with no key is written empty (gray, no object) with a warning instead of an error.")(func))
+
+
+def _apply(func, decorators):
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def key_schedule(align_help: str):
+    """--interval, --mode (default offline), --align/--no-align: how the keys of colorize and hdr are used."""
+    return lambda func: _apply(func, [
+        click.option("--interval", type=click.IntRange(1), default=None, help="Keys at 0, K, 2K, ... must all exist."),
+        click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True,
+                     help="offline: blend the keys before and after each frame; online: the preceding key only."),
+        click.option("--align/--no-align", default=None, help=align_help),
+    ])
+

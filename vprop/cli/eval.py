@@ -93,9 +93,9 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, 
     """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
     from vprop.evaluate_seg import evaluate_seg, load_truth, seg_methods, seg_report
 
-    if chain and mode == "offline":
-        raise click.UsageError("--chain works online only (drop --mode offline)")
     device = resolve_device(device)
+    if chain and mode == "offline":      # as `vprop segment`: the chained protocol has no backward pass
+        raise click.UsageError("--chain works online only (drop --mode offline)")
     with user_errors(quiet):
         probe(video)
         load_truth(masks_dir)   # bad masks fail before any work

@@ -1,8 +1,7 @@
 import click
 
-from vprop.cli._console import progress, user_errors
+from vprop.cli._console import run_over_video, wrote
 from vprop.cli._options import video_output
-from vprop.io.video import probe
 from vprop.pipelines.gray import gray
 
 
@@ -16,9 +15,5 @@ def gray_command(video, output, crf, lossless, quiet):
     That is what colorize keeps of each frame and what `vprop eval color` colours, so a colour clip, its
     gray version and keys exported from the colour clip (`vprop keys`) make a test whose answer is known.
     """
-    with user_errors(quiet):
-        info = probe(video)
-        with progress("gray", info.frame_count, quiet) as tick:
-            path = gray(video, output, crf=crf, lossless=lossless, on_frame=tick)
-        if not quiet:
-            click.echo(f"wrote {path}", err=True)
+    run_over_video("gray", video, quiet, lambda tick: gray(video, output, crf=crf, lossless=lossless, on_frame=tick),
+                   wrote)

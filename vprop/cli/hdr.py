@@ -2,10 +2,9 @@ import json
 
 import click
 
-from vprop.cli._console import progress, stderr, user_errors
-from vprop.cli._options import common, report_option, resolve_device, shots_option
+from vprop.cli._console import run_over_video, stderr, user_errors
+from vprop.cli._options import common, key_schedule, report_option, resolve_device, shots_option
 from vprop.engine.propagator import MODES
-from vprop.io.video import probe
 from vprop.tasks.hdr import BLEND_RULES
 
 
@@ -15,11 +14,7 @@ from vprop.tasks.hdr import BLEND_RULES
               help="Directory of HDR key-frames (.exr or .hdr) named by 0-based frame index (00030.exr).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
               help="Output directory: one half-float scene-linear EXR per frame (00000.exr ...).")
-@click.option("--interval", type=click.IntRange(1), default=None, help="Keys at 0, K, 2K, ... must all exist.")
-@click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True,
-              help="offline: blend the keys before and after each frame; online: the preceding key only.")
-@click.option("--align/--no-align", default=None,
-              help="Align keys with optical flow (default: as the weights were trained).")
+@key_schedule("Align keys with optical flow (default: as the weights were trained).")
 @click.option("--blend/--no-blend", default=True, show_default=True,
               help="Combine the network's estimate with the frame's own inverted LDR; --no-blend: network only.")
 @click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
@@ -54,14 +49,11 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
     from vprop.pipelines.hdr import hdr
 
     device = resolve_device(device)
-    with user_errors(quiet):
-        info = probe(video)
-        with progress("hdr", info.frame_count, quiet) as tick:
-            path = hdr(video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights,
-                       device=device, batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode,
-                       align=align, blend_rule=blend_rule, report=report_dir, on_frame=tick, shots=shots)
-        if not quiet:
-            click.echo(f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p), err=True)
+    run_over_video("hdr", video, quiet, lambda tick: hdr(
+        video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights, device=device,
+        batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode, align=align, blend_rule=blend_rule,
+        report=report_dir, on_frame=tick, shots=shots),
+        lambda path: f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p))
 
 
 @click.command("hdr-merge")

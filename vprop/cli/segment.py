@@ -1,10 +1,9 @@
 import click
 
-from vprop.cli._console import progress, user_errors
+from vprop.cli._console import run_over_video, wrote
 from vprop.cli._options import common, full_resolution_option, report_option, resolve_device, shot_options
 from vprop.engine.propagator import MODES
 from vprop.io.keyframes import parse_mask_option
-from vprop.io.video import probe
 from vprop.pipelines.segment import segment
 
 
@@ -44,13 +43,8 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
         keys[index] = path
     if chain and mode == "offline":
         raise click.UsageError("--chain works online only (drop --mode offline)")
-    with user_errors(quiet):
-        info = probe(video)
-        with progress("segment", info.frame_count, quiet) as tick:
-            path = segment(video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size,
-                           overlay=overlay, alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights,
-                           full_resolution=full_resolution, report=report_dir, on_frame=tick, shots=shots,
-                           allow_missing=allow_missing)
-        if not quiet:
-            click.echo(f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else ""),
-                       err=True)
+    run_over_video("segment", video, quiet, lambda tick: segment(
+        video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size, overlay=overlay,
+        alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
+        report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing),
+        lambda path: wrote(path, report_dir))

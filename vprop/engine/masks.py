@@ -117,9 +117,9 @@ def _chained(model, task: SegTask, frames, masks: Mapping[int, np.ndarray], s: S
             to_prev, from_prev = flow(gray, prev_gray), flow(prev_gray, gray)
             chain = chain.step(to_prev, from_prev)
             step = ChainedWarp.identity(*gray.shape).step(to_prev, from_prev)
-        (from_key, from_prev_pred) = runner._infer([task.inputs(rgb, key, chain), task.inputs(rgb, prev, step)])
-        w_key = runner._confidence(chain, gray.shape)
-        w_prev = runner._confidence(step, gray.shape)
+        (from_key, from_prev_pred) = runner.infer([task.inputs(rgb, key, chain), task.inputs(rgb, prev, step)])
+        w_key = runner.blend_weight(chain, gray.shape)
+        w_prev = runner.blend_weight(step, gray.shape)
         probs = (from_key * w_key + from_prev_pred * w_prev) / (w_key + w_prev)
         if on_confidence is not None:
             trust = trust_map(chain, key_gray, gray, frame.index - key_index)

@@ -69,7 +69,8 @@ class Propagator:
         self.flow = FlowEstimator(settings.flow)
 
     @torch.inference_mode()
-    def _infer(self, batch: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    def infer(self, batch: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """The model's outputs for a batch of (guidance, property) inputs, one network call."""
         guidance = torch.from_numpy(np.stack([g for g, _ in batch])).to(self.s.device)
         prop = torch.from_numpy(np.stack([p for _, p in batch])).to(self.s.device)
         if guidance.device.type == "cpu":
@@ -81,11 +82,12 @@ class Propagator:
 
     def _propagate(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None]) -> list:
         """Network outputs and blending confidences for ``items`` from ``key``, one batch."""
-        outputs = self._infer([self.task.inputs(it.prepared, key, ch) for it, ch in zip(items, chains)])
-        return [(out, self._confidence(ch, out.shape[-2:])) for out, ch in zip(outputs, chains)]
+        outputs = self.infer([self.task.inputs(it.prepared, key, ch) for it, ch in zip(items, chains)])
+        return [(out, self.blend_weight(ch, out.shape[-2:])) for out, ch in zip(outputs, chains)]
 
     @staticmethod
-    def _confidence(chain: ChainedWarp | None, shape) -> np.ndarray:
+    def blend_weight(chain: ChainedWarp | None, shape) -> np.ndarray:
+        """How much a propagation along ``chain`` counts in a blend, per pixel (1 without alignment)."""
         if chain is None:
             return np.ones(shape, np.float32)
         # Smooth so the blend has no seams along chain boundaries; keep a floor so weights never vanish.

@@ -13,7 +13,7 @@ import torch
 
 from vprop.engine.keys import LazyKeys, key_files
 from vprop.engine.propagator import Propagator
-from vprop.errors import InputError
+from vprop.errors import UsageError
 from vprop.io.keyframes import HDR_KEY_SUFFIXES, load_hdr_key
 from vprop.pipelines.run import Pipeline, RunOptions, run
 from vprop.pipelines.sinks import RadianceSink
@@ -41,10 +41,11 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         return load_hdr_key(path, info.width, info.height)
 
     def propagation(model, settings, info):
-        if model.cfg.guidance_channels != guidance_channels(settings.align):
-            raise InputError(weights or "hdr", f"model expects {model.cfg.guidance_channels} guidance channels; "
-                                               f"{'aligned' if settings.align else 'unaligned'} HDR inputs have "
-                                               f"{guidance_channels(settings.align)}")
+        if model.cfg.guidance_channels != guidance_channels(settings.align):   # only an --align against the weights
+            raise UsageError("--align" if settings.align else "--no-align",
+                             f"{weights or 'the HDR model'} expects {model.cfg.guidance_channels} guidance channels; "
+                             f"{'aligned' if settings.align else 'unaligned'} HDR inputs have "
+                             f"{guidance_channels(settings.align)}")
         task = HDRTask(float(model.cfg.extra.get("log_mean", 0.0)))
 
         def propagate(frames, files, cuts, on_confidence):

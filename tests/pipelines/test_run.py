@@ -1,0 +1,86 @@
+"""The shared run: its frame loop, the keys handed out as they are built, and what the library refuses."""
+import numpy as np
+import pytest
+import torch
+
+import vprop
+from support.seg_media import SIZE, save_palette, square_labels
+from vprop.engine.masks import propagate_masks
+from vprop.engine.propagator import Propagator, Settings
+from vprop.errors import UsageError
+from vprop.io.video import VideoFrame
+from vprop.models.hub import load_model
+from vprop.pipelines.run import frame_loop
+from vprop.tasks.color import ColorTask
+
+
+class Identity(torch.nn.Module):       # the property passes as it is
+    def forward(self, guidance, prop):
+        return prop
+
+
+def gray(n, size=(16, 12)):
+    return [VideoFrame(i, np.full((size[1], size[0], 3), 100 + i, np.uint8), i, None) for i in range(n)]
+
+
+def test_the_public_api_names_every_task_and_the_frame_loop():
+    for name in ("colorize", "segment", "hdr", "Propagator", "Settings", "propagate", "Propagate", "load_model"):
+        assert name in vprop.__all__ and callable(getattr(vprop, name))
+
+
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_each_key_is_handed_out_before_any_frame_propagated_from_it(mode):
+    task, frames = ColorTask(), gray(9)
+    keys = {0: task.prepare_key(np.full((12, 16, 3), (200, 40, 40), np.uint8)),
+            6: task.prepare_key(np.full((12, 16, 3), (40, 40, 200), np.uint8))}
+    events = []
+    loop = Propagator(Identity(), task, Settings(mode=mode, align=False))
+    for frame, _ in loop(iter(frames), keys, on_key=lambda index, key: events.append(("key", index))):
+        events.append(("frame", frame.index))
+    assert [i for kind, i in events if kind == "frame"] == list(range(9))
+    # offline, frames 1..5 need key 6 too: it is handed out before them; online only before frame 6
+    first_user = {0: 0, 6: 1 if mode == "offline" else 6}
+    for k, frame in first_user.items():
+        assert events.index(("key", k)) < events.index(("frame", frame))
+
+
+class ListSink:
+    def __init__(self):
+        self.written = []
+
+    def write(self, frame, output):
+        self.written.append((frame.index, output))
+
+    def picture(self, frame, output):
+        return output
+
+
+def test_frame_loop_writes_every_output_and_counts_the_frames_it_saw():
+    ticks, sink = [], ListSink()
+
+    def propagate(frames, files, cuts, on_confidence):
+        assert dict(files) == {2: "k"} and list(cuts) == [3]
+        return ((f, f.rgb.mean()) for f in frames)
+
+    seen = frame_loop(propagate, iter(gray(5)), {2: "k"}, [3], sink, on_frame=ticks.append)
+    assert seen == set(range(5)) and ticks == list(range(5))
+    assert [i for i, _ in sink.written] == list(range(5)) and sink.written[4][1] == 104
+
+
+def test_the_library_refuses_the_chained_protocol_offline_like_the_cli(tiny_seg_weights, square_video, tmp_path):
+    model, _ = load_model("seg", str(tiny_seg_weights))
+    frames = [VideoFrame(i, np.zeros((SIZE[1], SIZE[0], 3), np.uint8), i, None) for i in range(3)]
+    with pytest.raises(UsageError, match="--chain: works online only"):
+        next(propagate_masks(model, iter(frames), {0: square_labels(0)}, Settings(mode="offline"), chain=True))
+    save_palette(tmp_path / "m.png", square_labels(0))
+    with pytest.raises(UsageError, match="--chain: works online only"):
+        vprop.segment(square_video, {0: tmp_path / "m.png"}, tmp_path / "out", mode="offline", chain=True,
+                      weights=str(tiny_seg_weights))
+    assert not (tmp_path / "out").exists()
+
+
+def test_hdr_weights_against_an_explicit_alignment_name_the_option(hdr_clip, tiny_hdr_weights, tmp_path):
+    video, _, keys = hdr_clip
+    with pytest.raises(UsageError, match=r"--no-align: .* expects 9 guidance channels; unaligned HDR inputs have 6"):
+        vprop.hdr(video, keys, tmp_path / "exr", weights=str(tiny_hdr_weights), align=False, shots=False)
+    assert not (tmp_path / "exr").exists()
