@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parents[2]
 # `vprop` as a user runs it, with a frame source slowed to 0.05 s per frame.
 SLOW_VPROP = """
 import sys, time
-import vprop.pipelines.colorize as colorize
+import vprop.pipelines.spanning as colorize
 decoded = colorize.read_frames
-def slowly(path):
-    for frame in decoded(path):
+def slowly(path, *args):
+    for frame in decoded(path, *args):
         time.sleep(0.05)
         yield frame
 colorize.read_frames = slowly

@@ -61,3 +61,20 @@ def shot_options(func):
     return shots_option(click.option(
         "--allow-missing", is_flag=True,
         help="A shot with no key is written empty (gray, no object) with a warning instead of an error.")(func))
+
+
+def span_options(func):
+    """--resume, --workers N."""
+    from vprop.pipelines.workers import default_workers
+
+    decorators = [
+        click.option("--resume", is_flag=True,
+                     help="Keep each finished key segment in OUTPUT.vprop-resume/ so that, killed at any moment, the "
+                          "same command run again continues where it stopped (the folder goes when the run "
+                          "completes)."),
+        click.option("--workers", type=click.IntRange(1, 256), default=default_workers(), show_default=True,
+                     help="Key segments processed in this many processes at once, sharing the CPU threads."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func

@@ -1,10 +1,11 @@
 import click
 
 from vprop.cli._console import progress, user_errors
-from vprop.cli._options import common, report_option, resolve_device, shot_options, video_output
+from vprop.cli._options import common, report_option, resolve_device, shot_options, span_options, video_output
 from vprop.io.video import probe
 from vprop.pipelines.base import BLENDS, MODES
 from vprop.pipelines.colorize import colorize
+from vprop.pipelines.resume import finished_frames
 
 
 @click.command("colorize")
@@ -21,17 +22,20 @@ from vprop.pipelines.colorize import colorize
 @report_option
 @shot_options
 @video_output
+@span_options
 @common
 def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, shots, allow_missing, output, crf,
-                     lossless, device, quiet, weights, batch_size):
+                     lossless, resume, workers, device, quiet, weights, batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
     with user_errors(quiet):
         info = probe(video)
-        with progress("colorize", info.frame_count, quiet) as tick:
+        done = finished_frames(output) if resume else 0
+        with progress("colorize", info.frame_count, quiet, completed=done) as tick:
             path = colorize(video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend,
                             weights=weights, device=device, batch_size=batch_size, crf=crf, lossless=lossless,
-                            report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing)
+                            report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing,
+                            resume=resume, workers=workers)
         if not quiet:
             click.echo(f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else ""),
                        err=True)

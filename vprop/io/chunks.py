@@ -33,11 +33,6 @@ def chunk_writer(output, source: VideoInfo, chunk: Path, **options) -> Iterator[
         tmp.write_text(json.dumps(writer.packet_times))
 
 
-def chunk_files(chunk: Path) -> list[Path]:
-    """The files a piece is made of (to check or remove it)."""
-    return [chunk, _times_path(chunk)]
-
-
 def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
     """Write ``output`` (atomically) from the video packets of ``chunks`` in order, with the source's streams."""
     output = Path(output)

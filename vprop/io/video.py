@@ -256,7 +256,7 @@ class VideoWriter:
                 raise ValueError("a directory of frames is not written in chunks")
             self.path = Path(chunk)
         self.packet_times: list[tuple[int, int | None]] = []
-        _check_output(self.path, Path(source.path))
+        check_output(self.path, Path(source.path))
         # Stored as the source stored it (display matrix copied), so sideways when rotated.
         width, height = source.stored_size
         # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
@@ -425,6 +425,11 @@ def _output_colour(source: VideoInfo) -> dict:
     }
 
 
+def output_kind(output, lossless: bool = False, alpha: bool = False) -> str:
+    """"png" (a directory of frames), "h264", "ffv1" or "prores4444", as ``VideoWriter`` would write ``output``."""
+    return _output_kind(output, lossless, alpha)[1]
+
+
 def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str]:
     text, path = os.fspath(output), Path(output)
     if text.endswith(("/", os.sep)) or path.is_dir():
@@ -444,7 +449,8 @@ def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str
                            "(use .mp4, .mov, .mkv or a directory ending in /)")
 
 
-def _check_output(path: Path, source: Path):
+def check_output(path: Path, source: Path):
+    """Refuse to overwrite the input; make the output's folder, which must be writable."""
     if path.resolve() == source.resolve() or (
             path.exists() and source.exists() and os.path.samefile(path, source)):
         raise InputError(path, "output would overwrite the input video")

@@ -10,13 +10,18 @@ import numpy as np
 import torch
 
 from vprop.confidence import ConfidenceReport
+from vprop.engine.spans import Span
 from vprop.errors import InputError
 from vprop.flow import ChainedWarp, to_gray_u8
-from vprop.io.images import fit_to_size, is_grayscale, read_rgb
-from vprop.io.video import VideoWriter, probe, read_frames
+from vprop.io.images import fit_to_size, is_grayscale, read_rgb, write_png
+from vprop.io.video import FrameIndex, output_kind, probe
 from vprop.keys import LazyKeys, check_all_keys_used, key_files
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
+from vprop.pipelines.resume import ResumeState, fingerprint
+from vprop.pipelines.span_outputs import SpanOutputs
+from vprop.pipelines.spanning import check_options, own_frames, plan, span_frames
+from vprop.pipelines.workers import run_spans
 from vprop.shots import video_cuts
 from vprop.tasks import color
 
@@ -54,11 +59,36 @@ def load_color_key(path: Path, width: int, height: int) -> np.ndarray:
     return fit_to_size(rgb, width, height, path)
 
 
+@dataclass
+class ColorSpans:
+    """Colours the frames of a span (``vprop.pipelines.workers.SpanSource``)."""
+
+    video: Path
+    index: FrameIndex | None
+    files: dict[int, Path]
+    size: tuple[int, int]
+    cuts: list[int]
+    model: torch.nn.Module
+    settings: Settings
+    on_confidence: Callable | None = None     # in this process only: a report is made in one pass
+
+    def open(self) -> None:
+        pass
+
+    def outputs(self, span: Span):
+        task = ColorTask()
+        keys = LazyKeys(self.files, lambda p: task.prepare_key(load_color_key(p, *self.size)))
+        results = Propagator(self.model, task, self.settings)(span_frames(self.video, span, self.index), keys,
+                                                               on_confidence=self.on_confidence, cuts=self.cuts)
+        return own_frames(results, span)
+
+
 def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str = "offline",
              align: bool | None = None, blend: str = "confidence", weights: str | None = None,
              device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False,
              report=None, on_frame: Callable[[int], None] | None = None,
-             model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False) -> Path:
+             model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
+             resume: bool = False, workers: int = 1) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
@@ -67,7 +97,10 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     ``report``: a directory for the per-frame confidence report (``vprop.confidence.ConfidenceReport``).
     ``shots``: find the hard cuts first (``vprop.shots``) and colour every shot from its own keys only; a shot
     without a key is an error, or with ``allow_missing`` stays gray.
+    ``resume``: keep the finished key segments in ``<output>.vprop-resume/`` so that a killed run started again
+    with the same arguments continues where it stopped; ``workers``: key segments coloured in that many processes.
     """
+    check_options(resume, workers, report)
     info = probe(video)
     confidence = ConfidenceReport(report, video=video, task="color", mode=mode) if report else None
     files = key_files(keys_dir, interval, info.frame_count, (".png", ".jpg", ".jpeg"))
@@ -76,23 +109,34 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
         for path in files.values():       # fail before any work on a bad key
             load_color_key(path, info.width, info.height)
     cuts = video_cuts(video, files, allow_missing) if shots else []
-    task = ColorTask()
-    keys = LazyKeys(files, lambda p: task.prepare_key(load_color_key(p, info.width, info.height)))
+    spans, index = plan(video, files, cuts, mode, whole=confidence is not None)
+    check_all_keys_used(files, range(spans[-1].end))
     if model is None:
         model, _ = load_model("color", weights, device)
     settings = Settings(mode=mode, align=model.cfg.extra.get("aligned", True) if align is None else align,
                         blend=blend, batch_size=batch_size, device=device, allow_missing=allow_missing)
-    seen = set()
-    with VideoWriter(output, info, crf=crf, lossless=lossless) as writer:
-        for frame, rgb in Propagator(model, task, settings)(read_frames(video), keys, on_confidence=confidence,
-                                                             cuts=cuts):
-            writer.write(frame, rgb)
-            if confidence:
-                confidence.picture(frame.index, lambda: rgb)
-            seen.add(frame.index)
-            if on_frame:
-                on_frame(frame.index)
-        check_all_keys_used(files, seen)
+    state = ResumeState(output, video, fingerprint(video, files, model, {
+        "interval": interval, "mode": mode, "align": settings.align, "blend": blend, "device": device,
+        "batch_size": batch_size, "crf": crf, "lossless": lossless, "shots": shots, "allow_missing": allow_missing,
+    }), spans) if resume else None
+    source = ColorSpans(Path(video), index, files, (info.width, info.height), cuts, model, settings, confidence)
+    folder = Path(output) if output_kind(output, lossless) == "png" else None
+    outputs = SpanOutputs(info, spans, {"frames": folder} if folder else {},
+                          {} if folder else {"video": (Path(output), {"crf": crf, "lossless": lossless})},
+                          state, pieces=workers > 1)
+    todo = [s for s in spans if not (state and state.is_finished(s))]
+    with outputs:
+        for span, results in run_spans(source, todo, workers):
+            with outputs.span(span):
+                for frame, rgb in results:
+                    if folder:
+                        write_png(outputs.folder("frames") / f"{frame.index:05d}.png", rgb)
+                    else:
+                        outputs.video("video").write(frame, rgb)
+                    if confidence:
+                        confidence.picture(frame.index, lambda: rgb)
+                    if on_frame:
+                        on_frame(frame.index)
         if confidence:
             confidence.write()
-    return writer.path
+    return Path(output)

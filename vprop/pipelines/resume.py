@@ -61,6 +61,16 @@ def fingerprint(video, key_files: dict[int, Path], model: torch.nn.Module, argum
             "arguments": {name: _plain(value) for name, value in sorted(arguments.items())}}
 
 
+def finished_frames(output) -> int:
+    """How many frames the state of ``output`` holds finished, as its manifest says (0: none, or unreadable);
+    for a progress bar, before the state is checked."""
+    try:
+        saved = json.loads((state_folder(output) / MANIFEST).read_text())
+        return sum(end - start for start, end in saved["finished"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
 class ResumeState:
     """Open (or start) the state of a resumable run of ``output``; refuse one made from other inputs."""
 
