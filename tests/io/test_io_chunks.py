@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from media import packets
+from support.media import packets
 from vprop.io.chunks import SUFFIX, chunk_writer, join_chunks
 from vprop.io.video import VideoWriter, probe, read_frames
 

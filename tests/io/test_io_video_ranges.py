@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from media import pattern
+from support.media import pattern
 from vprop.io.video import FrameIndex, index_frames, read_frames
 
 CLIPS = Path("/work/shared/data/clips")

@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import pytest
 
-from cli_helpers import bad, run
-from resume_media import small_clip
+from support.cli import bad, run
+from support.small_clip import small_clip
 from vprop.pipelines.resume import MANIFEST, state_folder
 
 REPO = Path(__file__).resolve().parents[2]
