@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 import torch
 
+from vprop.engine.propagator import Propagator, Settings
 from vprop.io.video import VideoFrame, read_frames
-from vprop.pipelines.base import Propagator, Settings
-from vprop.pipelines.colorize import ColorTask
+from vprop.models.tpn import model_aligned
+from vprop.tasks.color import ColorTask
 
 
 class Passthrough(torch.nn.Module):
@@ -62,7 +63,7 @@ class Scores:
 
 def color_methods(model: torch.nn.Module, mode: str, device: str = "cpu", batch_size: int = 4
                   ) -> dict[str, tuple[torch.nn.Module, Settings]]:
-    align = bool(getattr(model, "cfg", None) is None or model.cfg.extra.get("aligned", True))
+    align = model_aligned(model)
     methods = {
         "copy": (Passthrough(), Settings(mode="online", align=False, batch_size=batch_size)),
         "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size)),

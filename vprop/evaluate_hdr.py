@@ -15,11 +15,12 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from vprop.engine.propagator import Propagator, Settings
 from vprop.errors import InputError
 from vprop.evaluate import Passthrough
 from vprop.io.images import find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
-from vprop.pipelines.base import Propagator, Settings
+from vprop.models.tpn import model_aligned
 from vprop.report import _write_png, strip
 from vprop.tasks.hdr import (HDRCNN_CURVE, Blender, CameraCurve, HDRKey, HDRTask, auto_exposure, log_rmse,
                              synthesize_ldr)
@@ -81,7 +82,7 @@ class HDRScores:
 def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cpu", batch_size: int = 4
                 ) -> dict[str, tuple[torch.nn.Module, Settings, bool]]:
     """name -> (model, settings, inverted_only)."""
-    align = bool(model.cfg.extra.get("aligned", True))
+    align = model_aligned(model)
     methods = {
         "copy": (Passthrough(), Settings(mode="online", align=False, batch_size=batch_size), False),
         "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size), False),
@@ -96,13 +97,13 @@ def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cp
 def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
                  curve: CameraCurve = HDRCNN_CURVE, keep: set[int] = frozenset(),
                  on_frame: Callable[[], None] | None = None, rule: str = "clipped") -> dict[str, HDRScores]:
-    keys = {i: HDRKey(clip.hdr[i], clip.ldr[i]) for i in range(0, len(clip.hdr), interval)}
+    keys = {i: clip.hdr[i] for i in range(0, len(clip.hdr), interval)}
     task = HDRTask(log_mean)
     results = {}
     for name, (model, settings, inverted_only) in methods.items():
         blender = Blender(curve, settings.mode, inverted_only=inverted_only, rule=rule)
-        for i, key in keys.items():
-            blender.add_key(i, key)
+        for i in keys:
+            blender.add_key(i, HDRKey(clip.hdr[i], clip.ldr[i]))
         scores = HDRScores()
         for frame, estimate in Propagator(model, task, settings)(clip.frames(), keys):
             if on_frame:

@@ -15,11 +15,14 @@ import cv2
 import numpy as np
 import torch
 
+from vprop.engine.masks import propagate_masks
+from vprop.engine.propagator import Settings
 from vprop.evaluate import Passthrough
 from vprop.io.images import DAVIS_PALETTE, find_indexed_files, read_mask
+from vprop.io.preview import overlay
 from vprop.io.video import VideoFrame
-from vprop.pipelines.base import Settings
-from vprop.pipelines.segment import propagate_masks
+from vprop.models import seg as seg_models
+from vprop.models.tpn import model_aligned
 from vprop.report import _label, _write_png, plot
 from vprop.tasks import seg
 
@@ -117,11 +120,11 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
         "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size)),
     }
     if model is not None:
-        align = bool(getattr(model, "cfg", None) is None or model.cfg.extra.get("aligned", True))
+        align = model_aligned(model)
         settings = Settings(mode=mode, align=align, batch_size=batch_size, device=device)
         methods["vprop"] = (model, settings)
         if refiner is not None:
-            methods["vprop+refine"] = (seg.Refined(seg.PerObject(model), refiner), settings)
+            methods["vprop+refine"] = (seg_models.Refined(seg_models.PerObject(model), refiner), settings)
     return methods
 
 
@@ -144,7 +147,7 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
         # vprop segments at its training size (as `vprop segment` does), the baselines at the frames' own
         for frame, out in propagate_masks(model, frames(), {key_index: truth[key_index]}, settings,
                                           chain=chain and name.startswith("vprop"), ids=ids,
-                                          working_short_side=seg.working_short_side(model)):
+                                          working_short_side=seg_models.working_short_side(model)):
             if frame.index == key_index or frame.index not in truth:
                 continue
             gt = truth[frame.index]
@@ -174,7 +177,7 @@ def seg_report(directory, frames: Callable[[], Iterator[VideoFrame]], masks, sco
             hh = round(rgb[t].shape[0] * width / rgb[t].shape[1])
 
             def cell(labels, text):
-                return _label(cv2.resize(seg.overlay(rgb[t], labels, DAVIS_PALETTE), (width, hh)), text)
+                return _label(cv2.resize(overlay(rgb[t], labels, DAVIS_PALETTE), (width, hh)), text)
 
             cells = [cell(truth[t], f"truth #{t}")]
             for name, s in scores.items():

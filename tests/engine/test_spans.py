@@ -5,11 +5,12 @@ import cv2
 import numpy as np
 import pytest
 
+from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.spans import Span, plan_spans
 from vprop.io.video import VideoFrame, read_frames
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Propagator, Settings
-from vprop.pipelines.colorize import ColorTask
+
+from vprop.tasks.color import ColorTask
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples"
 

@@ -8,7 +8,7 @@ from vprop.cli._options import resolve_device
 from vprop.evaluate import color_methods, evaluate_color, resized_frames
 from vprop.io.video import probe
 from vprop.models.hub import load_model
-from vprop.pipelines.base import MODES
+from vprop.engine.propagator import MODES
 from vprop.report import color_report
 
 
@@ -93,6 +93,8 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, 
     """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
     from vprop.evaluate_seg import evaluate_seg, load_truth, seg_methods, seg_report
 
+    if chain and mode == "offline":
+        raise click.UsageError("--chain works online only (drop --mode offline)")
     device = resolve_device(device)
     with user_errors(quiet):
         probe(video)

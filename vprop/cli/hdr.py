@@ -3,9 +3,10 @@ import json
 import click
 
 from vprop.cli._console import progress, stderr, user_errors
-from vprop.cli._options import common, report_option, resolve_device, shots_option
+from vprop.cli._options import common, report_option, resolve_device, shots_option, span_options
+from vprop.engine.propagator import MODES
 from vprop.io.video import probe
-from vprop.pipelines.base import MODES
+from vprop.pipelines.resume import finished_frames
 from vprop.tasks.hdr import BLEND_RULES
 
 
@@ -34,9 +35,10 @@ from vprop.tasks.hdr import BLEND_RULES
               help="Also write an HDR10 .mp4 (HEVC 10-bit, BT.2020, PQ, MaxCLL/MaxFALL).")
 @report_option
 @shots_option
+@span_options
 @common
 def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10, report_dir,
-                shots, device, quiet, weights, batch_size):
+                shots, resume, workers, device, quiet, weights, batch_size):
     """HDR video from the LDR VIDEO and a few HDR key-frames.
 
     Keys: scene-linear RGB (BT.709 primaries) as OpenEXR (.exr; RGB or Y channels, half or float) or Radiance
@@ -56,10 +58,11 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
     device = resolve_device(device)
     with user_errors(quiet):
         info = probe(video)
-        with progress("hdr", info.frame_count, quiet) as tick:
+        with progress("hdr", info.frame_count, quiet, completed=finished_frames(output) if resume else 0) as tick:
             path = hdr(video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights,
                        device=device, batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode,
-                       align=align, blend_rule=blend_rule, report=report_dir, on_frame=tick, shots=shots)
+                       align=align, blend_rule=blend_rule, report=report_dir, on_frame=tick, shots=shots,
+                       resume=resume, workers=workers)
         if not quiet:
             click.echo(f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p), err=True)
 
@@ -83,7 +86,7 @@ def hdr_merge_command(brackets, output, quiet):
     reads mid-gray (128) in a 1 s exposure. A region clipped in every exposure (even the shortest) is warned
     about: its radiance is unknown.
     """
-    from vprop.pipelines.hdr import hdr_merge
+    from vprop.io.brackets import hdr_merge
 
     with user_errors(quiet):
         path = hdr_merge(brackets, output)

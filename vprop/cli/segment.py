@@ -1,10 +1,12 @@
 import click
 
 from vprop.cli._console import progress, user_errors
-from vprop.cli._options import common, report_option, resolve_device, shot_options
+from vprop.cli._options import common, report_option, resolve_device, shot_options, span_options
+from vprop.engine.propagator import MODES
+from vprop.io.keyframes import parse_mask_option
 from vprop.io.video import probe
-from vprop.pipelines.base import MODES
-from vprop.pipelines.segment import parse_mask_option, segment
+from vprop.pipelines.resume import finished_frames
+from vprop.pipelines.segment import segment
 
 
 @click.command("segment")
@@ -32,9 +34,10 @@ from vprop.pipelines.segment import parse_mask_option, segment
                    "probabilities up-sampled; faster, and what the models were trained for).")
 @report_option
 @shot_options
+@span_options
 @common
 def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, full_resolution,
-                    report_dir, shots, allow_missing, device, quiet, weights, batch_size):
+                    report_dir, shots, allow_missing, resume, workers, device, quiet, weights, batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
     keys = {}
@@ -47,11 +50,11 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
         raise click.UsageError("--chain works online only (drop --mode offline)")
     with user_errors(quiet):
         info = probe(video)
-        with progress("segment", info.frame_count, quiet) as tick:
+        with progress("segment", info.frame_count, quiet, completed=finished_frames(output) if resume else 0) as tick:
             path = segment(video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size,
                            overlay=overlay, alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights,
                            full_resolution=full_resolution, report=report_dir, on_frame=tick, shots=shots,
-                           allow_missing=allow_missing)
+                           allow_missing=allow_missing, resume=resume, workers=workers)
         if not quiet:
             click.echo(f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else ""),
                        err=True)

@@ -5,11 +5,12 @@ processes gives the frames an uninterrupted run in one process gives.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from vprop.engine.spans import Span, plan_spans
 from vprop.errors import UsageError
-from vprop.io.video import FrameIndex, VideoFrame, index_frames, read_frames
+from vprop.io.video import FrameIndex, VideoFrame, VideoInfo, index_frames, read_frames
 
 
 def check_options(resume: bool, workers: int, report) -> None:
@@ -20,15 +21,29 @@ def check_options(resume: bool, workers: int, report) -> None:
         raise UsageError("--report", f"cannot be combined with {'--resume' if resume else '--workers'}")
 
 
-def plan(video, keys: Iterable[int], cuts: Iterable[int], mode: str, whole: bool = False
-         ) -> tuple[list[Span], FrameIndex | None]:
-    """The spans of ``video`` and its frame index; ``whole``: one span, the whole video (a confidence report)."""
+@dataclass
+class Plan:
+    spans: list[Span]
+    index: FrameIndex | None      # where each frame is, for reading a span without decoding from frame 0
+    pts: list[int | None]         # every frame's timestamp, in the video stream's time base
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.pts)
+
+    def timing(self, info: VideoInfo) -> list[VideoFrame]:
+        """Every frame's index and timestamp (no pixels): what a video made after the run needs."""
+        return [VideoFrame(i, None, pts, info.time_base) for i, pts in enumerate(self.pts)]
+
+
+def plan_run(video, keys: Iterable[int], cuts: Iterable[int], mode: str, whole: bool = False) -> Plan:
+    """The spans of ``video``; ``whole``: one span, the whole video (a confidence report ranks every frame)."""
     index = index_frames(video)
-    count = len(index) if index is not None else sum(1 for _ in read_frames(video))
-    if whole:
-        return [Span(0, count, count)], index
-    keys = list(keys)
-    return plan_spans(count, keys, cuts, offline=mode == "offline" and bool(keys)), index
+    pts = list(index.pts) if index is not None else [f.pts for f in read_frames(video)]
+    count, keys = len(pts), list(keys)
+    spans = ([Span(0, count, count)] if whole else
+             plan_spans(count, keys, cuts, offline=mode == "offline" and bool(keys)))
+    return Plan(spans, index, pts)
 
 
 def span_frames(video, span: Span, index: FrameIndex | None) -> Iterator[VideoFrame]:

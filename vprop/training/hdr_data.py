@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from vprop.errors import InputError
-from vprop.flow import ChainedWarp, FlowEstimator
+from vprop.engine.flow import ChainedWarp, FlowEstimator
 from vprop.hdr_clips import CameraPath, hdr_frames
 from vprop.io.images import read_linear_rgb
 from vprop.tasks import hdr

@@ -1,0 +1,117 @@
+"""Where the pipelines' outputs go: a video, a folder of label PNGs (with an overlay video and an alpha matte), a
+folder of EXR frames (with an SDR preview and an HDR10 video). Each is checked when made; ``SpanOutputs`` says
+where a span's frames go, and the outputs appear only when the run completes (``vprop.io.atomic``)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vprop.errors import InputError
+from vprop.io.hdr10 import write_hdr10
+from vprop.io.images import DAVIS_PALETTE, write_exr, write_indexed_png, write_png
+from vprop.io.preview import overlay, tonemap_reinhard
+from vprop.io.video import VideoFrame, VideoInfo, output_kind
+from vprop.pipelines.span_outputs import SpanOutputs
+
+
+class VideoSink:
+    """Frames (uint8 RGB) into a video with the source's timing, tags and audio (``VideoWriter``), or into a
+    folder of PNGs (an output path ending in /)."""
+
+    def __init__(self, output, info: VideoInfo, crf: int = 18, lossless: bool = False):
+        self.path = Path(output)
+        png = output_kind(output, lossless) == "png"
+        self.folders = {"frames": self.path} if png else {}
+        self.videos = {} if png else {"video": (self.path, {"crf": crf, "lossless": lossless})}
+
+    def write(self, place: SpanOutputs, frame: VideoFrame, rgb: np.ndarray) -> None:
+        if self.folders:
+            write_png(place.folder("frames") / f"{frame.index:05d}.png", rgb)
+        else:
+            place.video("video").write(frame, rgb)
+
+    def picture(self, frame: VideoFrame, rgb: np.ndarray) -> np.ndarray:
+        return rgb
+
+    def complete(self, place: SpanOutputs, timing: list[VideoFrame]) -> None:
+        pass
+
+
+def check_output_dir(directory, pattern: str, kind: str) -> Path:
+    """A directory that a run may fill with ``pattern`` files: not a file, not holding such files, creatable."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise InputError(directory, "exists and is not a directory")
+    if directory.is_dir() and any(directory.glob(pattern)):
+        raise InputError(directory, f"already holds {kind} files; choose an empty or new directory")
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(directory.parent, f"cannot create output directory ({error.strerror})") from None
+    if not os.access(directory.parent, os.W_OK | os.X_OK):
+        raise InputError(directory.parent, "output directory is not writable")
+    return directory
+
+
+class LabelSink:
+    """Label maps as DAVIS-palette PNGs; optionally the frames with the masks drawn in (``overlay``, a video)
+    and with the objects as an alpha matte (``alpha``: ProRes 4444 .mov or a directory of RGBA PNGs)."""
+
+    def __init__(self, directory, info: VideoInfo, overlay_path=None, alpha_path=None):
+        self.path = check_output_dir(directory, "[0-9]*.png", "PNG")
+        self.folders, self.videos = {"labels": self.path}, {}
+        if overlay_path:
+            self.videos["overlay"] = (Path(overlay_path), {})
+        if alpha_path and output_kind(alpha_path, alpha=True) == "png":
+            self.folders["alpha"] = Path(alpha_path)
+        elif alpha_path:
+            self.videos["alpha"] = (Path(alpha_path), {"alpha": True})
+
+    def write(self, place: SpanOutputs, frame: VideoFrame, labels: np.ndarray) -> None:
+        write_indexed_png(place.folder("labels") / f"{frame.index:05d}.png", labels)
+        if "overlay" in self.videos:
+            place.video("overlay").write(frame, self.picture(frame, labels))
+        if "alpha" in self.videos or "alpha" in self.folders:
+            matte = np.dstack([frame.rgb, np.where(labels > 0, 255, 0).astype(np.uint8)])
+            if "alpha" in self.folders:
+                write_png(place.folder("alpha") / f"{frame.index:05d}.png", matte)
+            else:
+                place.video("alpha").write(frame, matte)
+
+    def picture(self, frame: VideoFrame, labels: np.ndarray) -> np.ndarray:
+        return overlay(frame.rgb, labels, DAVIS_PALETTE)
+
+    def complete(self, place: SpanOutputs, timing: list[VideoFrame]) -> None:
+        pass
+
+
+class RadianceSink:
+    """Scene-linear frames as half-float EXRs; optionally an SDR preview video (Reinhard) and, once every frame
+    is written, an HDR10 video (``vprop.io.hdr10``)."""
+
+    def __init__(self, directory, info: VideoInfo, preview=None, hdr10=None):
+        for extra in (hdr10, preview):
+            if extra is not None and Path(extra).resolve() == Path(info.path).resolve():
+                raise InputError(extra, "output would overwrite the input video")
+        if hdr10 is not None and "libx265" not in av.codecs_available:
+            raise InputError(hdr10, "HDR10 needs libx265, which this PyAV's FFmpeg does not include")
+        self.path = check_output_dir(directory, "*.exr", "EXR")
+        self.folders = {"exr": self.path}
+        self.videos = {"preview": (Path(preview), {})} if preview is not None else {}
+        self.info, self.hdr10 = info, hdr10
+
+    def write(self, place: SpanOutputs, frame: VideoFrame, radiance: np.ndarray) -> None:
+        write_exr(place.folder("exr") / f"{frame.index:05d}.exr", radiance)
+        if self.videos:
+            place.video("preview").write(frame, tonemap_reinhard(radiance))
+
+    def picture(self, frame: VideoFrame, radiance: np.ndarray) -> np.ndarray:
+        return tonemap_reinhard(radiance)
+
+    def complete(self, place: SpanOutputs, timing: list[VideoFrame]) -> None:
+        """The HDR10 video, from the EXRs before they move into place: the folder appears only if this succeeds."""
+        if self.hdr10 is not None:
+            write_hdr10(self.hdr10, [place.folder("exr") / f"{f.index:05d}.exr" for f in timing], timing, self.info)
