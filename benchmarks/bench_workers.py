@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -58,16 +57,10 @@ def command(video, keys, interval, output, *extra) -> list[str]:
             "--mode", "offline", "-o", str(output), "--quiet", *map(str, extra)]
 
 
-def timed(args, cpu: list | None = None) -> float:
-    """Wall seconds of the command; ``cpu`` gets the CPU seconds it and its worker processes used."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def timed(args) -> float:
     start = time.perf_counter()
     subprocess.run(args, check=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if cpu is not None:
-        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return wall
+    return time.perf_counter() - start
 
 
 def killed_halfway(args, output: Path, frames: int) -> float:
@@ -108,13 +101,12 @@ def main():
         video, keys = make_clip(root, a.width, a.frames, a.interval)
         print(f"clip: {a.frames} frames at {a.width} px wide, keys every {a.interval}; best of {a.repeat}")
         times: dict = {n: [] for n in a.workers}
-        cpu: dict = {n: [] for n in a.workers}
         resumed: list = []
         reference = root / f"w{a.workers[0]}"
         for round_ in range(a.repeat):
             for n in a.workers:
                 output = root / f"w{n}-{round_}"
-                times[n].append(timed(command(video, keys, a.interval, f"{output}/", "--workers", n), cpu[n]))
+                times[n].append(timed(command(video, keys, a.interval, f"{output}/", "--workers", n)))
                 if not reference.exists():
                     output.rename(reference)
                 elif pngs(output) != pngs(reference):
@@ -128,10 +120,8 @@ def main():
         base = min(times[a.workers[0]])
         for n in a.workers:
             best = min(times[n])
-            used = cpu[n][times[n].index(best)]
             print(f"--workers {n}: {best:6.1f} s, {a.frames / best:.2f} frames/s, {base / best:.2f}x --workers "
-                  f"{a.workers[0]}; CPU {used:.1f} s = {used / best:.2f} cores busy on average "
-                  f"(all runs: {', '.join(f'{t:.1f}' for t in times[n])} s)")
+                  f"{a.workers[0]} (all runs: {', '.join(f'{t:.1f}' for t in times[n])} s)")
         total, first, second = min(resumed)
         print(f"resume: killed at half after {first:.1f} s + resumed {second:.1f} s = {total:.1f} s against "
               f"{base:.1f} s uninterrupted ({total / base - 1:+.0%}); all frames identical to --workers "

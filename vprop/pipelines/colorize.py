@@ -20,7 +20,7 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
              device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False,
              report=None, on_frame: Callable[[int], None] | None = None,
              model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
-             resume: bool = False, workers: int = 1) -> Path:
+             resume: bool = False, workers: int | None = 1) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
@@ -29,7 +29,8 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     ``report``: a directory for the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``).
     ``shots``: find the hard cuts first (``vprop.engine.shots``) and colour every shot from its own keys only; a
     shot without a key is an error, or with ``allow_missing`` stays gray. ``resume``: keep finished key segments
-    in ``<output>.vprop-resume/`` so that a killed run started again continues; ``workers``: processes at once.
+    in ``<output>.vprop-resume/`` so that a killed run started again continues; ``workers``: processes at once
+    (None: as many as repay their start, ``vprop.pipelines.workers.default_workers``).
     """
     pipeline = color_pipeline(keys_dir=keys_dir, output=str(output), interval=interval, crf=crf, lossless=lossless)
     return run(video, pipeline, RunOptions(mode=mode, align=align, blend=blend, weights=weights, device=device,

@@ -25,7 +25,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
         hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
         report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
-        shots: bool = True, resume: bool = False, workers: int = 1) -> Path:
+        shots: bool = True, resume: bool = False, workers: int | None = 1) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's

@@ -30,7 +30,7 @@ from vprop.models.tpn import model_aligned
 from vprop.pipelines.resume import ResumeState, fingerprint
 from vprop.pipelines.span_outputs import SpanOutputs
 from vprop.pipelines.spanning import check_options, own_frames, plan_run, span_frames
-from vprop.pipelines.workers import run_spans
+from vprop.pipelines.workers import default_workers, run_spans
 
 
 class Sink(Protocol):
@@ -66,7 +66,7 @@ class RunOptions:
     shots: bool = True
     allow_missing: bool = False
     resume: bool = False               # keep finished spans in OUTPUT.vprop-resume/ (``vprop.pipelines.resume``)
-    workers: int = 1                   # processes running spans at once (``vprop.pipelines.workers``)
+    workers: int | None = 1            # processes running spans at once; None: ``default_workers``
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Pipeline:
 def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
     """Run ``pipeline`` over ``video`` span by span (``vprop.engine.spans``); every check that can fail without the
     frames fails before any work. Returns the sink, its outputs in place."""
-    check_options(options.resume, options.workers, options.report)
+    check_options(options.resume, 1 if options.workers is None else options.workers, options.report)
     info = probe(video)
     files = pipeline.find_keys(info)
     with warnings.catch_warnings():
@@ -104,12 +104,16 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
         model, _ = load_model(pipeline.task, options.weights, options.device)
     settings = Settings(mode=options.mode, align=model_aligned(model, options.align), blend=options.blend,
                         batch_size=options.batch_size, device=options.device, allow_missing=options.allow_missing)
+    workers = options.workers
+    if workers is None:
+        workers = 1 if report else default_workers(options.device, plan.frame_count, info.width, info.height,
+                                                   len(plan.spans))
     state = _state(video, sink, files, model, settings, options, pipeline, plan.spans) if options.resume else None
     source = SpanSource(Path(video), plan.index, dict(files), list(cuts), model, settings, info, pipeline.recipe,
                         report, pipeline.propagation(model, settings, info))
-    with SpanOutputs(info, plan.spans, sink.folders, sink.videos, state, pieces=options.workers > 1) as place:
+    with SpanOutputs(info, plan.spans, sink.folders, sink.videos, state, pieces=workers > 1) as place:
         todo = [span for span in plan.spans if not (state and state.is_finished(span))]
-        for span, results in run_spans(source, todo, options.workers):
+        for span, results in run_spans(source, todo, workers):
             with place.span(span):
                 frame_loop(results, sink, place, report, options.on_frame)
         sink.complete(place, plan.timing(info))

@@ -22,7 +22,7 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
             refine: bool = False, refine_weights: str | None = None, alpha=None, full_resolution: bool = False,
             report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
             refiner: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
-            resume: bool = False, workers: int = 1) -> Path:
+            resume: bool = False, workers: int | None = 1) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
     ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame

@@ -54,9 +54,19 @@ def run_spans(source: SpanSource, spans: Iterable[Span], workers: int = 1) -> It
         _stop(pool)
 
 
-def default_workers() -> int:
-    """Measured (benchmarks/bench_workers.py): see the README's section on --workers."""
-    return 1
+MAX_DEFAULT_WORKERS = 4     # each worker holds a model and a span of frames (some 0.7 GB at 854x480)
+# Starting a worker (a fresh interpreter, torch, the model) takes seconds: below this much work (frames x pixels)
+# one process finishes first. Measured on 2 CPUs (benchmarks/bench_workers.py): 50 frames at 320x180 (2.9 M) ran
+# 0.5x as fast with 2 workers, 60 frames at 640x360 (13.8 M) 1.4x as fast.
+MIN_PARALLEL_WORK = 10_000_000
+
+
+def default_workers(device: str, frames: int, width: int, height: int, spans: int) -> int:
+    """One worker per CPU this process may use (at most ``MAX_DEFAULT_WORKERS``, at most one per span) for a run
+    big enough to repay their start; one on a GPU, which one process keeps busy."""
+    if device != "cpu" or frames * width * height < MIN_PARALLEL_WORK:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS, spans))
 
 
 # -- in a worker process -----------------------------------------------------------------------------------------
