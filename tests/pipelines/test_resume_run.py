@@ -115,3 +115,25 @@ def test_two_workers_give_the_frames_of_one(clip, tmp_path):
     assert run(*args, "-o", f"{tmp_path}/one/", "--workers", 1).exit_code == 0
     assert run(*args, "-o", f"{tmp_path}/two/", "--workers", 2).exit_code == 0
     assert frames(tmp_path / "two") == frames(tmp_path / "one")
+
+
+def test_a_signal_stops_the_workers_too_and_leaves_nothing(clip, tmp_path):
+    video, keys = clip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "vprop", "colorize", video, "--keys", keys, "--interval", "6",
+                             "-o", f"{tmp_path}/out/", "--workers", "2"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline, workers = time.monotonic() + 300, []
+    while not workers:        # a worker started: the run is in its frame loop, which lasts seconds more
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the workers never started"
+        ps = subprocess.run(["ps", "-ww", "--ppid", str(proc.pid), "-o", "pid=,args="], capture_output=True, text=True)
+        workers = [int(line.split()[0]) for line in ps.stdout.splitlines() if "spawn_main" in line]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "interrupted (SIGTERM): no output written", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
