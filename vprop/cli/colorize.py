@@ -1,9 +1,11 @@
 import click
 
 from vprop.cli._console import run_over_video, wrote
-from vprop.cli._options import common, key_schedule, report_option, resolve_device, shot_options, video_output
+from vprop.cli._options import (common, key_schedule, report_option, resolve_device, shot_options, span_options,
+                                video_output)
 from vprop.engine.propagator import BLENDS
 from vprop.pipelines.colorize import colorize
+from vprop.pipelines.resume import finished_frames
 
 
 @click.command("colorize")
@@ -16,12 +18,15 @@ from vprop.pipelines.colorize import colorize
 @report_option
 @shot_options
 @video_output
+@span_options
 @common
 def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, shots, allow_missing, output, crf,
-                     lossless, device, quiet, weights, batch_size):
+                     lossless, resume, workers, device, quiet, weights, batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
     run_over_video("colorize", video, quiet, lambda tick: colorize(
         video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend, weights=weights,
         device=device, batch_size=batch_size, crf=crf, lossless=lossless, report=report_dir, on_frame=tick,
-        shots=shots, allow_missing=allow_missing), lambda path: wrote(path, report_dir))
+        shots=shots, allow_missing=allow_missing, resume=resume, workers=workers),
+        lambda path: wrote(path, report_dir),
+        completed=finished_frames(output) if resume else 0)
