@@ -22,13 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 # `vprop` as a user runs it, with a frame source slowed to 0.05 s per frame.
 SLOW_VPROP = """
 import sys, time
-import vprop.pipelines.run as run
-decoded = run.read_frames
-def slowly(path):
-    for frame in decoded(path):
+import vprop.pipelines.spanning as spanning
+decoded = spanning.read_frames
+def slowly(path, *args):
+    for frame in decoded(path, *args):
         time.sleep(0.05)
         yield frame
-run.read_frames = slowly
+spanning.read_frames = slowly
 from vprop.cli import main
 sys.argv[0] = "vprop"
 main()

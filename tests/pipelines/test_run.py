@@ -48,23 +48,20 @@ class ListSink:
     def __init__(self):
         self.written = []
 
-    def write(self, frame, output):
-        self.written.append((frame.index, output))
+    def write(self, place, frame, output):
+        self.written.append((place, frame.index, output))
 
     def picture(self, frame, output):
         return output
 
 
-def test_frame_loop_writes_every_output_and_counts_the_frames_it_saw():
-    ticks, sink = [], ListSink()
-
-    def propagate(frames, files, cuts, on_confidence):
-        assert dict(files) == {2: "k"} and list(cuts) == [3]
-        return ((f, f.rgb.mean()) for f in frames)
-
-    seen = frame_loop(propagate, iter(gray(5)), {2: "k"}, [3], sink, on_frame=ticks.append)
-    assert seen == set(range(5)) and ticks == list(range(5))
-    assert [i for i, _ in sink.written] == list(range(5)) and sink.written[4][1] == 104
+def test_frame_loop_writes_every_output_in_order_and_ticks_once_per_frame():
+    ticks, sink, place = [], ListSink(), object()
+    results = ((f, f.rgb.mean()) for f in gray(5))
+    frame_loop(results, sink, place, on_frame=ticks.append)
+    assert ticks == list(range(5))
+    assert [(p is place, i) for p, i, _ in sink.written] == [(True, i) for i in range(5)]
+    assert sink.written[4][2] == 104
 
 
 def test_the_library_refuses_the_chained_protocol_offline_like_the_cli(tiny_seg_weights, square_video, tmp_path):

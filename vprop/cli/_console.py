@@ -263,12 +263,12 @@ def wrote(path, report_dir=None) -> str:
 
 
 def run_over_video(label: str, video, quiet: bool, work: Callable[[Callable], object],
-                   written: Callable[[object], str]) -> None:
+                   written: Callable[[object], str], completed: int = 0) -> None:
     """A command's run over VIDEO: a progress bar over its frames for ``work(on_frame)``, then the line
-    ``written(result)``; a user error is one line (``user_errors``)."""
+    ``written(result)``; a user error is one line (``user_errors``). ``completed``: frames already done (resume)."""
     with user_errors(quiet):
         info = probe(video)
-        with progress(label, info.frame_count, quiet) as tick:
+        with progress(label, info.frame_count, quiet, completed=completed) as tick:
             result = work(tick)
         if not quiet:
             click.echo(written(result), err=True)

@@ -84,3 +84,17 @@ def key_schedule(align_help: str):
         click.option("--align/--no-align", default=None, help=align_help),
     ])
 
+
+def span_options(func):
+    """--resume, --workers N (None: as the run's size and device say, ``vprop.pipelines.workers``)."""
+    return _apply(func, [
+        click.option("--resume", is_flag=True,
+                     help="Keep each finished key segment in OUTPUT.vprop-resume/ so that, killed at any moment, the "
+                          "same command run again continues where it stopped (the folder goes when the run "
+                          "completes)."),
+        click.option("--workers", type=click.IntRange(1, 256), default=None,
+                     help="Key segments processed in this many processes at once, sharing the CPU threads "
+                          "(default: one per CPU, at most 4, for a video of more than 10 M pixels in all, else 1; "
+                          "1 with --device cuda or --report)."),
+    ])
+

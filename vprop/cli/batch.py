@@ -21,6 +21,7 @@ REPLACED = {"video", "keys_dir", "masks", "output"}          # given by the batc
 PER_VIDEO_PATHS = {"overlay", "alpha", "preview", "hdr10", "report_dir"}   # an extra output per video: manifest only
 LIBRARY_NAME = {"report_dir": "report"}   # a click parameter whose library keyword differs
 WHOLE_BATCH = {"weights", "refine_weights", "device", "quiet"}   # what a worker holds: one value for all videos
+SINGLE_RUN = {"resume", "workers"}     # a batch worker runs each video in one process; the batch's --workers is its own
 
 
 @click.group("batch")
@@ -35,7 +36,7 @@ def _manifest_converter(single: click.Command, ctx: click.Context):
     """(column, value) -> (keyword, value) through the single command's own option, for manifest cells."""
     by_column = {}
     for param in single.params:
-        if param.name not in REPLACED:
+        if param.name not in REPLACED | SINGLE_RUN:
             for name in [param.name] + [o.lstrip("-").replace("-", "_") for o in param.opts]:
                 by_column[name] = param
     known = ", ".join(sorted(p.name for p in set(by_column.values()) if p.name not in WHOLE_BATCH))
@@ -127,7 +128,7 @@ def _batch_command(task: str, single: click.Command, keys_option: click.Option) 
                      help="Join this Ray cluster (default: start a local Ray instance for the run)."),
         click.Option(["--force"], is_flag=True, help="Redo videos whose output is already complete."),
     ]
-    options = [p for p in single.params if p.name not in REPLACED | PER_VIDEO_PATHS]
+    options = [p for p in single.params if p.name not in REPLACED | PER_VIDEO_PATHS | SINGLE_RUN]
     return click.Command(task, callback=callback, params=own + options, help=(
         f"`vprop {task}` over every video of JOBS: a folder of videos, their keys found by the video's name under "
         f"{keys_option.opts[0]} ROOT, or a .csv/.toml manifest with a row per video (input, keys, output and any "

@@ -2,9 +2,10 @@ import click
 
 from vprop.cli._console import run_over_video, wrote
 from vprop.cli._options import (common, full_resolution_option, key_schedule, report_option, resolve_device,
-                                shot_options, video_output)
+                                shot_options, span_options, video_output)
 from vprop.engine.propagator import BLENDS
 from vprop.pipelines.colorize import colorize
+from vprop.pipelines.resume import finished_frames
 
 
 @click.command("colorize")
@@ -18,13 +19,15 @@ from vprop.pipelines.colorize import colorize
 @report_option
 @shot_options
 @video_output
+@span_options
 @common
 def colorize_command(video, keys_dir, interval, mode, align, blend, full_resolution, report_dir, shots, allow_missing,
-                     output, crf, lossless, device, quiet, weights, batch_size):
+                     output, crf, lossless, resume, workers, device, quiet, weights, batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
     run_over_video("colorize", video, quiet, lambda tick: colorize(
         video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend, weights=weights,
         device=device, batch_size=batch_size, crf=crf, lossless=lossless, report=report_dir, on_frame=tick,
-        shots=shots, allow_missing=allow_missing, full_resolution=full_resolution),
-        lambda path: wrote(path, report_dir))
+        shots=shots, allow_missing=allow_missing, resume=resume, workers=workers, full_resolution=full_resolution),
+        lambda path: wrote(path, report_dir),
+        completed=finished_frames(output) if resume else 0)

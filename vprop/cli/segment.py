@@ -1,7 +1,7 @@
 import click
 
 from vprop.cli._console import run_over_video, wrote
-from vprop.cli._options import common, full_resolution_option, report_option, resolve_device, shot_options
+from vprop.cli._options import common, full_resolution_option, report_option, resolve_device, shot_options, span_options
 from vprop.engine.propagator import MODES
 from vprop.io.keyframes import parse_mask_option
 from vprop.pipelines.segment import segment
@@ -30,9 +30,10 @@ from vprop.pipelines.segment import segment
 @full_resolution_option
 @report_option
 @shot_options
+@span_options
 @common
 def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, full_resolution,
-                    report_dir, shots, allow_missing, device, quiet, weights, batch_size):
+                    report_dir, shots, allow_missing, resume, workers, device, quiet, weights, batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
     keys = {}
@@ -46,5 +47,7 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
     run_over_video("segment", video, quiet, lambda tick: segment(
         video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size, overlay=overlay,
         alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
-        report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing),
-        lambda path: wrote(path, report_dir))
+        report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing, resume=resume,
+        workers=workers),
+        lambda path: wrote(path, report_dir),
+        completed=finished_frames(output) if resume else 0)

@@ -25,7 +25,7 @@ def atomic_path(path, directory: bool = False):
             tmp.mkdir()
         yield tmp
         if directory:
-            _move_directory(tmp, path)
+            move_directory(tmp, path)
         else:
             os.replace(tmp, path)
     except BaseException as error:
@@ -40,7 +40,8 @@ def atomic_path(path, directory: bool = False):
         raise
 
 
-def _move_directory(tmp: Path, path: Path):
+def move_directory(tmp: Path, path: Path):
+    """Put the files of the finished directory ``tmp`` at ``path``."""
     if not path.exists():
         os.replace(tmp, path)
         return

@@ -1,5 +1,6 @@
 """Streaming video on PyAV: decode and encode one frame at a time, keeping timing and colour."""
 
+import itertools
 import os
 import struct
 import warnings
@@ -92,34 +93,120 @@ def probe(path) -> VideoInfo:
         )
 
 
-def read_frames(path) -> Iterator[VideoFrame]:
-    """Yield the frames one by one; a damaged tail ends the video with a warning."""
+def read_frames(path, start: int = 0, stop: int | None = None,
+                index: "FrameIndex | None" = None) -> Iterator[VideoFrame]:
+    """Yield the frames one by one; a damaged tail ends the video with a warning.
+
+    ``start``/``stop``: only frames ``[start, stop)``, numbered as in the whole video. With the video's
+    ``index`` (``index_frames``) the decoder seeks to the keyframe before ``start`` instead of decoding from
+    frame 0; without one, or where the index proves wrong, the frames before ``start`` are decoded and dropped.
+    """
     path = Path(path)
+    whole = start == 0 and stop is None
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
-        reformatter, count, bad_packets, problem, last = VideoReformatter(), 0, 0, None, None
-        try:
-            for packet in container.demux(stream):
-                try:
-                    frames = packet.decode()
-                except av.error.InvalidDataError:
-                    bad_packets += 1  # the decoder resyncs at the next key-frame
-                    continue
-                for frame in frames:
-                    last = frame
-                    yield VideoFrame(count, _to_rgb(frame, reformatter), frame.pts,
-                                     frame.time_base or stream.time_base)
-                    count += 1
-        except av.FFmpegError as error:
-            problem = f"decoding stopped: {error}"
+        reformatter, decoded = VideoReformatter(), _Decoded(container, stream)
+        count, frames = _seek(container, stream, decoded, start, index) if start else (0, decoded.frames())
+        for frame in frames:
+            if count >= start:
+                if stop is not None and count >= stop:
+                    break
+                yield VideoFrame(count, _to_rgb(frame, reformatter), frame.pts, frame.time_base or stream.time_base)
+            count += 1
+        if not whole:
+            return      # a part of the video: the whole video's reader gives the warnings
         if count == 0:
             raise InputError(path, "no video frame could be decoded")
-        problem = problem or _missing_tail(container, stream, last) or (
-            bad_packets and f"{bad_packets} damaged packets skipped")
+        problem = decoded.problem or _missing_tail(container, stream, decoded.last) or (
+            decoded.bad_packets and f"{decoded.bad_packets} damaged packets skipped")
         if problem:
             warnings.warn(f"{path.name}: damaged or truncated video, {count} frames decoded "
                           f"({problem})", stacklevel=2)
+
+
+class _Decoded:
+    """The decoded frames of ``stream``, skipping damaged packets (the decoder resyncs at the next keyframe)."""
+
+    def __init__(self, container, stream):
+        self.container, self.stream = container, stream
+        self.bad_packets, self.problem, self.last = 0, None, None
+
+    def frames(self):
+        try:
+            for packet in self.container.demux(self.stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    self.bad_packets += 1
+                    continue
+                for frame in frames:
+                    self.last = frame
+                    yield frame
+        except av.FFmpegError as error:
+            self.problem = f"decoding stopped: {error}"
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Every frame's timestamp, in the order frames are numbered, and where decoding can start."""
+
+    pts: tuple[int, ...]            # pts of frame 0, 1, ... (presentation order)
+    keyframes: tuple[int, ...]      # the frames that are keyframes, ascending
+    seek_to: tuple[int, ...]        # per keyframe, a timestamp at or before its packet (min of pts and dts)
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+
+def index_frames(path) -> FrameIndex | None:
+    """The frames' timestamps from the packets alone (a demux, no decoding: fast, even for a film).
+
+    None where the packets cannot say which frame is which (a missing or repeated pts, packets the decoder
+    discards): ranges are then read by decoding from frame 0.
+    """
+    path = Path(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        packets = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue        # the end-of-stream marker
+                if packet.pts is None or packet.is_discard or packet.is_corrupt:
+                    return None
+                packets.append((packet.pts, packet.dts if packet.dts is not None else packet.pts,
+                                packet.is_keyframe))
+        except av.FFmpegError:
+            return None
+    packets.sort()
+    pts = tuple(p for p, _, _ in packets)
+    if not pts or len(set(pts)) != len(pts):
+        return None
+    keyframes = tuple(i for i, (_, _, key) in enumerate(packets) if key)
+    return FrameIndex(pts, keyframes, tuple(min(packets[i][0], packets[i][1]) for i in keyframes))
+
+
+def _seek(container, stream, decoded: _Decoded, start: int, index: FrameIndex | None) -> tuple[int, Iterator]:
+    """The decoded frames from frame ``start`` on, if the index allows a seek, and the number of the first.
+
+    Seeks to the last keyframe at or before ``start`` and drops what decodes before ``start``'s timestamp
+    (frames of that keyframe's group, and the undecodable leading pictures of an open group). If the first frame
+    at or after it is not ``start``'s, the index was wrong: the stream is read again from its beginning.
+    """
+    if index is None or start >= len(index) or not index.keyframes or index.keyframes[0] > start:
+        return 0, decoded.frames()
+    position = max(i for i, k in enumerate(index.keyframes) if k <= start)
+    container.seek(index.seek_to[position], stream=stream, backward=True, any_frame=False)
+    want = index.pts[start]
+    frames = decoded.frames()
+    for frame in frames:
+        if frame.pts is None or frame.pts > want:
+            break
+        if frame.pts == want:
+            return start, itertools.chain([frame], frames)
+    container.seek(0, stream=stream, backward=True, any_frame=False)
+    return 0, decoded.frames()
 
 
 def _missing_tail(container, stream, last) -> str | None:
@@ -152,12 +239,24 @@ class VideoWriter:
     a directory (existing, or a path ending in "/") one PNG per frame. With ``alpha`` frames are RGBA and
     the output a .mov in ProRes 4444 or a directory of RGBA PNGs, for compositing. Nothing appears
     at the output path unless the `with` block completes.
+
+    ``chunk``: a piece of a longer output (``vprop.io.chunks``), written to the path ``chunk`` with the encoder
+    ``output`` would get, but the video stream alone: the tags, display matrix, audio and subtitles are given to
+    the whole when the pieces are joined. ``packet_times`` then holds the (pts, dts) of every packet as the
+    encoder made them, which a container may shift or round.
     """
 
-    def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False, alpha: bool = False):
+    def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False, alpha: bool = False,
+                 chunk=None):
         self.path, self.kind = _output_kind(output, lossless, alpha)
         self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
-        _check_output(self.path, Path(source.path))
+        self.chunk = chunk is not None
+        if self.chunk:
+            if self.kind == "png":
+                raise ValueError("a directory of frames is not written in chunks")
+            self.path = Path(chunk)
+        self.packet_times: list[tuple[int, int | None]] = []
+        check_output(self.path, Path(source.path))
         # Stored as the source stored it (display matrix copied), so sideways when rotated.
         width, height = source.stored_size
         # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
@@ -170,7 +269,7 @@ class VideoWriter:
             self._tmp = stack.enter_context(atomic_path(self.path, directory=self.kind == "png"))
             if self.kind != "png":
                 self._out = stack.enter_context(av.open(str(self._tmp), "w"))
-                self._src = stack.enter_context(_open(Path(self.source.path)))
+                self._src = None if self.chunk else stack.enter_context(_open(Path(self.source.path)))
                 self._add_streams()
             self._stack = stack.pop_all()
         return self
@@ -192,21 +291,27 @@ class VideoWriter:
         image = self._reformatter.reformat(image, format=self._video.pix_fmt,
                                            interpolation=_SCALING, **self._matrix)
         image.pts, image.time_base = self._pts(frame), self.source.time_base
-        for packet in self._video.encode(image):
-            self._out.mux(packet)
-        self._copier.copy_until(float(image.pts * image.time_base))
+        self._mux(self._video.encode(image))
+        if self._copier:
+            self._copier.copy_until(float(image.pts * image.time_base))
 
     def __exit__(self, exc_type, exc, tb):
         stack, self._stack = self._stack, None
         if exc_type is None and self.kind != "png":
             try:
-                for packet in self._video.encode(None):
-                    self._out.mux(packet)
-                self._copier.finish()
+                self._mux(self._video.encode(None))
+                if self._copier:
+                    self._copier.finish()
             except BaseException as error:
                 stack.__exit__(type(error), error, error.__traceback__)
                 raise
         return stack.__exit__(exc_type, exc, tb)
+
+    def _mux(self, packets):
+        for packet in packets:
+            if self.chunk:
+                self.packet_times.append((packet.pts, packet.dts))
+            self._out.mux(packet)
 
     def _add_streams(self):
         source, colour = self.source, _output_colour(self.source)
@@ -232,8 +337,10 @@ class VideoWriter:
         # The source time base on both, so VFR timestamps survive unchanged.
         video.time_base = video.codec_context.time_base = source.time_base
         self._video, self._reformatter, self._last_pts = video, VideoReformatter(), None
-        keep_video_tags(_video_stream(self._src, Path(source.path)), video, source.display_matrix)
-        self._copier = StreamCopier(self._src, self._out)
+        self._copier = None
+        if self._src is not None:
+            keep_video_tags(_video_stream(self._src, Path(source.path)), video, source.display_matrix)
+            self._copier = StreamCopier(self._src, self._out)
 
     def _pts(self, frame: VideoFrame) -> int:
         time_base = self.source.time_base
@@ -318,6 +425,11 @@ def _output_colour(source: VideoInfo) -> dict:
     }
 
 
+def output_kind(output, lossless: bool = False, alpha: bool = False) -> str:
+    """"png" (a directory of frames), "h264", "ffv1" or "prores4444", as ``VideoWriter`` would write ``output``."""
+    return _output_kind(output, lossless, alpha)[1]
+
+
 def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str]:
     text, path = os.fspath(output), Path(output)
     if text.endswith(("/", os.sep)) or path.is_dir():
@@ -337,7 +449,8 @@ def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str
                            "(use .mp4, .mov, .mkv or a directory ending in /)")
 
 
-def _check_output(path: Path, source: Path):
+def check_output(path: Path, source: Path):
+    """Refuse to overwrite the input; make the output's folder, which must be writable."""
     if path.resolve() == source.resolve() or (
             path.exists() and source.exists() and os.path.samefile(path, source)):
         raise InputError(path, "output would overwrite the input video")

@@ -6,6 +6,7 @@ Bracketed exposures are merged into an HDR key by ``vprop.io.brackets``.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +25,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
         hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
         report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
-        shots: bool = True) -> Path:
+        shots: bool = True, resume: bool = False, workers: int | None = 1) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
@@ -32,13 +33,22 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
     ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. ``report``: a directory for the per-frame
     confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``: an HDR model already loaded (a
     batch worker holds one for many videos); ``weights`` is then unused. ``shots``: find the hard cuts first; each
-    shot takes radiance from its own keys only, and a shot without a key is an error. Returns ``output_dir``.
+    shot takes radiance from its own keys only, and a shot without a key is an error. ``resume``: keep finished key
+    segments in ``<output_dir>.vprop-resume/`` so that a killed run started again continues; ``workers``: processes
+    at once. Returns ``output_dir``.
     """
-    def find_keys(info):
-        return key_files(hdr_keys_dir, interval, info.frame_count, HDR_KEY_SUFFIXES)
+    pipeline = hdr_pipeline(keys_dir=str(hdr_keys_dir), output_dir=str(output_dir), interval=interval, blend=blend,
+                            gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule,
+                            preview=preview and str(preview), hdr10=hdr10 and str(hdr10))
+    return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
+                                           batch_size=batch_size, report=report, on_frame=on_frame, model=model,
+                                           shots=shots, resume=resume, workers=workers)).path
 
-    def load_key(path, info):
-        return load_hdr_key(path, info.width, info.height)
+
+def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend: bool, gamma: float | None,
+                 weights: str | None, mode: str, blend_rule: str, preview: str | None, hdr10: str | None) -> Pipeline:
+    def find_keys(info):
+        return key_files(keys_dir, interval, info.frame_count, HDR_KEY_SUFFIXES)
 
     def propagation(model, settings, info):
         if model.cfg.guidance_channels != guidance_channels(settings.align):   # only an --align against the weights
@@ -50,14 +60,17 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
 
         def propagate(frames, files, cuts, on_confidence):
             blender = Blender(curve_for(gamma), mode, rule=blend_rule)    # takes each key as the loop builds it
-            keys = LazyKeys(files, lambda path: load_key(path, info))
+            keys = LazyKeys(files, lambda path: _load_key(path, info))
             for frame, estimate in Propagator(model, task, settings)(frames, keys, on_confidence, cuts=cuts,
                                                                      on_key=blender.add_key):
                 yield frame, blender(frame.index, frame.rgb, estimate) if blend else estimate
         return propagate
 
-    pipeline = Pipeline("hdr", find_keys, load_key, lambda info: RadianceSink(output_dir, info, preview, hdr10),
-                        propagation)
-    return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
-                                           batch_size=batch_size, report=report, on_frame=on_frame, model=model,
-                                           shots=shots)).path
+    recipe = partial(hdr_pipeline, keys_dir=keys_dir, output_dir=output_dir, interval=interval, blend=blend,
+                     gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule, preview=preview, hdr10=hdr10)
+    return Pipeline("hdr", find_keys, _load_key, lambda info: RadianceSink(output_dir, info, preview, hdr10),
+                    propagation, recipe)
+
+
+def _load_key(path, info):
+    return load_hdr_key(path, info.width, info.height)

@@ -1,5 +1,8 @@
-"""The one run every task pipeline shares: probe -> key files -> check every key -> output -> cuts -> model ->
-alignment -> the frame loop into the output -> all keys used -> confidence report.
+"""The one run every task pipeline shares: probe -> key files -> check every key -> output -> cuts -> spans ->
+model -> alignment -> the frame loop, span by span, into the output -> confidence report.
+
+Every run goes span by span (``vprop.engine.spans``), in this process or in worker processes, skipping the spans
+a resumed run finished before: one code path, so every way of running gives the same frames.
 
 A pipeline (colorize, segment, hdr) gives only what is its own: where its keys are, how a key file is read, how
 its frames are propagated, and where the outputs go (``vprop.pipelines.sinks``).
@@ -7,8 +10,8 @@ its frames are propagated, and where the outputs go (``vprop.pipelines.sinks``).
 from __future__ import annotations
 
 import warnings
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Protocol
 
@@ -19,16 +22,27 @@ from vprop.engine.confidence import ConfidenceReport, FrameConfidence
 from vprop.engine.keys import check_all_keys_used
 from vprop.engine.propagator import Settings
 from vprop.engine.shots import video_cuts
-from vprop.io.video import VideoFrame, VideoInfo, probe, read_frames
+from vprop.engine.spans import Span
+from vprop.errors import UsageError
+from vprop.io.video import FrameIndex, VideoFrame, VideoInfo, probe
 from vprop.models.hub import load_model
 from vprop.models.tpn import model_aligned
+from vprop.pipelines.resume import ResumeState, fingerprint
+from vprop.pipelines.span_outputs import SpanOutputs
+from vprop.pipelines.spanning import check_options, own_frames, plan_run, span_frames
+from vprop.pipelines.workers import default_workers, run_spans
 
 
 class Sink(Protocol):
-    """Where a run's outputs go, opened (and checked) before any work; nothing appears unless the run completes."""
+    """Where a run's outputs go: the folders of frame files and the videos it writes (``SpanOutputs`` places them,
+    checked before any work; nothing appears unless the run completes)."""
 
-    def write(self, frame: VideoFrame, output: Any) -> None: ...
+    folders: dict[str, Path]                    # name -> output folder of one file per frame
+    videos: dict[str, tuple[Path, dict]]        # name -> (output video, its ``VideoWriter`` options)
+
+    def write(self, place: SpanOutputs, frame: VideoFrame, output: Any) -> None: ...
     def picture(self, frame: VideoFrame, output: Any) -> np.ndarray: ...   # the output as RGB, for the report
+    def complete(self, place: SpanOutputs, timing: list[VideoFrame]) -> None: ...   # every frame written
 
 
 # (frames, key files by index, cuts, on_confidence) -> (frame, output) in decode order
@@ -51,6 +65,8 @@ class RunOptions:
     model: torch.nn.Module | None = None    # already loaded (a batch worker holds one for many videos)
     shots: bool = True
     allow_missing: bool = False
+    resume: bool = False               # keep finished spans in OUTPUT.vprop-resume/ (``vprop.pipelines.resume``)
+    workers: int | None = 1            # processes running spans at once; None: ``default_workers``
 
 
 @dataclass
@@ -60,51 +76,99 @@ class Pipeline:
     task: str                                                   # the model kind and the report's task
     find_keys: Callable[[VideoInfo], Mapping[int, Path]]        # key files by frame index, checked against the video
     load_key: Callable[[Path, VideoInfo], Any]                   # a key file read at the video's size
-    open_sink: Callable[[VideoInfo], AbstractContextManager]     # -> Sink
+    open_sink: Callable[[VideoInfo], Sink]                       # checks the output paths
     propagation: Callable[[torch.nn.Module, Settings, VideoInfo], Propagation]
+    # How a worker process builds this pipeline again: a picklable call (a module-level function and keyword
+    # arguments, whose values are also what the run's state records of its arguments).
+    recipe: partial | None = None
 
 
 def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
-    """Run ``pipeline`` over ``video``; every check that can fail without the frames fails before any work.
-    Returns the sink, closed (its outputs in place)."""
+    """Run ``pipeline`` over ``video`` span by span (``vprop.engine.spans``); every check that can fail without the
+    frames fails before any work. Returns the sink, its outputs in place."""
+    check_options(options.resume, 1 if options.workers is None else options.workers, options.report)
     info = probe(video)
     files = pipeline.find_keys(info)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # a key's warnings are shown once, when the frame loop reads it
         for path in files.values():       # fail before any work on a bad key
             pipeline.load_key(path, info)
-    with pipeline.open_sink(info) as sink:
-        cuts = video_cuts(video, files, options.allow_missing) if options.shots else []
-        report = (ConfidenceReport(options.report, video=video, task=pipeline.task, mode=options.mode)
-                  if options.report else None)
-        model = options.model
-        if model is None:
-            model, _ = load_model(pipeline.task, options.weights, options.device)
-        settings = Settings(mode=options.mode, align=model_aligned(model, options.align), blend=options.blend,
-                            batch_size=options.batch_size, device=options.device,
-                            allow_missing=options.allow_missing)
-        propagate = pipeline.propagation(model, settings, info)
-        seen = frame_loop(propagate, read_frames(video), files, cuts, sink, report, options.on_frame)
-        check_all_keys_used(files, seen)
+    sink = pipeline.open_sink(info)
+    cuts = video_cuts(video, files, options.allow_missing) if options.shots else []
+    report = (ConfidenceReport(options.report, video=video, task=pipeline.task, mode=options.mode)
+              if options.report else None)
+    plan = plan_run(video, files, cuts, options.mode, whole=report is not None)
+    check_all_keys_used(files, range(plan.frame_count))
+    model = options.model
+    if model is None:
+        model, _ = load_model(pipeline.task, options.weights, options.device)
+    settings = Settings(mode=options.mode, align=model_aligned(model, options.align), blend=options.blend,
+                        batch_size=options.batch_size, device=options.device, allow_missing=options.allow_missing)
+    workers = options.workers
+    if workers is None:
+        workers = 1 if report else default_workers(options.device, plan.frame_count, info.width, info.height,
+                                                   len(plan.spans))
+    state = _state(video, sink, files, model, settings, options, pipeline, plan.spans) if options.resume else None
+    source = SpanSource(Path(video), plan.index, dict(files), list(cuts), model, settings, info, pipeline.recipe,
+                        report, pipeline.propagation(model, settings, info))
+    with SpanOutputs(info, plan.spans, sink.folders, sink.videos, state, pieces=workers > 1) as place:
+        todo = [span for span in plan.spans if not (state and state.is_finished(span))]
+        for span, results in run_spans(source, todo, workers):
+            with place.span(span):
+                frame_loop(results, sink, place, report, options.on_frame)
+        sink.complete(place, plan.timing(info))
         if report:
             report.write()
     return sink
 
 
-def frame_loop(propagate: Propagation, frames: Iterable[VideoFrame], files: Mapping[int, Path],
-               cuts: Collection[int], sink: Sink, report: ConfidenceReport | None = None,
-               on_frame: Callable[[int], None] | None = None) -> set[int]:
-    """Propagate ``frames`` from the keys ``files`` into ``sink``; returns the indices of the frames written.
-
-    The one place where frames meet keys and outputs are written: a run over part of a video (the frames
-    between two keys) calls this with that part's frames and keys.
-    """
-    seen = set()
-    for frame, output in propagate(frames, files, cuts, report):
-        sink.write(frame, output)
+def frame_loop(results: Iterable[tuple[VideoFrame, Any]], sink: Sink, place: SpanOutputs,
+               report: ConfidenceReport | None = None, on_frame: Callable[[int], None] | None = None) -> None:
+    """The one place where outputs are written: the frame loop's results for one span, into ``sink``."""
+    for frame, output in results:
+        sink.write(place, frame, output)
         if report:
             report.picture(frame.index, lambda: sink.picture(frame, output))
-        seen.add(frame.index)
         if on_frame:
             on_frame(frame.index)
-    return seen
+
+
+@dataclass
+class SpanSource:
+    """Runs the pipeline's propagation over a span's frames (``vprop.pipelines.workers.SpanSource``); a worker
+    process is given it pickled, without the propagation, which it builds again from ``recipe``."""
+
+    video: Path
+    index: FrameIndex | None
+    files: dict[int, Path]
+    cuts: list[int]
+    model: torch.nn.Module
+    settings: Settings
+    info: VideoInfo
+    recipe: partial | None
+    on_confidence: Callable[[FrameConfidence], None] | None = None     # in this process only
+    propagate: Propagation | None = field(default=None, repr=False)
+
+    def open(self) -> None:
+        if self.propagate is None:
+            self.propagate = self.recipe().propagation(self.model, self.settings, self.info)
+
+    def outputs(self, span: Span) -> Iterator[tuple[VideoFrame, Any]]:
+        frames = span_frames(self.video, span, self.index)
+        return own_frames(self.propagate(frames, self.files, self.cuts, self.on_confidence), span)
+
+    def __getstate__(self):
+        if self.recipe is None:
+            raise UsageError("--workers", "this pipeline cannot be run in worker processes")
+        return {**self.__dict__, "on_confidence": None, "propagate": None}
+
+
+def _state(video, sink: Sink, files, model, settings: Settings, options: RunOptions, pipeline: Pipeline,
+           spans: list[Span]) -> ResumeState:
+    """The state of a resumable run, next to its first output; the arguments it records are the ones that shape
+    the output (not --workers, which may change between a run and its resumption)."""
+    arguments = {"mode": settings.mode, "align": settings.align, "blend": settings.blend, "device": settings.device,
+                 "batch_size": settings.batch_size, "shots": options.shots, "allow_missing": options.allow_missing,
+                 **(pipeline.recipe.keywords if pipeline.recipe else {})}
+    first = next(iter({**sink.folders, **{n: p for n, (p, _) in sink.videos.items()}}.values()))
+    return ResumeState(first, video, fingerprint(video, files, model, arguments), spans)

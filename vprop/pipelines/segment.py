@@ -1,6 +1,7 @@
 """Segment: object masks propagated from one or more mask key-frames through a video (paper Sec. 5.4)."""
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +21,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
             device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
             refine: bool = False, refine_weights: str | None = None, alpha=None, full_resolution: bool = False,
             report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
-            refiner: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False) -> Path:
+            refiner: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
+            resume: bool = False, workers: int | None = 1) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
     ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame
@@ -33,16 +35,26 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused.
     ``shots``: find the hard cuts first; each shot takes masks from its own keys only, and a shot without one is an
     error, or with ``allow_missing`` all background. ``chain``: the previous-prediction protocol (online only).
-    Returns the output directory.
+    ``resume``: keep finished key segments in ``<output_dir>.vprop-resume/`` so that a killed run started again
+    continues; ``workers``: processes at once. Returns the output directory.
     """
     if not masks:
         raise UsageError("--mask", "give at least one mask key-frame")
     if chain and mode == "offline":
         raise UsageError("--chain", "works online only (drop --mode offline)")
+    pipeline = seg_pipeline(masks={int(i): str(p) for i, p in masks.items()}, output_dir=str(output_dir),
+                            overlay=overlay and str(overlay), alpha=alpha and str(alpha), chain=chain,
+                            refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
+                            device=device, refiner=refiner)
+    return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
+                                           batch_size=batch_size, report=report, on_frame=on_frame, model=model,
+                                           shots=shots, allow_missing=allow_missing, resume=resume,
+                                           workers=workers)).path
 
-    def load_key(path, info):
-        return load_mask(path, info.width, info.height)
 
+def seg_pipeline(*, masks: dict[int, str], output_dir: str, overlay: str | None, alpha: str | None, chain: bool,
+                 refine: bool, refine_weights: str | None, full_resolution: bool, device: str,
+                 refiner: torch.nn.Module | None) -> Pipeline:
     def propagation(model, settings, info):
         net_refiner = refiner
         if net_refiner is None and (refine or refine_weights):
@@ -50,13 +62,17 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
         working = None if full_resolution else working_short_side(model)
 
         def propagate(frames, files, cuts, on_confidence):
-            labels = {index: load_key(path, info) for index, path in sorted(files.items())}
+            labels = {index: _load_key(path, info) for index, path in sorted(files.items())}
             return propagate_masks(model, frames, labels, settings, chain=chain, refiner=net_refiner,
                                    working_short_side=working, on_confidence=on_confidence, cuts=cuts)
         return propagate
 
-    pipeline = Pipeline("seg", lambda info: check_key_indices(masks, info.frame_count), load_key,
-                        lambda info: LabelSink(output_dir, info, overlay, alpha), propagation)
-    return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
-                                           batch_size=batch_size, report=report, on_frame=on_frame, model=model,
-                                           shots=shots, allow_missing=allow_missing)).path
+    recipe = partial(seg_pipeline, masks=masks, output_dir=output_dir, overlay=overlay, alpha=alpha, chain=chain,
+                     refine=refine, refine_weights=refine_weights, full_resolution=full_resolution, device=device,
+                     refiner=refiner)
+    return Pipeline("seg", lambda info: check_key_indices({i: Path(p) for i, p in masks.items()}, info.frame_count),
+                    _load_key, lambda info: LabelSink(output_dir, info, overlay, alpha), propagation, recipe)
+
+
+def _load_key(path, info):
+    return load_mask(path, info.width, info.height)

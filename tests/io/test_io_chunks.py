@@ -1,0 +1,57 @@
+"""A video written in pieces and joined is one valid stream with the direct writer's frames, timing and streams."""
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from support.media import packets
+from vprop.io.chunks import SUFFIX, chunk_writer, join_chunks
+from vprop.io.video import VideoWriter, probe, read_frames
+
+
+def _timing(path):
+    with av.open(str(path)) as c:
+        video = c.streams.video[0]
+        times = [frame.time for frame in c.decode(video)]
+        return times, sorted(s.type for s in c.streams), len(c.streams.video)
+
+
+def _write_both(source, tmp_path, suffix, bounds, **options):
+    info, frames = probe(source), list(read_frames(source))
+    direct = tmp_path / f"direct{suffix}"
+    with VideoWriter(direct, info, **options) as w:
+        for f in frames:
+            w.write(f, f.rgb)
+    joined, pieces = tmp_path / f"joined{suffix}", []
+    for a, b in zip(bounds, bounds[1:]):
+        pieces.append(tmp_path / f"piece{a}{SUFFIX}")
+        with chunk_writer(joined, info, pieces[-1], **options) as w:
+            for f in frames[a:b]:
+                w.write(f, f.rgb)
+    return direct, join_chunks(pieces, joined, info), frames
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_h264_pieces_join_into_one_stream_with_the_sources_timing_and_sound(make_video, tmp_path, suffix):
+    # variable frame rate, starting late, with sound: what a video editor relies on
+    pts = [0, 1, 2, 4, 5, 6, 9, 10, 11, 12, 14, 15, 16, 17, 20, 21, 22, 23, 24, 26]
+    source = make_video("vfr.mp4", frames=20, pts=[p + 3 for p in pts], time_base=Fraction(1, 25), audio="aac")
+    direct, joined, frames = _write_both(source, tmp_path, suffix, [0, 3, 4, 11, 20])
+    assert _timing(joined) == _timing(direct)
+    times, streams, videos = _timing(joined)
+    assert len(times) == 20 and videos == 1 and streams == ["audio", "video"]
+    assert packets(joined) == packets(direct)       # the sound, bit for bit, at the times the direct writer gives
+    decoded = list(read_frames(joined))
+    assert len(decoded) == 20
+    # every frame is the right one (lossy, so close, not equal)
+    assert all(np.abs(d.rgb.astype(int) - f.rgb).mean() < 4 for d, f in zip(decoded, frames))
+
+
+def test_lossless_pieces_give_the_same_frames(make_video, tmp_path):
+    source = make_video("in.mp4", frames=15)
+    direct, joined, _ = _write_both(source, tmp_path, ".mkv", [0, 5, 6, 15], lossless=True)
+    a, b = list(read_frames(direct)), list(read_frames(joined))
+    assert [f.pts for f in a] == [f.pts for f in b]
+    assert all(np.array_equal(x.rgb, y.rgb) for x, y in zip(a, b))
+    assert _timing(joined) == _timing(direct)

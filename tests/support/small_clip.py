@@ -1,0 +1,28 @@
+"""A small real clip (the bundled example shrunk) and colour keys from its colour original."""
+from pathlib import Path
+
+import cv2
+
+from vprop.io.video import VideoWriter, probe, read_frames
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SIZE = (214, 120)
+
+
+def small_clip(folder: Path, frames: int = 40, interval: int = 10) -> tuple[Path, Path]:
+    """(gray clip, keys folder with a colour key every ``interval`` frames)."""
+    from dataclasses import replace
+
+    source = probe(EXAMPLES / "rhino_gray.mp4")
+    small = replace(source, width=SIZE[0], height=SIZE[1])
+    video = folder / "small.mp4"
+    with VideoWriter(video, small) as writer:
+        for frame in read_frames(EXAMPLES / "rhino_gray.mp4", 0, frames):
+            writer.write(frame, cv2.resize(frame.rgb, SIZE, interpolation=cv2.INTER_AREA))
+    keys = folder / "keys"
+    keys.mkdir()
+    for frame in read_frames(EXAMPLES / "rhino.mp4", 0, frames):
+        if frame.index % interval == 0:
+            rgb = cv2.resize(frame.rgb, SIZE, interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(keys / f"{frame.index:05d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return video, keys

@@ -1,0 +1,68 @@
+"""One output video from pieces encoded separately: the packets are remuxed, never re-encoded.
+
+Each piece holds one span of frames, encoded with the output's settings and starting on a keyframe, so the pieces
+in order are one valid stream. A container may shift a piece's timestamps (to keep them non-negative) or round
+them (Matroska: milliseconds), so every piece has a sidecar with its packets' timestamps exactly as the encoder
+made them. Joining gives the output what a ``VideoWriter`` gives it directly: the source's timestamps, tags,
+display matrix, audio and subtitles.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import av
+
+from vprop.io.atomic import atomic_path
+from vprop.io.passthrough import StreamCopier, keep_video_tags
+from vprop.io.video import VideoInfo, VideoWriter, _open, _video_stream
+
+SUFFIX = ".mkv"         # Matroska holds H.264, FFV1 and ProRes alike
+TIMES = ".times.json"   # the sidecar: [[pts, dts], ...] per packet, in the source's time base
+
+
+@contextmanager
+def chunk_writer(output, source: VideoInfo, chunk: Path, **options) -> Iterator[VideoWriter]:
+    """A ``VideoWriter`` for the piece ``chunk`` of ``output``; the piece and its sidecar appear when complete."""
+    writer = VideoWriter(output, source, chunk=chunk, **options)
+    with writer:
+        yield writer
+    with atomic_path(_times_path(chunk)) as tmp:
+        tmp.write_text(json.dumps(writer.packet_times))
+
+
+def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
+    """Write ``output`` (atomically) from the video packets of ``chunks`` in order, with the source's streams."""
+    output = Path(output)
+    if not chunks:
+        raise ValueError("no chunks to join")
+    time_base = source.time_base
+    with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, _open(Path(source.path)) as src:
+        with av.open(str(chunks[0])) as first:
+            video = out.add_stream_from_template(first.streams.video[0])
+        video.time_base = time_base
+        keep_video_tags(_video_stream(src, Path(source.path)), video, source.display_matrix)
+        copier = StreamCopier(src, out)
+        last_dts = None
+        for chunk in chunks:
+            times = json.loads(_times_path(chunk).read_text())
+            with av.open(str(chunk)) as piece:
+                packets = (p for p in piece.demux(piece.streams.video[0]) if p.size)   # not the end marker
+                for packet, (pts, dts) in zip(packets, times, strict=True):
+                    packet.pts, packet.dts, packet.time_base = pts, pts if dts is None else dts, time_base
+                    # Each piece's encoder starts its decode clock a few frames early (B-frame delay); where that
+                    # reaches back over the previous piece's last packet, the next free tick keeps the order.
+                    if last_dts is not None and packet.dts <= last_dts:
+                        packet.dts = last_dts + 1
+                    last_dts = packet.dts
+                    packet.stream = video
+                    out.mux(packet)
+                    copier.copy_until(float(packet.dts * time_base))
+        copier.finish()
+    return output
+
+
+def _times_path(chunk: Path) -> Path:
+    return Path(chunk).with_name(Path(chunk).name + TIMES)
