@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from vprop.confidence import ConfidenceReport, load_report
-from vprop.evaluate import psnr, resized_frames
-from vprop.evaluate_seg import jaccard, load_truth
+from vprop.eval.color import psnr, resized_frames
+from vprop.eval.seg import jaccard, load_truth
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
 from vprop.pipelines.colorize import ColorTask

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vprop.evaluate import resized_frames
-from vprop.evaluate_seg import evaluate_seg
+from vprop.eval.color import resized_frames
+from vprop.eval.seg import evaluate_seg
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Settings
 from vprop.tasks import seg

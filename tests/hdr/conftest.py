@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from vprop.hdr_clips import CameraPath, write_clip
+from vprop.training.synthetic_hdr import CameraPath, write_clip
 
 
 def synthetic_panorama(height=128, width=256, seed=0):

@@ -2,7 +2,7 @@
 import av
 import numpy as np
 
-from vprop.hdr_clips import CameraPath, clip_frames, hdr_frames, window_matrix
+from vprop.training.synthetic_hdr import CameraPath, clip_frames, hdr_frames, window_matrix
 from vprop.io.images import read_exr
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vprop.evaluate_seg import SegScores, boundary, f_measure, jaccard, tolerance
+from vprop.eval.seg import SegScores, boundary, f_measure, jaccard, tolerance
 
 
 def square(x0, y0, size=20, shape=(60, 80)):

@@ -5,8 +5,8 @@ import torch
 
 from seg_media import SIZE, save_palette, square_frame, square_labels
 from vprop.errors import InputError
-from vprop.evaluate import Passthrough
-from vprop.evaluate_seg import evaluate_seg, jaccard, seg_methods
+from vprop.eval.color import Passthrough
+from vprop.eval.seg import evaluate_seg, jaccard, seg_methods
 from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame
 from vprop.models.hub import load_weights_file

@@ -5,11 +5,11 @@ import numpy as np
 
 from vprop.cli._console import stderr, user_errors
 from vprop.cli._options import resolve_device
-from vprop.evaluate import color_methods, evaluate_color, resized_frames
+from vprop.eval.color import color_methods, evaluate_color, resized_frames
 from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.pipelines.base import MODES
-from vprop.report import color_report
+from vprop.eval.report import color_report
 
 
 @click.group("eval")
@@ -91,7 +91,7 @@ def _by_distance(scores) -> dict[int, float]:
 def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, limit, json_path, report_dir,
              weights, device, batch_size, quiet):
     """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
-    from vprop.evaluate_seg import evaluate_seg, load_truth, seg_methods, seg_report
+    from vprop.eval.seg import evaluate_seg, load_truth, seg_methods, seg_report
 
     device = resolve_device(device)
     with user_errors(quiet):

@@ -117,7 +117,7 @@ def eval_hdr_command(group):
     def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir,
                  weights, device, batch_size, quiet):
         """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
-        from vprop.evaluate_hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
+        from vprop.eval.hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
         from vprop.models.hub import load_model
         from vprop.tasks.hdr import curve_for
 

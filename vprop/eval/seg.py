@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 import torch
 
-from vprop.evaluate import Passthrough
+from vprop.eval.color import Passthrough
 from vprop.io.images import DAVIS_PALETTE, find_indexed_files, read_mask
 from vprop.io.video import VideoFrame
 from vprop.pipelines.base import Settings
 from vprop.pipelines.segment import propagate_masks
-from vprop.report import _label, _write_png, plot
+from vprop.eval.report import _label, _write_png, plot
 from vprop.tasks import seg
 
 

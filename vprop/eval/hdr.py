@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from vprop.errors import InputError
-from vprop.evaluate import Passthrough
+from vprop.eval.color import Passthrough
 from vprop.io.images import find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
 from vprop.pipelines.base import Propagator, Settings
-from vprop.report import _write_png, strip
+from vprop.eval.report import _write_png, strip
 from vprop.tasks.hdr import (HDRCNN_CURVE, Blender, CameraCurve, HDRKey, HDRTask, auto_exposure, log_rmse,
                              synthesize_ldr)
 
