@@ -26,7 +26,7 @@ KEYS = ROOT / "examples" / "rhino_keys"
 
 
 def speed(video: Path, keys: Path, interval: int, weights: str | None) -> None:
-    from vprop.eval.color import Passthrough
+    from vprop.eval.baselines import Passthrough
     from vprop.flow import ChainedWarp, FlowEstimator
     from vprop.io.video import VideoWriter, probe, read_frames
     from vprop.keys import LazyKeys, key_files

@@ -34,7 +34,7 @@ def rate(run, frames: int) -> float:
 
 
 def bench_seg(frames) -> None:
-    from vprop.eval.color import Passthrough
+    from vprop.eval.baselines import Passthrough
     from vprop.io.images import read_mask
     from vprop.models.hub import load_model
     from vprop.pipelines.base import Settings
@@ -59,7 +59,7 @@ def bench_seg(frames) -> None:
 
 
 def bench_hdr(frames) -> None:
-    from vprop.eval.color import Passthrough
+    from vprop.eval.baselines import Passthrough
     from vprop.models.hub import load_model
     from vprop.pipelines.base import Propagator, Settings
     from vprop.tasks import hdr

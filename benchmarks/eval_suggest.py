@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from vprop.confidence import ConfidenceReport, load_report
-from vprop.eval.color import psnr, resized_frames
-from vprop.eval.seg import jaccard, load_truth
+from vprop.eval.baselines import resized_frames
+from vprop.eval.metrics import jaccard, psnr
+from vprop.eval.seg import load_truth
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings
 from vprop.pipelines.colorize import ColorTask

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vprop.eval.color import resized_frames
+from vprop.eval.baselines import resized_frames
 from vprop.eval.seg import evaluate_seg
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Settings

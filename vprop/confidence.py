@@ -21,7 +21,7 @@ import numpy as np
 from vprop.errors import InputError
 from vprop.flow import ChainedWarp
 from vprop.io.atomic import atomic_path
-from vprop.eval.report import _label, _write_png, plot
+from vprop.eval.report import caption as _label, plot, write_figure as _write_png
 
 REPORT_FILE = "confidence.json"
 # Mean absolute difference (0..1 of the gray range) at which the aligned key's look counts as 1/e agreement:

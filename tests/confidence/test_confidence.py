@@ -8,7 +8,7 @@ import pytest
 
 from vprop.confidence import ConfidenceReport, load_report
 from vprop.errors import InputError
-from vprop.eval.color import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
 from vprop.pipelines.base import Propagator, Settings
 from vprop.pipelines.colorize import ColorTask

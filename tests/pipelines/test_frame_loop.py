@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from vprop.eval.color import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
 from vprop.pipelines.base import Propagator, Settings
 from vprop.pipelines.colorize import ColorTask

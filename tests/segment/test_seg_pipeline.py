@@ -5,8 +5,9 @@ import torch
 
 from seg_media import SIZE, save_palette, square_frame, square_labels
 from vprop.errors import InputError
-from vprop.eval.color import Passthrough
-from vprop.eval.seg import evaluate_seg, jaccard, seg_methods
+from vprop.eval.baselines import Passthrough
+from vprop.eval.metrics import jaccard
+from vprop.eval.seg import evaluate_seg, seg_methods
 from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame
 from vprop.models.hub import load_weights_file

@@ -5,7 +5,7 @@ import torch
 
 from cli_helpers import run
 from seg_media import SIZE, save_palette, square_frame, square_labels
-from vprop.eval.color import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame
 from vprop.models.hub import load_model, load_weights_file

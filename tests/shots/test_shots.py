@@ -7,7 +7,7 @@ import pytest
 
 from cli_helpers import bad, run
 from media import write_video
-from vprop.eval.color import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame, read_frames
 from vprop.models.hub import load_model
 from vprop.pipelines.base import Propagator, Settings

@@ -1,11 +1,11 @@
 import json
 
 import click
-import numpy as np
 
 from vprop.cli._console import stderr, user_errors
 from vprop.cli._options import resolve_device
-from vprop.eval.color import color_methods, evaluate_color, resized_frames
+from vprop.eval.baselines import resized_frames
+from vprop.eval.color import color_methods, evaluate_color
 from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.pipelines.base import MODES
@@ -49,7 +49,7 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
             keep = {k // 2, k - 1, k + k // 2} if report_dir else set()
             scores = evaluate_color(frames, k, color_methods(model, mode, device, batch_size), keep)
             table[k] = {name: {"psnr": s.psnr, "rmse": s.rmse, "frames": len(s.mse),
-                               "psnr_by_distance": _by_distance(s)} for name, s in scores.items()}
+                               "psnr_by_distance": s.psnr_by_distance()} for name, s in scores.items()}
             if report_dir:
                 color_report(report_dir, k, frames, scores)
         names = list(next(iter(table.values())))
@@ -60,14 +60,6 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
             with open(json_path, "w") as f:
                 json.dump({"video": video, "mode": mode, "short_side": short_side, "weights": meta,
                            "results": table}, f, indent=1)
-
-
-def _by_distance(scores) -> dict[int, float]:
-    out = {}
-    for d in sorted(set(scores.distance)):
-        mses = [m for m, dd in zip(scores.mse, scores.distance) if dd == d]
-        out[d] = float(np.mean([10 * np.log10(255**2 / max(m, 1e-10)) for m in mses]))
-    return out
 
 
 @eval_group.command("seg")

@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from vprop.errors import InputError
-from vprop.eval.color import Passthrough
+from vprop.eval.baselines import Passthrough, baseline_methods, model_settings
+from vprop.eval.report import strip, write_figure
 from vprop.io.images import find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
 from vprop.pipelines.base import Propagator, Settings
-from vprop.eval.report import _write_png, strip
 from vprop.tasks.hdr import (HDRCNN_CURVE, Blender, CameraCurve, HDRKey, HDRTask, auto_exposure, log_rmse,
                              synthesize_ldr)
 
@@ -81,15 +81,10 @@ class HDRScores:
 def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cpu", batch_size: int = 4
                 ) -> dict[str, tuple[torch.nn.Module, Settings, bool]]:
     """name -> (model, settings, inverted_only)."""
-    align = bool(model.cfg.extra.get("aligned", True))
-    methods = {
-        "copy": (Passthrough(), Settings(mode="online", align=False, batch_size=batch_size), False),
-        "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size), False),
-    }
-    if mode == "offline":
-        methods["flow-2sided"] = (Passthrough(), Settings(mode="offline", align=True, batch_size=batch_size), False)
+    methods = {name: (model, settings, False)
+               for name, (model, settings) in baseline_methods(batch_size, two_sided=mode == "offline").items()}
     methods["inverted-ldr"] = (Passthrough(), Settings(mode=mode, align=False, batch_size=batch_size), True)
-    methods["vprop"] = (model, Settings(mode=mode, align=align, batch_size=batch_size, device=device), False)
+    methods["vprop"] = (model, model_settings(model, mode, device, batch_size), False)
     return methods
 
 
@@ -139,6 +134,6 @@ def hdr_report(directory, interval: int, clip: HDRClip, scores: dict[str, HDRSco
         outputs = {"LDR": {i: clip.ldr[i] for i in samples},
                    "vprop": {i: display(samples[i], exposure) for i in samples}}
         path = directory / f"hdr_K{interval}_{label}.png"
-        _write_png(path, strip(truth, outputs))
+        write_figure(path, strip(truth, outputs))
         written.append(path)
     return written
