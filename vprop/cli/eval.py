@@ -6,6 +6,7 @@ from vprop.cli._console import stderr, user_errors
 from vprop.cli._options import resolve_device
 from vprop.eval.baselines import resized_frames
 from vprop.eval.color import color_methods, evaluate_color
+from vprop.eval.metrics import cdc
 from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.pipelines.base import MODES
@@ -35,7 +36,11 @@ def eval_group():
 @click.option("--quiet", "-q", is_flag=True)
 def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_path, report_dir, weights,
                device, batch_size, quiet):
-    """Colour VIDEO's own gray version from every K-th frame; PSNR/RMSE in RGB beside copy and optical flow."""
+    """Colour VIDEO's own gray version from every K-th frame; PSNR/RMSE in RGB beside copy and optical flow.
+
+    CDC: flicker, the Jensen-Shannon divergence of the R, G, B histograms of frames 1, 2 and 4 apart (Lei &
+    Chen, CVPR 2019), for each output and for VIDEO itself; lower is steadier.
+    """
     device = resolve_device(device)
     intervals = list(intervals) + list(more_intervals) or [10, 20, 30, 40]
     with user_errors(quiet):
@@ -48,18 +53,21 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
                 stderr.print(f"K = {k} ...")
             keep = {k // 2, k - 1, k + k // 2} if report_dir else set()
             scores = evaluate_color(frames, k, color_methods(model, mode, device, batch_size), keep)
-            table[k] = {name: {"psnr": s.psnr, "rmse": s.rmse, "frames": len(s.mse),
+            table[k] = {name: {"psnr": s.psnr, "rmse": s.rmse, "cdc": s.cdc, "frames": len(s.mse),
                                "psnr_by_distance": s.psnr_by_distance()} for name, s in scores.items()}
             if report_dir:
                 color_report(report_dir, k, frames, scores)
+        truth_cdc = cdc(f.rgb for f in frames())
         names = list(next(iter(table.values())))
-        click.echo(f"{'K':>4} " + " ".join(f"{n + ' PSNR':>17} {'RMSE':>6}" for n in names))
+        click.echo(f"{'K':>4} " + " ".join(f"{n + ' PSNR':>17} {'RMSE':>6} {'CDC':>8}" for n in names))
         for k, row in table.items():
-            click.echo(f"{k:>4} " + " ".join(f"{row[n]['psnr']:17.2f} {row[n]['rmse']:6.2f}" for n in names))
+            click.echo(f"{k:>4} " + " ".join(f"{row[n]['psnr']:17.2f} {row[n]['rmse']:6.2f} {row[n]['cdc']:8.5f}"
+                                             for n in names))
+        click.echo(f"ground truth CDC {truth_cdc:.5f}")
         if json_path:
             with open(json_path, "w") as f:
                 json.dump({"video": video, "mode": mode, "short_side": short_side, "weights": meta,
-                           "results": table}, f, indent=1)
+                           "truth_cdc": truth_cdc, "results": table}, f, indent=1)
 
 
 @eval_group.command("seg")

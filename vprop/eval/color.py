@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vprop.eval.baselines import Methods, baseline_methods, model_settings
-from vprop.eval.metrics import psnr
+from vprop.eval.metrics import ColorConsistency, psnr
 from vprop.io.video import VideoFrame
 from vprop.pipelines.base import Propagator
 from vprop.pipelines.colorize import ColorTask
@@ -18,11 +18,13 @@ from vprop.pipelines.colorize import ColorTask
 
 @dataclass
 class Scores:
-    """Per-frame RGB MSE (0-255 scale) over the non-key frames, and the distance of each from its key."""
+    """Per-frame RGB MSE (0-255 scale) over the non-key frames, and the distance of each from its key; the
+    flicker (CDC) of the whole output, keys included, as it plays."""
 
     mse: list[float] = field(default_factory=list)
     distance: list[int] = field(default_factory=list)
     samples: dict[int, np.ndarray] = field(default_factory=dict)   # frame index -> output, for reports
+    cdc: float = float("nan")
 
     @property
     def rmse(self) -> float:
@@ -49,6 +51,7 @@ def evaluate_color(frames: Callable[[], Iterator[VideoFrame]], interval: int,
                    methods: Methods, keep: set[int] = frozenset()
                    ) -> dict[str, Scores]:
     """Keys every ``interval`` frames from the ground truth; each method colours the rest from L alone.
+    (The ground truth's own CDC, for comparison: ``vprop.eval.metrics.cdc``.)
 
     ``keep``: frame indices whose outputs are kept in ``Scores.samples`` (for reports).
     """
@@ -56,15 +59,17 @@ def evaluate_color(frames: Callable[[], Iterator[VideoFrame]], interval: int,
     keys = {f.index: task.prepare_key(f.rgb) for f in frames() if f.index % interval == 0}
     results = {}
     for name, (model, settings) in methods.items():
-        scores = Scores()
+        scores, consistency = Scores(), ColorConsistency()
         truth = frames()
         for frame, out in Propagator(model, task, settings)(frames(), keys):
             gt = next(truth)
+            consistency.add(out)
             if frame.index in keys:
                 continue
             scores.mse.append(float(np.mean((out.astype(np.float32) - gt.rgb.astype(np.float32)) ** 2)))
             scores.distance.append(frame.index % interval)
             if frame.index in keep:
                 scores.samples[frame.index] = out
+        scores.cdc = consistency.value
         results[name] = scores
     return results
