@@ -50,13 +50,14 @@ class StreamCopier:
     Where the output's muxer refuses a stream's codec (see `holds`), audio is re-encoded to
     AAC, text subtitles to mov_text, and bitmap subtitles dropped, each with a one-line warning
     naming the stream, its codec and why. Create it before the first mux: it adds its streams,
-    and the source container's tags, to `output`.
+    and the source container's tags, to `output`. ``source`` None (a video made from nothing) copies nothing.
     """
 
     def __init__(self, source, output):
         self._output, self._streams = output, {}
-        output.metadata.update(_tags(source.metadata))
-        for stream in source.streams:
+        if source is not None:
+            output.metadata.update(_tags(source.metadata))
+        for stream in source.streams if source is not None else ():
             if stream.type not in ("audio", "subtitle"):
                 continue
             if holds(output.format.name, stream):
@@ -74,7 +75,7 @@ class StreamCopier:
                 converted = True
             copy.disposition = stream.disposition
             self._streams[stream.index] = copy, converted
-        wanted = [source.streams[i] for i in self._streams]
+        wanted = [source.streams[i] for i in self._streams]   # none when there is no source
         self._packets = source.demux(*wanted) if wanted else iter(())
         self._pending = None
 

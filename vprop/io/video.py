@@ -33,7 +33,7 @@ _UNSET = {0, 2, 3}  # reserved / unspecified / reserved in the primaries and trc
 
 @dataclass
 class VideoInfo:
-    path: Path
+    path: Path | None  # None: a video made from nothing (``new_video``), with no source to copy streams from
     width: int  # as displayed, i.e. after rotation
     height: int
     fps: Fraction  # average frame rate
@@ -90,6 +90,15 @@ def probe(path) -> VideoInfo:
             colorspace=int(first.colorspace),
             color_range=int(first.color_range),
         )
+
+
+def new_video(width: int, height: int, fps) -> VideoInfo:
+    """What ``VideoWriter`` needs to write a video made from nothing (synthetic clips): untagged colour (so
+    written as BT.709), no rotation, no audio."""
+    fps = Fraction(fps)
+    return VideoInfo(path=None, width=width, height=height, fps=fps, frame_count=None, time_base=1 / fps,
+                     rotation=0, display_matrix=None, has_audio=False, codec="", color_primaries=2, color_trc=2,
+                     colorspace=2, color_range=0)
 
 
 def read_frames(path) -> Iterator[VideoFrame]:
@@ -157,7 +166,7 @@ class VideoWriter:
     def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False, alpha: bool = False):
         self.path, self.kind = _output_kind(output, lossless, alpha)
         self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
-        _check_output(self.path, Path(source.path))
+        _check_output(self.path, None if source.path is None else Path(source.path))
         # Stored as the source stored it (display matrix copied), so sideways when rotated.
         width, height = source.stored_size
         # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
@@ -170,7 +179,7 @@ class VideoWriter:
             self._tmp = stack.enter_context(atomic_path(self.path, directory=self.kind == "png"))
             if self.kind != "png":
                 self._out = stack.enter_context(av.open(str(self._tmp), "w"))
-                self._src = stack.enter_context(_open(Path(self.source.path)))
+                self._src = None if self.source.path is None else stack.enter_context(_open(Path(self.source.path)))
                 self._add_streams()
             self._stack = stack.pop_all()
         return self
@@ -232,7 +241,8 @@ class VideoWriter:
         # The source time base on both, so VFR timestamps survive unchanged.
         video.time_base = video.codec_context.time_base = source.time_base
         self._video, self._reformatter, self._last_pts = video, VideoReformatter(), None
-        keep_video_tags(_video_stream(self._src, Path(source.path)), video, source.display_matrix)
+        if self._src is not None:
+            keep_video_tags(_video_stream(self._src, Path(source.path)), video, source.display_matrix)
         self._copier = StreamCopier(self._src, self._out)
 
     def _pts(self, frame: VideoFrame) -> int:
@@ -337,9 +347,9 @@ def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str
                            "(use .mp4, .mov, .mkv or a directory ending in /)")
 
 
-def _check_output(path: Path, source: Path):
-    if path.resolve() == source.resolve() or (
-            path.exists() and source.exists() and os.path.samefile(path, source)):
+def _check_output(path: Path, source: Path | None):
+    if source is not None and (path.resolve() == source.resolve() or (
+            path.exists() and source.exists() and os.path.samefile(path, source))):
         raise InputError(path, "output would overwrite the input video")
     folder = path.parent
     try:
