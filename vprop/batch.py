@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 import cv2
 import torch
 
-from vprop.errors import InputError
+from vprop.errors import InputError, UsageError, UserError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import find_indexed_files
 from vprop.io.video import probe
@@ -278,7 +278,7 @@ class Worker:
                         self.task.run(job, str(tmp), self.model, self.device, on_frame)
                 else:
                     self.task.run(job, job.output, self.model, self.device, on_frame)
-            except InputError as e:
+            except UserError as e:
                 status, error = "failed", str(e)
             except Exception as e:   # a bug or a library's own error: one line here, the traceback in the log
                 status, error, trace = "failed", f"{job.video}: {type(e).__name__}: {e}".splitlines()[0], \
@@ -329,7 +329,7 @@ def ray_session(address: str | None = None):
         try:
             ray.init(address=address, **quiet)
         except Exception as error:   # ConnectionError, ValueError or RuntimeError, depending on what is wrong
-            raise InputError(address, f"cannot join the Ray cluster ({_reason(error)})") from None
+            raise UsageError(address, f"cannot join the Ray cluster ({_reason(error)})") from None
     try:
         yield ray
     finally:
@@ -349,7 +349,7 @@ def _worker_shape(ray, device: str, workers: int | None, jobs: int, local: bool)
     resources = ray.cluster_resources()
     cpus, gpus = int(resources.get("CPU", 1)), resources.get("GPU", 0)
     if device == "cuda" and not gpus:
-        raise InputError("--device cuda", "the Ray cluster has no GPUs")
+        raise UsageError("--device cuda", "the Ray cluster has no GPUs")
     use_gpu = device != "cpu" and gpus > 0
     count = max(1, min(workers or (int(gpus) if use_gpu else cpus), cpus, jobs))
     # On one machine the CPUs are shared out; on a cluster one CPU each, so that every worker fits on some node.
@@ -370,7 +370,7 @@ def run_batch(task: str, jobs: list[Job], log_dir: Path, *, workers: int | None 
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}")
     if importlib.util.find_spec("ray") is None:
-        raise InputError("vprop batch", NO_RAY)
+        raise UsageError("vprop batch", NO_RAY)
     log_dir = Path(log_dir)
     check_outputs(jobs, log_dir)
     weights = weights or {}
@@ -414,7 +414,7 @@ def _dispatch(ray, task, todo, log_dir, workers, local, device, weights, force):
     try:   # a worker that cannot start (vprop missing on a node, no GPU memory) is one error for the batch
         ray.get([worker.__ray_ready__.remote() for worker in idle])
     except ray.exceptions.RayError as error:
-        raise InputError("vprop batch", f"the Ray workers cannot start ({_reason(error)})") from None
+        raise UsageError("vprop batch", f"the Ray workers cannot start ({_reason(error)})") from None
     waiting, running = deque(todo), {}
     while waiting or running:
         while idle and waiting:
