@@ -1,3 +1,4 @@
+"""`vprop eval color|seg|hdr`: vprop beside the baselines on ground truth, one table (and JSON) per run."""
 import json
 
 import click
@@ -9,8 +10,9 @@ from vprop.eval.color import color_methods, evaluate_color
 from vprop.eval.metrics import cdc
 from vprop.io.video import probe
 from vprop.models.hub import load_model
-from vprop.pipelines.base import MODES
 from vprop.eval.report import color_report
+from vprop.pipelines.base import MODES
+from vprop.tasks.hdr import BLEND_RULES
 
 
 @click.group("eval")
@@ -18,22 +20,46 @@ def eval_group():
     """Measure vprop against the baselines on ground truth."""
 
 
+def intervals_options(example: str):
+    """--interval K [K ...] (also --interval K --interval K; ``example`` shows it), and --mode, offline first."""
+    return _apply(click.option("--interval", "intervals", type=click.IntRange(2), multiple=True,
+                               help=f"Key interval(s): --interval {example} (default 10 20 30 40)."),
+                  click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar=""),
+                  click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True))
+
+
+def all_intervals(intervals, more_intervals) -> list[int]:
+    return list(intervals) + list(more_intervals) or [10, 20, 30, 40]
+
+
+def measure_options(report_help: str):
+    """--frames, --json, --report (``report_help`` says what it writes), --weights, --device, --batch-size, -q."""
+    return _apply(click.option("--frames", "limit", type=click.IntRange(2), default=None,
+                               help="Only the first N frames."),
+                  click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None),
+                  click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str),
+                               default=None, help=report_help),
+                  click.option("--weights", default=None),
+                  click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto"),
+                  click.option("--batch-size", type=click.IntRange(1), default=4),
+                  click.option("--quiet", "-q", is_flag=True))
+
+
+def _apply(*decorators):
+    """One decorator that applies ``decorators`` so the options list in the order given."""
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
 @eval_group.command("color")
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--interval", "intervals", type=click.IntRange(2), multiple=True,
-              help="Key interval(s): --interval 10 20 30 40 (default 10 20 30 40).")
-@click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar="")
-@click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True)
+@intervals_options("10 20 30 40")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames so their short side is this (faster; default: native size).")
-@click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Write a PNG strip of sample frames and a plot of PSNR against key distance.")
-@click.option("--weights", default=None)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--batch-size", type=click.IntRange(1), default=4)
-@click.option("--quiet", "-q", is_flag=True)
+@measure_options("Write a PNG strip of sample frames and a plot of PSNR against key distance.")
 def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_path, report_dir, weights,
                device, batch_size, quiet):
     """Colour VIDEO's own gray version from every K-th frame; PSNR/RMSE in RGB beside copy and optical flow.
@@ -42,7 +68,7 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
     Chen, CVPR 2019), for each output and for VIDEO itself; lower is steadier.
     """
     device = resolve_device(device)
-    intervals = list(intervals) + list(more_intervals) or [10, 20, 30, 40]
+    intervals = all_intervals(intervals, more_intervals)
     with user_errors(quiet):
         probe(video)
         model, meta = load_model("color", weights, device)
@@ -80,14 +106,7 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
 @click.option("--refine-weights", default=None, help="SEG(t+s) refiner weights (default: the shipped ones).")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames (and masks, nearest) so their short side is this.")
-@click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Write a PNG strip of the worst frames and a plot of J per frame.")
-@click.option("--weights", default=None)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--batch-size", type=click.IntRange(1), default=4)
-@click.option("--quiet", "-q", is_flag=True)
+@measure_options("Write a PNG strip of the worst frames and a plot of J per frame.")
 def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, limit, json_path, report_dir,
              weights, device, batch_size, quiet):
     """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
@@ -117,6 +136,49 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, 
                                        for name, s in scores.items()}}, f, indent=1)
 
 
-from vprop.cli.hdr import eval_hdr_command  # noqa: E402
 
-eval_hdr = eval_hdr_command(eval_group)
+@eval_group.command("hdr")
+@click.argument("gt_dir", type=click.Path(path_type=str))
+@intervals_options("10 20")
+@click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
+              help="How the blended figures combine estimate and LDR (see vprop hdr --help).")
+@click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
+              help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")
+@click.option("--exposure", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="LDR exposure (default: about 10% of the pixels saturate).")
+@measure_options("Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
+def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir,
+             weights, device, batch_size, quiet):
+    """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
+    from vprop.eval.hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
+    from vprop.tasks.hdr import curve_for
+
+    device = resolve_device(device)
+    intervals = all_intervals(intervals, more_intervals)
+    with user_errors(quiet):
+        curve = curve_for(gamma)
+        clip = load_clip(gt_dir, curve, exposure, limit=limit)
+        model, meta = load_model("hdr", weights, device)
+        log_mean = float(model.cfg.extra.get("log_mean", 0.0))
+        table = {}
+        for k in intervals:
+            if not quiet:
+                stderr.print(f"K = {k} ...")
+            keep = {k // 2, k - 1, k + k // 2} & set(range(len(clip.hdr))) if report_dir else set()
+            scores = evaluate_hdr(clip, k, hdr_methods(model, mode, device, batch_size), log_mean, curve,
+                                  keep - set(range(0, len(clip.hdr), k)), rule=blend_rule)
+            table[k] = {name: {"rmse": s.rmse, "rmse_blended": s.rmse_blended, "frames": len(s.raw)}
+                        for name, s in scores.items()}
+            if report_dir:
+                hdr_report(report_dir, k, clip, scores)
+        names = list(next(iter(table.values())))
+        click.echo("log RMSE, log(H + 0.01), over the non-key frames (raw / with LDR blending)")
+        click.echo(f"{'K':>4} " + " ".join(f"{n:>25}" for n in names))
+        for k, row in table.items():
+            cells = [f"{row[n]['rmse']:.4f} / {row[n]['rmse_blended']:.4f}" for n in names]
+            click.echo(f"{k:>4} " + " ".join(f"{c:>25}" for c in cells))
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump({"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
+                           "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
+                           "results": table}, f, indent=1)

@@ -65,17 +65,19 @@ class HDRScores:
     distance: list[int] = field(default_factory=list)
     samples: dict[int, np.ndarray] = field(default_factory=dict)   # blended outputs kept for reports
 
-    @staticmethod
-    def _pool(values) -> float:
-        return math.sqrt(float(np.mean(np.square(values)))) if values else float("nan")
-
     @property
     def rmse(self) -> float:
-        return self._pool(self.raw)
+        """Log RMSE of the estimate alone over the non-key frames (per-frame values pooled as a root mean square)."""
+        return root_mean_square(self.raw)
 
     @property
     def rmse_blended(self) -> float:
-        return self._pool(self.blended)
+        """Log RMSE after the LDR blending of eq. 10, pooled the same way."""
+        return root_mean_square(self.blended)
+
+
+def root_mean_square(values) -> float:
+    return math.sqrt(float(np.mean(np.square(values)))) if values else float("nan")
 
 
 def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cpu", batch_size: int = 4
