@@ -67,7 +67,7 @@ class HDRScores:
 
     @property
     def rmse(self) -> float:
-        """Log RMSE of the estimate alone over the non-key frames (per-frame values pooled as a root mean square)."""
+        """Log RMSE of the estimate alone over the non-key frames (the per-frame values' root mean square)."""
         return root_mean_square(self.raw)
 
     @property
@@ -83,8 +83,8 @@ def root_mean_square(values) -> float:
 def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cpu", batch_size: int = 4
                 ) -> dict[str, tuple[torch.nn.Module, Settings, bool]]:
     """name -> (model, settings, inverted_only)."""
-    methods = {name: (model, settings, False)
-               for name, (model, settings) in baseline_methods(batch_size, two_sided=mode == "offline").items()}
+    methods = {name: (baseline, settings, False)
+               for name, (baseline, settings) in baseline_methods(batch_size, two_sided=mode == "offline").items()}
     methods["inverted-ldr"] = (Passthrough(), Settings(mode=mode, align=False, batch_size=batch_size), True)
     methods["vprop"] = (model, model_settings(model, mode, device, batch_size), False)
     return methods
