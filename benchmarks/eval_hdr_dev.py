@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from vprop.eval.hdr import HDRClip, evaluate_hdr, hdr_methods
-from vprop.training.synthetic_hdr import CameraPath, clip_frames
 from vprop.models.hub import load_model
 from vprop.training.hdr_data import load_panorama, random_path
 from vprop.training.run import HDR_DEV
+from vprop.training.synthetic_hdr import CameraPath, clip_frames
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr-panoramas"
 

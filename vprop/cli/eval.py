@@ -8,9 +8,9 @@ from vprop.cli._options import resolve_device
 from vprop.eval.baselines import resized_frames
 from vprop.eval.color import color_methods, evaluate_color
 from vprop.eval.metrics import cdc
+from vprop.eval.report import color_report
 from vprop.io.video import probe
 from vprop.models.hub import load_model
-from vprop.eval.report import color_report
 from vprop.pipelines.base import MODES
 from vprop.tasks.hdr import BLEND_RULES
 

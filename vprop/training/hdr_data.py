@@ -17,10 +17,10 @@ import torch
 
 from vprop.errors import InputError
 from vprop.flow import ChainedWarp, FlowEstimator
-from vprop.training.synthetic_hdr import CameraPath, hdr_frames
 from vprop.io.images import read_linear_rgb
 from vprop.tasks import hdr
 from vprop.training.data import PairStream, edge_biased_crop, find_files
+from vprop.training.synthetic_hdr import CameraPath, hdr_frames
 
 PANORAMA_SUFFIXES = {".exr", ".hdr"}
 

@@ -179,8 +179,8 @@ def hdr_validation(panorama, log_mean: float, frames: int = 31, interval: int = 
     import numpy as np
 
     from vprop.eval.hdr import HDRClip, evaluate_hdr, hdr_methods
-    from vprop.training.synthetic_hdr import CameraPath, clip_frames
     from vprop.training.hdr_data import random_path
+    from vprop.training.synthetic_hdr import CameraPath, clip_frames
 
     rng = np.random.default_rng(seed)
     path = random_path(rng, panorama.shape, frames, size)
