@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from batch_media import make_batch
-from cli_helpers import run
+from support.batch_media import make_batch
+from support.cli import run
 
 pytest.importorskip("ray")
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import bad, run
+from support.cli import bad, run
 from vprop.batch import folder_jobs, is_complete, manifest_jobs, mask_keys, read_manifest
 from vprop.errors import InputError
 

@@ -6,8 +6,8 @@ import av
 import numpy as np
 import pytest
 
-from batch_media import make_batch
-from cli_helpers import run
+from support.batch_media import make_batch
+from support.cli import run
 
 pytest.importorskip("ray")
 

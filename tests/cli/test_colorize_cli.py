@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cli_helpers import bad, run
-from media import need_encoder, packets
+from support.cli import bad, misused, run
+from support.media import need_encoder, packets
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -153,7 +153,7 @@ def test_unknown_weights_file(setup):
 
 def test_usage_error_exits_2(setup):
     tmp, video, keys = setup
-    assert run("colorize", video, "-o", tmp / "o.mp4").exit_code == 2
+    misused(run("colorize", video, "-o", tmp / "o.mp4"), "Missing option '--keys'")
 
 
 def test_truncated_video_colours_what_decodes_and_warns(tmp_path, make_video, tiny_color_weights):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import bad, run
+from support.cli import bad, run
 from test_colorize_cli import colour_keys
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 import av
 import numpy as np
 
-from cli_helpers import bad, run
+from support.cli import bad, run
 from vprop.io.video import read_frames
 from vprop.tasks.color import rgb_to_lab
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import run
+from support.cli import misused, run
 from vprop.models.hub import load_model, sha256
 from vprop.models.registry import SHIPPED, shipped_dir
 
@@ -144,4 +144,4 @@ def one_error(result) -> str:
 
 def test_download_wants_a_hub_uri():
     result = run("weights", "download", "weights/color-stpn.safetensors")
-    assert result.exit_code == 2 and "hf://ORG/REPO" in result.output
+    misused(result, "URI: expected hf://ORG/REPO[@REV]/FILE")

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cli_helpers import bad, run
-from media import write_video
+from support.cli import bad, misused, run
+from support.media import write_video
 from vprop.io.video import read_frames
 
 TEXTURE = cv2.resize(np.random.default_rng(0).random((16, 80, 3)).astype(np.float32), (320, 64),
@@ -43,9 +43,10 @@ def test_colorize_report_has_one_value_per_frame(reported):
     assert values[0] == 1.0 and values[1] > values[12] > values[23]
     lines = (tmp / "report" / "confidence.csv").read_text().splitlines()
     assert lines[0].startswith("index,confidence") and len(lines) == 25
-    assert cv2.imread(str(tmp / "report" / "confidence.png")) is not None
+    assert cv2.imread(str(tmp / "report" / "confidence.png")).shape == (400, 800, 3)
     pictures = sorted((tmp / "report").glob("least-confident-*.png"))
-    assert pictures and "least-confident-00023.png" in [p.name for p in pictures]
+    # The six least confident frames (trust falls with the distance from the key), 24 / (2 x 6) = 2 frames apart.
+    assert [p.name for p in pictures] == [f"least-confident-{i:05d}.png" for i in range(13, 24, 2)]
     # Each picture is the output (480 wide, the video's aspect) beside its trust map.
     assert cv2.imread(str(pictures[0])).shape[:2] == (360, 960)
 
@@ -79,7 +80,7 @@ def test_keys_suggest_refuses_missing_invalid_or_foreign_reports(reported, tmp_p
     bad(run("keys", other, "--suggest", 2, "--from", tmp / "report", "-o", tmp_path / "c"), "another video")
     assert not any((tmp_path / d).exists() for d in "abc")
     usage = run("keys", video, "--suggest", 2, "-o", tmp_path / "d")
-    assert usage.exit_code == 2 and "--from" in usage.output
+    misused(usage, "--suggest needs --from REPORT_DIR")
 
 
 def test_report_is_never_overwritten(reported, tiny_color_weights):

@@ -3,9 +3,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from vprop.cli import main
+from support.cli import run
 from vprop.eval.baselines import resized_frames
 from vprop.eval.metrics import cdc
 
@@ -14,10 +13,8 @@ RHINO = Path(__file__).resolve().parents[2] / "examples" / "rhino.mp4"
 
 def test_eval_color_reports_cdc_beside_psnr(tmp_path, tiny_color_weights):
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(main, ["eval", "color", str(RHINO), "--interval", "6", "--frames", "14",
-                                       "--short-side", "64", "--mode", "offline", "--weights",
-                                       str(tiny_color_weights), "--device", "cpu", "--json", str(out), "-q"],
-                                catch_exceptions=False)
+    result = run("eval", "color", RHINO, "--interval", 6, "--frames", 14, "--short-side", 64, "--mode", "offline",
+                 "--weights", tiny_color_weights, "--device", "cpu", "--json", out, "-q")
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     truth = cdc(f.rgb for f in resized_frames(RHINO, 64, 14))

@@ -73,7 +73,7 @@ def test_clipped_rule_keeps_the_measured_ldr_and_bounds_the_estimate_where_it_cl
     np.testing.assert_allclose(out[0, 1], inverted[0, 1] * (1 - w) + 9 * w, rtol=1e-5)   # the hand-over
     np.testing.assert_allclose(out[0, 2], inverted[0, 2], rtol=1e-6)    # clipped: never below the clip level
     np.testing.assert_array_equal(out[0, 3], estimate[0, 3])            # clipped: the estimate above it
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"blend rule must be one of \('clipped', 'paper'\)"):
         H.blend(estimate, ldr, params, rule="nope")
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from cli_helpers import bad, run
-from media import need_encoder, packets
+from support.cli import bad, run
+from support.media import need_encoder, packets
 from vprop.io.images import read_exr, write_exr
 from vprop.io.video import probe, read_frames
 from vprop.tasks.hdr import log_rmse

@@ -1,7 +1,7 @@
 """`vprop hdr --report`: one confidence per frame, from both keys offline."""
 import json
 
-from cli_helpers import run
+from support.cli import run
 
 
 def test_hdr_report_has_one_value_per_frame(tmp_path, hdr_clip, tiny_hdr_weights):
@@ -13,5 +13,11 @@ def test_hdr_report_has_one_value_per_frame(tmp_path, hdr_clip, tiny_hdr_weights
     assert data["task"] == "hdr" and data["mode"] == "offline" and data["keys"] == [0, 6]
     frames = data["frames"]
     assert [f["index"] for f in frames] == list(range(12))
-    assert frames[3]["key_before"] == 0 and frames[3]["key_after"] == 6 and frames[3]["backward"] is not None
-    assert list((tmp_path / "rep").glob("least-confident-*.png"))
+    assert frames[3]["key_before"] == 0 and frames[3]["key_after"] == 6
+    assert 0 < frames[3]["forward"] < 1 and 0 < frames[3]["backward"] < 1      # both keys reach the frame
+    assert [f["confidence"] for f in frames if f["index"] in (0, 6)] == [1.0, 1.0]
+    # Pictures of the least confident frames: halfway between the keys and the last frames after key 6.
+    chosen = sorted(int(p.stem.rsplit("-", 1)[1]) for p in (tmp_path / "rep").glob("least-confident-*.png"))
+    assert chosen == [2, 3, 4, 9, 10, 11]
+    confidence = [f["confidence"] for f in frames]
+    assert max(confidence[i] for i in chosen) < min(confidence[i] for i in range(12) if i not in chosen)

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from media import need_encoder, packets
+from support.media import need_encoder, packets
 from vprop.io.passthrough import holds
 from vprop.io.video import VideoWriter, probe, read_frames
 

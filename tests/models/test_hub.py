@@ -28,7 +28,7 @@ def prepare_cache(cache, repo_id, filename, source, commit=COMMIT):
 def test_parse_hf_uri():
     assert parse_hf_uri("hf://org/repo/w.safetensors") == ("org/repo", "w.safetensors", None)
     assert parse_hf_uri("hf://org/repo@v1.0/sub/w.safetensors") == ("org/repo", "sub/w.safetensors", "v1.0")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match=r"^hf://org: expected hf://ORG/REPO\[@REVISION\]/FILE$"):
         parse_hf_uri("hf://org")
 
 

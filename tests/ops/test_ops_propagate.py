@@ -6,7 +6,7 @@ import vprop.ops as ops
 from vprop.ops import _library, cpu, naive
 from vprop.ops.naive import DIRECTIONS
 
-from propagate_testing import SHAPES, ignored_gates, make_inputs, value_and_grads
+from support.propagate import SHAPES, ignored_gates, make_inputs, value_and_grads
 
 # "auto" on CPU is the registered custom op vprop::propagate (CPU kernel = the scan-major path).
 FAST_IMPLS = ["cpu", "auto"]

@@ -12,7 +12,7 @@ import torch
 
 triton = pytest.importorskip("triton")
 
-from propagate_testing import SHAPES, ignored_gates, make_inputs, value_and_grads  # noqa: E402
+from support.propagate import SHAPES, ignored_gates, make_inputs, value_and_grads  # noqa: E402
 
 import vprop.ops as ops  # noqa: E402
 from vprop.ops import _library, cpu, naive, triton_kernels  # noqa: E402

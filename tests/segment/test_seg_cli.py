@@ -1,14 +1,16 @@
 """`vprop segment` and `vprop eval seg` end to end through click, on good and made-up bad input."""
 import json
 
+import av
+
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from seg_media import SIZE, save_palette, square_frame, square_labels
-from cli_helpers import bad, run
-from media import need_encoder, packets, write_video
+from support.cli import bad, misused, run
+from support.media import need_encoder, packets, write_video
+from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
 from vprop.io.images import read_mask
 
 
@@ -29,13 +31,20 @@ def test_segment_writes_every_frame_with_the_palette_indices(setup):
     result = segment(tmp, video, weights, "--mask", mask, "--mask", f"5:{fix}", "--overlay", tmp / "ov.mp4")
     assert result.exit_code == 0, result.output
     files = sorted((tmp / "out").iterdir())
+    still = np.zeros_like(square_labels(0))
+    still[2:8, 50:60] = 9
     assert [p.name for p in files] == [f"{i:05d}.png" for i in range(10)]
     with Image.open(files[3]) as image:
         assert image.mode == "P"
     assert set(np.unique(read_mask(files[0]))) == {0, 2, 9}
-    assert set(np.unique(read_mask(files[3]))) <= {0, 2, 9}
+    third = read_mask(files[3])
+    assert set(np.unique(third)) == {0, 2, 9}
+    # the square moved 6 px from its key (a copied key scores 0.4) and the still object stayed put
+    assert iou(third == 2, square_labels(3) > 0) > 0.75 and iou(third == 9, still > 0) > 0.9
     assert np.array_equal(read_mask(files[5]), square_labels(5, label=2))
-    assert (tmp / "ov.mp4").is_file()
+    with av.open(str(tmp / "ov.mp4")) as container:
+        stream = container.streams.video[0]
+        assert sum(1 for _ in container.decode(stream)) == 10 and (stream.width, stream.height) == SIZE
     assert not list(tmp.glob(".*partial*"))
 
 
@@ -109,9 +118,10 @@ def test_output_is_a_file(setup):
 
 def test_usage_errors_exit_2(setup):
     tmp, video, mask, weights = setup
-    assert run("segment", video, "-o", tmp / "out").exit_code == 2                 # no --mask
-    assert segment(tmp, video, weights, "--mask", mask, "--mask", f"0:{mask}").exit_code == 2
-    assert segment(tmp, video, weights, "--mask", mask, "--chain", "--mode", "offline").exit_code == 2
+    misused(run("segment", video, "-o", tmp / "out"), "Missing option '--mask'")
+    misused(segment(tmp, video, weights, "--mask", mask, "--mask", f"0:{mask}"), "--mask", "frame 0 is given twice")
+    misused(segment(tmp, video, weights, "--mask", mask, "--chain", "--mode", "offline"),
+            "--chain works online only (drop --mode offline)")
 
 
 def test_eval_seg_prints_its_table_and_writes_json_and_report(tmp_path, square_video, tiny_seg_weights):
@@ -128,8 +138,9 @@ def test_eval_seg_prints_its_table_and_writes_json_and_report(tmp_path, square_v
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["results"]["flow"]["J"] > data["results"]["copy"]["J"]
     assert data["results"]["flow"]["frames"] == 9
-    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")) is not None
-    assert cv2.imread(str(tmp_path / "rep" / "seg_j_per_frame.png")) is not None
+    # The 3 worst frames of vprop, each a row of truth, copy, flow, vprop: 320 wide cells of the 64x48 video.
+    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")).shape == (3 * 240, 4 * 320, 3)
+    assert cv2.imread(str(tmp_path / "rep" / "seg_j_per_frame.png")).shape == (400, 640, 3)
 
 
 def test_eval_seg_bad_masks_dir(tmp_path, square_video, tiny_seg_weights):

@@ -1,14 +1,16 @@
 """The seg task through the shared frame loop: baselines, object indices, keys, the chained protocol."""
+import av
+import cv2
 import numpy as np
 import pytest
 import torch
 
-from seg_media import SIZE, save_palette, square_frame, square_labels
+from support.seg_media import SIZE, save_palette, square_frame, square_labels
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough
 from vprop.eval.metrics import jaccard
 from vprop.eval.seg import evaluate_seg, seg_methods
-from vprop.io.images import read_mask
+from vprop.io.images import DAVIS_PALETTE, read_mask
 from vprop.io.video import VideoFrame
 from vprop.models.hub import load_weights_file
 from vprop.models.tpn import SwitchableTPN
@@ -20,6 +22,11 @@ from vprop.tasks import seg
 def frames(n=10):
     for i in range(n):
         yield VideoFrame(i, square_frame(i, *SIZE), i, None)
+
+
+def decoded(path):
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
 def mean_j(outputs, label=1):
@@ -89,11 +96,13 @@ def test_offline_two_keys_and_chained_protocol():
 
 def test_frames_before_the_first_key_are_propagated_backward():
     outs = list(propagate_masks(Passthrough(), frames(), {3: square_labels(3)}, Settings(mode="online")))
-    assert [f.index for f, _ in outs] == list(range(10))
-    assert (outs[0][1] == 1).any()
     chained = list(propagate_masks(Passthrough(), frames(), {3: square_labels(3)}, Settings(mode="online"),
                                    chain=True))
-    assert [f.index for f, _ in chained] == list(range(10))
+    for run in (outs, chained):
+        assert [f.index for f, _ in run] == list(range(10))
+        assert np.array_equal(run[3][1], square_labels(3))
+        # the square is 2 px further left each frame before the key: a copied key would score J < 0.6 at frame 0
+        assert min(jaccard(out == 1, square_labels(f.index) > 0) for f, out in run[:3]) > 0.85
 
 
 def test_segment_writes_palette_pngs_and_an_overlay(tmp_path, square_video, tiny_seg_weights):
@@ -106,8 +115,16 @@ def test_segment_writes_palette_pngs_and_an_overlay(tmp_path, square_video, tiny
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"{i:05d}.png" for i in range(10)]
     assert np.array_equal(read_mask(out / "00000.png"), labels)
-    assert set(np.unique(read_mask(out / "00009.png"))) <= {0, 5}
-    assert (tmp_path / "ov.mp4").stat().st_size > 0
+    last = read_mask(out / "00009.png")
+    assert set(np.unique(last)) == {0, 5}
+    assert jaccard(last == 5, square_labels(9) > 0) > 0.5
+    # the overlay is the video with the key's object tinted and outlined in its palette colour
+    inputs, shown = decoded(square_video), decoded(tmp_path / "ov.mp4")
+    assert len(shown) == 10 and shown[0].shape == (SIZE[1], SIZE[0], 3)
+    inside = cv2.erode(labels, np.ones((5, 5), np.uint8)) > 0   # away from the outline and 4:2:0 chroma edges
+    drawn = seg.overlay(inputs[0], labels, DAVIS_PALETTE).astype(int)
+    assert np.abs(shown[0].astype(int) - drawn)[inside].mean() < 6
+    assert np.abs(shown[0].astype(int) - inputs[0])[inside].mean() > 40
 
 
 def test_tiny_seg_weights_rebuild_a_one_channel_seg_model(tiny_seg_weights):

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from cli_helpers import run
-from seg_media import save_palette, square_labels
+from support.cli import run
+from support.seg_media import save_palette, square_labels
 
 
 @pytest.mark.parametrize("extra", [[], ["--chain"], ["--mode", "offline", "--mask", "9:{last}"]])
@@ -19,4 +19,11 @@ def test_segment_report_has_one_value_per_frame(tmp_path, square_video, tiny_seg
     assert [f["index"] for f in data["frames"]] == list(range(10))
     assert data["task"] == "seg" and data["keys"] == ([0, 9] if "offline" in extra else [0])
     assert all(0 <= f["confidence"] <= 1 for f in data["frames"])
-    assert list((tmp_path / "rep").glob("least-confident-*.png"))
+    chosen = sorted(int(p.stem.rsplit("-", 1)[1]) for p in (tmp_path / "rep").glob("least-confident-*.png"))
+    confidence = [f["confidence"] for f in data["frames"]]
+    assert [confidence[k] for k in data["keys"]] == [1.0] * len(data["keys"])
+    if "offline" not in extra:      # one key: trust only falls with the distance from it
+        assert all(a > b for a, b in zip(confidence, confidence[1:]))
+    # Pictures of the six least confident frames, never a key.
+    assert len(chosen) == 6 and not set(chosen) & set(data["keys"])
+    assert max(confidence[i] for i in chosen) < min(confidence[i] for i in range(10) if i not in chosen)

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cli_helpers import bad, run
-from media import write_video
+from support.cli import bad, run
+from support.media import write_video
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame, read_frames
 from vprop.models.hub import load_model

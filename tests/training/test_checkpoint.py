@@ -1,6 +1,5 @@
 """Checkpoints without pickle: what a checkpoint holds comes back exactly, a resumed run is the uninterrupted
 run step for step, and pickle files are refused."""
-from train_helpers import davis, one_thread, tiny_cfg  # noqa: F401 (fixtures)
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,6 +9,8 @@ import torch
 from vprop.errors import InputError
 from vprop.training.checkpoint import load_checkpoint, model_tensors
 from vprop.training.run import build_seg
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class StepBatches:

@@ -1,5 +1,4 @@
 """Seg and HDR training pairs from tiny synthetic data: shapes, ranges, finiteness, the log mean."""
-from train_helpers import davis, one_thread, panoramas, tiny_cfg  # noqa: F401 (fixtures)
 import itertools
 
 import numpy as np
@@ -9,6 +8,8 @@ import torch
 from vprop.tasks import hdr as hdr_task
 from vprop.training.hdr_data import HDRPairs, find_panoramas, load_panoramas, log_mean
 from vprop.training.seg_data import SegPairs, load_seg_clips, seg_bce
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("aligned", [True, False])

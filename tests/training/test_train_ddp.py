@@ -1,9 +1,12 @@
 """Data-parallel training under torchrun (gloo, 2 CPU processes) on a tiny synthetic video dataset."""
-from train_helpers import davis, one_thread, panoramas, tiny_cfg  # noqa: F401 (fixtures)
 import os
 import subprocess
 import sys
 import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SCRIPT = textwrap.dedent('''
     import hashlib, json, os, sys

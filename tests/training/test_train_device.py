@@ -1,6 +1,5 @@
 """Where and in what precision training runs: the CPU path is tested here; the CUDA test runs where there is a
 GPU (skipped otherwise)."""
-from train_helpers import davis, one_thread, tiny_cfg  # noqa: F401 (fixtures)
 import math
 
 import pytest
@@ -9,6 +8,8 @@ import torch
 from vprop.training import distributed
 from vprop.training.loop import autocast_dtype
 from vprop.training.run import build_seg
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 CPU = torch.device("cpu")
 

@@ -1,7 +1,5 @@
-"""Shared inputs of the propagation tests (test_ops_*.py and triton_cases.py).
-
-A plain module rather than a conftest: it is imported by name, and "conftest" clashes across test folders.
-"""
+"""Shared inputs of the propagation tests (tests/ops/test_ops_*.py and triton_cases.py, which runs in its own
+process and so cannot take them as fixtures)."""
 import torch
 
 from vprop.ops.naive import DIRECTIONS

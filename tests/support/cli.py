@@ -16,3 +16,14 @@ def bad(result, *words):
     assert "Traceback" not in result.output
     for w in words:
         assert w in lines[0], lines[0]
+
+
+def misused(result, *words):
+    """Exit 2, click's usage note and exactly one `Error:` line naming the option or value, never a traceback."""
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = [l for l in result.output.strip().splitlines() if l.startswith("Error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in lines[0], lines[0]

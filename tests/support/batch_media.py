@@ -7,7 +7,7 @@ import numpy as np
 
 from vprop.io.images import write_exr
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SIZE = (128, 72)
 
 
