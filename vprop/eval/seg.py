@@ -1,4 +1,5 @@
-"""DAVIS measures for mask propagation: region similarity J and boundary accuracy F (Perazzi et al., CVPR 2016).
+"""Mask propagation scored with the DAVIS measures, region similarity J and boundary accuracy F (Perazzi et al.,
+CVPR 2016).
 
 Protocol of the paper (Sec. 5.4): the first ground-truth mask is the only key; every other frame with a
 ground-truth mask is scored, per object, and the scores are averaged over frames, then over objects.
