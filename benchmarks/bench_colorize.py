@@ -26,13 +26,15 @@ KEYS = ROOT / "examples" / "rhino_keys"
 
 
 def speed(video: Path, keys: Path, interval: int, weights: str | None) -> None:
+    from vprop.engine.flow import ChainedWarp, FlowEstimator
+    from vprop.engine.keys import LazyKeys, key_files
+    from vprop.engine.propagator import Propagator, Settings
     from vprop.eval.baselines import Passthrough
-    from vprop.flow import ChainedWarp, FlowEstimator
+    from vprop.io.keyframes import load_color_key
     from vprop.io.video import VideoWriter, probe, read_frames
-    from vprop.keys import LazyKeys, key_files
     from vprop.models.hub import load_model
-    from vprop.pipelines.base import Propagator, Settings
-    from vprop.pipelines.colorize import ColorTask, load_color_key
+    from vprop.models.tpn import model_aligned
+    from vprop.tasks.color import ColorTask
 
     info = probe(video)
     files = key_files(keys, interval, info.frame_count, (".png", ".jpg"))
@@ -73,7 +75,7 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None) -> None:
 
     rates = {}
     for name, m, align in [("flow baseline", Passthrough(), True), ("vprop", model, None)]:
-        settings = Settings(mode="offline", align=model.cfg.extra.get("aligned", True) if align is None else align)
+        settings = Settings(mode="offline", align=model_aligned(model, align))
         t = time.perf_counter()
         n = sum(1 for _ in Propagator(m, task, settings)(iter(frames), keys_map))
         rates[name] = n / (time.perf_counter() - t)

@@ -34,11 +34,11 @@ def rate(run, frames: int) -> float:
 
 
 def bench_seg(frames) -> None:
+    from vprop.engine.masks import propagate_masks
+    from vprop.engine.propagator import Settings
     from vprop.eval.baselines import Passthrough
     from vprop.io.images import read_mask
     from vprop.models.hub import load_model
-    from vprop.pipelines.base import Settings
-    from vprop.pipelines.segment import propagate_masks
 
     key = {0: read_mask(MASK)}
     model, _ = load_model("seg")
@@ -59,9 +59,9 @@ def bench_seg(frames) -> None:
 
 
 def bench_hdr(frames) -> None:
+    from vprop.engine.propagator import Propagator, Settings
     from vprop.eval.baselines import Passthrough
     from vprop.models.hub import load_model
-    from vprop.pipelines.base import Propagator, Settings
     from vprop.tasks import hdr
 
     model, _ = load_model("hdr")
@@ -77,7 +77,8 @@ def bench_hdr(frames) -> None:
             blender.add_key(i, key)
 
         def run():
-            for frame, estimate in Propagator(net, task, Settings(mode="offline"))(iter(frames), keys):
+            radiance = {i: key.hdr for i, key in keys.items()}
+            for frame, estimate in Propagator(net, task, Settings(mode="offline"))(iter(frames), radiance):
                 yield blender(frame.index, frame.rgb, estimate)
         r = rate(run, len(frames))
         print(f"hdr  {name:<14} {r:6.2f} frames/s  {1000 / r:7.1f} ms/frame")

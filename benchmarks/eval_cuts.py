@@ -1,4 +1,4 @@
-"""Does the cut detector (vprop/shots.py) find every hard cut and nothing else? The 30 DAVIS videos.
+"""Does the cut detector (vprop/engine/shots.py) find every hard cut and nothing else? The 30 DAVIS videos.
 
     python benchmarks/eval_cuts.py [--threshold 0.3] [--correlation 0.93] [--data DIR]
 
@@ -16,7 +16,7 @@ import itertools
 from pathlib import Path
 
 from vprop.io.video import read_frames
-from vprop.shots import CUT_DISTANCE, LAYOUT_CORRELATION, CutDetector, find_cuts
+from vprop.engine.shots import CUT_DISTANCE, LAYOUT_CORRELATION, CutDetector, find_cuts
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"
 

@@ -3,7 +3,7 @@
     python benchmarks/tune_seg_snap.py [--videos bear,boat,...] [--radii 1,2,3,4,6] [--short-side 240]
 
 Runs the shipped SEG(t) from the first mask of each video (the dev protocol) and scores its masks as they are
-and snapped to the frame's colours (``seg.colour_snap``) with each band radius, without the learned network,
+and snapped to the frame's colours (``seg_models.colour_snap``) with each band radius, without the learned network,
 so the snap alone is measured. Prints DAVIS J and F per video and the mean.
 """
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vprop.engine.propagator import Settings
 from vprop.eval.baselines import resized_frames
 from vprop.eval.seg import evaluate_seg
+from vprop.models import seg as seg_models
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Settings
 from vprop.tasks import seg
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"
@@ -35,7 +36,7 @@ class SnapOnly(torch.nn.Module):
         out = []
         for rgb, mask in zip(guidance[:, :3].permute(0, 2, 3, 1).numpy(), coarse[:, 0].numpy()):
             like = seg.colour_likelihood(seg.SegKey(rgb, mask[None]), rgb)[0]
-            out.append(seg.colour_snap(mask, like, self.radius))
+            out.append(seg_models.colour_snap(mask, like, self.radius))
         return torch.from_numpy(np.stack(out))[:, None]
 
 
@@ -52,7 +53,7 @@ def main() -> None:
     settings = Settings(mode="online")
     methods = {"SEG(t)": (model, settings)}
     for r in (int(v) for v in a.radii.split(",")):
-        methods[f"snap {r} px"] = (seg.Refined(seg.PerObject(model), SnapOnly(r)), settings)
+        methods[f"snap {r} px"] = (seg_models.Refined(seg_models.PerObject(model), SnapOnly(r)), settings)
     table = {}
     for name in a.videos.split(","):
         video = a.data / f"{name}.mp4"

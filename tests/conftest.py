@@ -66,7 +66,7 @@ def tiny_color_weights(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_seg_weights(tmp_path_factory):
     """A flow-aligned seg model (residual decoder: starts near the flow-warped mask)."""
-    from vprop.tasks.seg import seg_config
+    from vprop.models.seg import seg_config
 
     cfg = seg_config(aligned=True, hidden_channels=4, hidden_stride=4, base_width=4, max_width=16, depth=3,
                      decoder="residual")
@@ -76,7 +76,7 @@ def tiny_seg_weights(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_refine_weights(tmp_path_factory):
     """A SEG(t+s) refiner (residual decoder: starts near the coarse mask)."""
-    from vprop.tasks.seg import refine_config
+    from vprop.models.seg import refine_config
 
     cfg = refine_config(hidden_channels=4, hidden_stride=2, base_width=4, max_width=16, depth=3)
     return save_tiny_model(tmp_path_factory, "tiny-refine", cfg, seed=1)

@@ -22,13 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 # `vprop` as a user runs it, with a frame source slowed to 0.05 s per frame.
 SLOW_VPROP = """
 import sys, time
-import vprop.pipelines.colorize as colorize
-decoded = colorize.read_frames
+import vprop.pipelines.run as run
+decoded = run.read_frames
 def slowly(path):
     for frame in decoded(path):
         time.sleep(0.05)
         yield frame
-colorize.read_frames = slowly
+run.read_frames = slowly
 from vprop.cli import main
 sys.argv[0] = "vprop"
 main()

@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from vprop.confidence import ConfidenceReport, load_report
+from vprop.engine.confidence import ConfidenceReport, load_report
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.suggest import predicted, suggest_keys
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
-from vprop.pipelines.base import Propagator, Settings
-from vprop.pipelines.colorize import ColorTask
-from vprop.suggest import predicted, suggest_keys
+from vprop.tasks.color import ColorTask
 
 H, W = 64, 96
 

@@ -104,7 +104,7 @@ def test_blender_keeps_keys_fixed_and_interpolates_between_them():
 
 
 def test_model_inputs_shapes():
-    from vprop.flow import ChainedWarp
+    from vprop.engine.flow import ChainedWarp
 
     hdr = np.ones((8, 10, 3), np.float32)
     key = H.HDRKey(hdr, np.full((8, 10, 3), 128, np.uint8))

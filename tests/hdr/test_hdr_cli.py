@@ -51,7 +51,7 @@ def test_no_blend_preview_and_hdr10(tmp_path, hdr_clip, tiny_hdr_weights):
         assert int(frames[0].color_trc) == 16 and int(frames[0].color_primaries) == 9
         levels = [sd for sd in frames[0].side_data if "CONTENT_LIGHT_LEVEL" in str(sd.type)]
     # MaxCLL/MaxFALL (content light level SEI) are those of the EXR frames written
-    from vprop.pipelines.hdr import hdr10_nits, light_levels
+    from vprop.io.hdr10 import hdr10_nits, light_levels
     assert len(levels) == 1
     expected = light_levels(hdr10_nits(read_exr(p)) for p in sorted(out.iterdir()))
     assert struct.unpack("<II", bytes(levels[0])) == expected
@@ -59,7 +59,7 @@ def test_no_blend_preview_and_hdr10(tmp_path, hdr_clip, tiny_hdr_weights):
 
 
 def test_light_levels():
-    from vprop.pipelines.hdr import hdr10_nits, light_levels, pq_encode
+    from vprop.io.hdr10 import hdr10_nits, light_levels, pq_encode
 
     frame = np.zeros((4, 4, 3), np.float32)
     frame[0, 0] = 10.0

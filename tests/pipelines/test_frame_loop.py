@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from vprop.engine.propagator import Propagator, Settings
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
-from vprop.pipelines.base import Propagator, Settings
-from vprop.pipelines.colorize import ColorTask
 from vprop.tasks import color
+from vprop.tasks.color import ColorTask
 
 
 def gray_frames(n, h=24, w=32):

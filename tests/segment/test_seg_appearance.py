@@ -2,7 +2,8 @@
 import numpy as np
 import torch
 
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
+from vprop.models import seg as seg_models
 from vprop.models.tpn import SwitchableTPN
 from vprop.tasks import seg
 
@@ -47,11 +48,11 @@ def test_model_inputs_append_the_colour_likelihood_last():
 
 def test_per_object_takes_three_groups_and_the_colour_cue_changes_the_answer():
     torch.manual_seed(0)
-    model = SwitchableTPN(seg.seg_config(unaligned_key=True, appearance=True, **ARCH)).eval()
-    assert seg.key_inputs(model) == (True, True)
+    model = SwitchableTPN(seg_models.seg_config(unaligned_key=True, appearance=True, **ARCH)).eval()
+    assert seg_models.key_inputs(model) == (True, True)
     for conv in (model.select, model.blend[0]):
         torch.nn.init.normal_(conv.weight, std=0.5)        # a trained model reads the cue; the init does not
-    net = seg.PerObject(model).eval()
+    net = seg_models.PerObject(model).eval()
     g, warped, own, like = (torch.rand(1, c, 32, 40) for c in (9, 2, 2, 2))
     with torch.no_grad():
         out = net(g, torch.cat([warped, own, like], 1))
@@ -69,13 +70,13 @@ def test_fine_tuning_start_with_the_colour_cue_is_the_model_it_starts_from(tmp_p
     from vprop.training.loop import Trainer, TrainConfig
 
     torch.manual_seed(3)
-    old = SwitchableTPN(seg.seg_config(unaligned_key=True, **ARCH)).eval()
+    old = SwitchableTPN(seg_models.seg_config(unaligned_key=True, **ARCH)).eval()
     torch.nn.init.normal_(old.select.weight, std=0.5)
     path = tmp_path / "old.safetensors"
     save_weights(old, path, {})
     cfg = TrainConfig(task="seg", out=str(tmp_path / "run"), workers=0, hidden_channels=4, base_width=4,
                       max_width=8, depth=3)
-    trainer = Trainer(cfg, seg.seg_config(unaligned_key=True, appearance=True, **ARCH), batches=[])
+    trainer = Trainer(cfg, seg_models.seg_config(unaligned_key=True, appearance=True, **ARCH), batches=[])
     assert trainer.init_from(path) == len(old.state_dict())
     new = trainer.model.eval()
     g, p, like = torch.rand(1, 9, 32, 40), torch.rand(1, 2, 32, 40), torch.rand(1, 1, 32, 40)

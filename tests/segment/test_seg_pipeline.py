@@ -6,16 +6,20 @@ import pytest
 import torch
 
 from support.seg_media import SIZE, save_palette, square_frame, square_labels
+from vprop.engine.masks import propagate_masks
+from vprop.engine.propagator import Settings
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough
 from vprop.eval.metrics import jaccard
 from vprop.eval.seg import evaluate_seg, seg_methods
 from vprop.io.images import DAVIS_PALETTE, read_mask
+from vprop.io.preview import overlay
+from vprop.io.keyframes import parse_mask_option
 from vprop.io.video import VideoFrame
+from vprop.models import seg as seg_models
 from vprop.models.hub import load_weights_file
 from vprop.models.tpn import SwitchableTPN
-from vprop.pipelines.base import Settings
-from vprop.pipelines.segment import parse_mask_option, propagate_masks, segment
+from vprop.pipelines.segment import segment
 from vprop.tasks import seg
 
 
@@ -64,8 +68,8 @@ def test_multi_object_indices_are_kept_exactly():
 
 def test_per_object_model_shares_the_guidance_and_serves_any_object_count():
     torch.manual_seed(0)
-    model = SwitchableTPN(seg.seg_config(hidden_channels=4, base_width=4, max_width=8, depth=3, decoder="residual"))
-    net = seg.PerObject(model).eval()
+    model = SwitchableTPN(seg_models.seg_config(hidden_channels=4, base_width=4, max_width=8, depth=3, decoder="residual"))
+    net = seg_models.PerObject(model).eval()
     g, p = torch.rand(2, 9, 32, 40), torch.rand(2, 3, 32, 40)
     with torch.no_grad():
         out = net(g, p)
@@ -122,7 +126,7 @@ def test_segment_writes_palette_pngs_and_an_overlay(tmp_path, square_video, tiny
     inputs, shown = decoded(square_video), decoded(tmp_path / "ov.mp4")
     assert len(shown) == 10 and shown[0].shape == (SIZE[1], SIZE[0], 3)
     inside = cv2.erode(labels, np.ones((5, 5), np.uint8)) > 0   # away from the outline and 4:2:0 chroma edges
-    drawn = seg.overlay(inputs[0], labels, DAVIS_PALETTE).astype(int)
+    drawn = overlay(inputs[0], labels, DAVIS_PALETTE).astype(int)
     assert np.abs(shown[0].astype(int) - drawn)[inside].mean() < 6
     assert np.abs(shown[0].astype(int) - inputs[0])[inside].mean() > 40
 
@@ -175,8 +179,8 @@ def test_working_size_segments_small_and_answers_at_the_frames_size():
 
 
 def test_models_segment_at_their_training_size():
-    model = SwitchableTPN(seg.seg_config(hidden_channels=4, base_width=4, max_width=8, depth=3, decoder="residual"))
-    assert seg.working_short_side(model) == 240                      # weights from before it was recorded
+    model = SwitchableTPN(seg_models.seg_config(hidden_channels=4, base_width=4, max_width=8, depth=3, decoder="residual"))
+    assert seg_models.working_short_side(model) == 240                      # weights from before it was recorded
     model.cfg.extra["short_side"] = 180
-    assert seg.working_short_side(seg.PerObject(model)) == 180
-    assert seg.working_short_side(Passthrough()) is None             # the baselines run at the frames' size
+    assert seg_models.working_short_side(seg_models.PerObject(model)) == 180
+    assert seg_models.working_short_side(Passthrough()) is None             # the baselines run at the frames' size

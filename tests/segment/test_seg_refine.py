@@ -5,14 +5,14 @@ import torch
 
 from support.cli import run
 from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
+from vprop.engine.masks import propagate_masks
+from vprop.engine.propagator import Settings
 from vprop.eval.baselines import Passthrough
 from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame
+from vprop.models import seg as seg_models
 from vprop.models.hub import load_model, load_weights_file
 from vprop.models.tpn import SwitchableTPN
-from vprop.pipelines.base import Settings
-from vprop.pipelines.segment import propagate_masks
-from vprop.tasks import seg
 
 
 def frames(n=10):
@@ -24,7 +24,7 @@ class Erase(torch.nn.Module):
     """A 'refiner' that removes every object: shows exactly which frames pass through the refiner."""
 
     def forward(self, guidance, prop):
-        assert guidance.shape[1] == seg.REFINE_GUIDANCE_CHANNELS and prop.shape[1] == 1
+        assert guidance.shape[1] == seg_models.REFINE_GUIDANCE_CHANNELS and prop.shape[1] == 1
         return torch.zeros_like(prop)
 
 
@@ -46,7 +46,7 @@ def test_refined_passes_the_target_rgb_and_the_clamped_coarse_mask():
             return prop
 
     g, p = torch.rand(2, 9, 8, 12), torch.rand(2, 3, 8, 12) * 3 - 1
-    out = seg.Refined(seg.PerObject(Passthrough()), Record())(g, p)
+    out = seg_models.Refined(seg_models.PerObject(Passthrough()), Record())(g, p)
     assert out.shape == p.shape
     assert torch.equal(seen["g"][:, :3], g[:, :3].repeat_interleave(3, 0))       # aligned: target RGB first
     assert torch.equal(seen["g"][:, 3:], p.clamp(0, 1).reshape(6, 1, 8, 12))
@@ -57,7 +57,7 @@ def test_a_refiner_with_appearance_starts_from_the_mask_snapped_to_the_frames_co
     seen = {}
 
     class Record(torch.nn.Module):
-        cfg = seg.refine_config(appearance=True)
+        cfg = seg_models.refine_config(appearance=True)
 
         def forward(self, guidance, prop):
             seen["g"], seen["p"] = guidance, prop
@@ -69,7 +69,7 @@ def test_a_refiner_with_appearance_starts_from_the_mask_snapped_to_the_frames_co
     mask[..., 60:180, 50:148] = 1.0                   # a coarse mask that misses its last two columns
     mask[..., 100:120, 150:152] = 1.0                 # and leaks two columns into the background
     g = torch.cat([rgb, torch.rand(1, 6, 240, 300)], 1)
-    out = seg.Refined(seg.PerObject(Passthrough()), Record())(g, mask)
+    out = seg_models.Refined(seg_models.PerObject(Passthrough()), Record())(g, mask)
     assert out.shape == mask.shape and seen["p"].shape == (1, 2, 240, 300)
     assert torch.equal(seen["g"][:, 3:], mask)                         # the guidance keeps the coarse mask
     snapped, like = seen["p"][0, 0], seen["p"][0, 1]
@@ -82,7 +82,7 @@ def test_colour_snap_only_touches_the_band_along_the_edge():
     mask = np.zeros((240, 320), np.float32)
     mask[80:160, 100:200] = 1
     likelihood = np.zeros_like(mask)                  # colours that say "nothing here" everywhere
-    snapped = seg.colour_snap(mask, likelihood)
+    snapped = seg_models.colour_snap(mask, likelihood)
     changed = snapped != mask
     assert changed.any() and not changed[90:150, 110:190].any()       # 3 px band at short side 240
     assert changed[80:83, 100:200].all() and not changed[83:157, 103:197].any()

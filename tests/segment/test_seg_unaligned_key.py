@@ -2,7 +2,8 @@
 import numpy as np
 import torch
 
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
+from vprop.models import seg as seg_models
 from vprop.models.tpn import SwitchableTPN
 from vprop.tasks import seg
 
@@ -11,7 +12,7 @@ ARCH = dict(hidden_channels=4, base_width=4, max_width=8, depth=3, decoder="resi
 
 def _model(unaligned_key: bool, seed: int = 0) -> SwitchableTPN:
     torch.manual_seed(seed)
-    return SwitchableTPN(seg.seg_config(unaligned_key=unaligned_key, **ARCH)).eval()
+    return SwitchableTPN(seg_models.seg_config(unaligned_key=unaligned_key, **ARCH)).eval()
 
 
 def test_model_inputs_put_the_key_masks_after_the_warped_ones():
@@ -40,7 +41,7 @@ def test_the_base_is_the_trusted_mix_of_the_warped_and_the_unaligned_mask():
 
 def test_per_object_splits_warped_and_unaligned_channels_by_object():
     model = _model(True)
-    net = seg.PerObject(model).eval()
+    net = seg_models.PerObject(model).eval()
     g, warped, own = torch.rand(2, 9, 32, 40), torch.rand(2, 3, 32, 40), torch.rand(2, 3, 32, 40)
     with torch.no_grad():
         out = net(g, torch.cat([warped, own], 1))
@@ -68,7 +69,7 @@ def test_widened_start_reproduces_the_model_it_starts_from(tmp_path):
     save_weights(old, path, {})
     cfg = TrainConfig(task="seg", out=str(tmp_path / "run"), workers=0, **{k: v for k, v in ARCH.items()
                                                                           if k != "max_width"}, max_width=8)
-    trainer = Trainer(cfg, seg.seg_config(unaligned_key=True, **ARCH), batches=[])
+    trainer = Trainer(cfg, seg_models.seg_config(unaligned_key=True, **ARCH), batches=[])
     assert trainer.init_from(path) == len(old.state_dict())
     new = trainer.model.eval()
     g, warped = torch.rand(1, 9, 32, 40), torch.rand(1, 1, 32, 40)

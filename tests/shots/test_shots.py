@@ -7,12 +7,12 @@ import pytest
 
 from support.cli import bad, run
 from support.media import write_video
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.shots import find_cuts, shot_keys, shots, time_code
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame, read_frames
 from vprop.models.hub import load_model
-from vprop.pipelines.base import Propagator, Settings
-from vprop.pipelines.colorize import ColorTask
-from vprop.shots import find_cuts, shot_keys, shots, time_code
+from vprop.tasks.color import ColorTask
 
 REPO = Path(__file__).resolve().parents[2]
 RHINO = REPO / "examples" / "rhino.mp4"
@@ -148,7 +148,7 @@ def test_a_shot_without_a_key_is_an_error_or_gray(two_shots, tmp_path, tiny_colo
 @pytest.mark.parametrize("chain", [False, True])
 def test_masks_do_not_cross_a_cut(chain):
     """Passthrough copies the key's mask: shot 2 takes its own key's mask (or none, with allow_missing)."""
-    from vprop.pipelines.segment import propagate_masks
+    from vprop.engine.masks import propagate_masks
 
     def frames():
         return (VideoFrame(i, np.full((24, 32, 3), 90 if i < 5 else 170, np.uint8), i, None) for i in range(10))

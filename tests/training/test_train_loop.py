@@ -66,8 +66,8 @@ def test_resumed_data_stream_is_new_and_reproducible(davis, tiny_cfg):
 def test_validation_hooks_report_baselines(davis, panoramas, tmp_path):
     import math
 
+    from vprop.models.seg import seg_config
     from vprop.models.tpn import SwitchableTPN, TPNConfig
-    from vprop.tasks.seg import seg_config
     from vprop.training.hdr_data import load_panorama
     from vprop.training.run import hdr_validation, seg_validation
 
@@ -78,7 +78,7 @@ def test_validation_hooks_report_baselines(davis, panoramas, tmp_path):
     assert all(0 <= v <= 1 for v in scores.values())
     assert validate(SwitchableTPN(seg_config(True, **arch)).eval())["J/flow"] == scores["J/flow"]
 
-    from vprop.tasks.seg import refine_config
+    from vprop.models.seg import refine_config
     coarse = SwitchableTPN(seg_config(True, **arch)).eval()
     validate = seg_validation([davis / "square.mp4"], tmp_path / "cache", frames=6, short_side=48, coarse=coarse)
     scores = validate(SwitchableTPN(refine_config(**arch)).eval())

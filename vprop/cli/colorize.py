@@ -3,7 +3,7 @@ import click
 from vprop.cli._console import progress, user_errors
 from vprop.cli._options import common, report_option, resolve_device, shot_options, video_output
 from vprop.io.video import probe
-from vprop.pipelines.base import BLENDS, MODES
+from vprop.engine.propagator import BLENDS, MODES
 from vprop.pipelines.colorize import colorize
 
 

@@ -5,13 +5,13 @@ import click
 
 from vprop.cli._console import stderr, user_errors
 from vprop.cli._options import resolve_device
+from vprop.engine.propagator import MODES
 from vprop.eval.baselines import resized_frames
 from vprop.eval.color import color_methods, evaluate_color
 from vprop.eval.metrics import cdc
 from vprop.eval.report import color_report
 from vprop.io.video import probe
 from vprop.models.hub import load_model
-from vprop.pipelines.base import MODES
 from vprop.tasks.hdr import BLEND_RULES
 
 
@@ -112,6 +112,8 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, 
     """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
     from vprop.eval.seg import evaluate_seg, load_truth, seg_methods, seg_report
 
+    if chain and mode == "offline":
+        raise click.UsageError("--chain works online only (drop --mode offline)")
     device = resolve_device(device)
     with user_errors(quiet):
         probe(video)

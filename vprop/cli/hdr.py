@@ -2,8 +2,8 @@ import click
 
 from vprop.cli._console import progress, user_errors
 from vprop.cli._options import common, report_option, resolve_device, shots_option
+from vprop.engine.propagator import MODES
 from vprop.io.video import probe
-from vprop.pipelines.base import MODES
 from vprop.tasks.hdr import BLEND_RULES
 
 
@@ -81,7 +81,7 @@ def hdr_merge_command(brackets, output, quiet):
     reads mid-gray (128) in a 1 s exposure. A region clipped in every exposure (even the shortest) is warned
     about: its radiance is unknown.
     """
-    from vprop.pipelines.hdr import hdr_merge
+    from vprop.io.brackets import hdr_merge
 
     with user_errors(quiet):
         path = hdr_merge(brackets, output)

@@ -4,7 +4,7 @@ from vprop.cli._console import progress, user_errors
 from vprop.errors import InputError
 from vprop.pipelines.keys import export_keys
 from vprop.io.video import probe, read_frames
-from vprop.shots import find_cuts, shot_keys, time_code
+from vprop.engine.shots import find_cuts, shot_keys, time_code
 
 
 @click.command("keys")
@@ -39,8 +39,8 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
         info = probe(video)
         indices = None
         if suggest is not None:
-            from vprop.confidence import load_report
-            from vprop.suggest import suggest_keys
+            from vprop.engine.confidence import load_report
+            from vprop.engine.suggest import suggest_keys
 
             report = load_report(report_dir)
             if info.frame_count is not None and info.frame_count != len(report.frames):

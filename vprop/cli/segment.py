@@ -2,9 +2,10 @@ import click
 
 from vprop.cli._console import progress, user_errors
 from vprop.cli._options import common, report_option, resolve_device, shot_options
+from vprop.engine.propagator import MODES
+from vprop.io.keyframes import parse_mask_option
 from vprop.io.video import probe
-from vprop.pipelines.base import MODES
-from vprop.pipelines.segment import parse_mask_option, segment
+from vprop.pipelines.segment import segment
 
 
 @click.command("segment")

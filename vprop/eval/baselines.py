@@ -11,8 +11,9 @@ from typing import Iterator
 import cv2
 import torch
 
+from vprop.engine.propagator import Settings
 from vprop.io.video import VideoFrame, read_frames
-from vprop.pipelines.base import Settings
+from vprop.models.tpn import model_aligned
 
 Methods = dict[str, tuple[torch.nn.Module, Settings]]
 
@@ -52,5 +53,4 @@ def baseline_methods(batch_size: int = 4, two_sided: bool = False) -> Methods:
 
 def model_settings(model: torch.nn.Module, mode: str, device: str = "cpu", batch_size: int = 4) -> Settings:
     """How vprop runs ``model``: flow-aligned weights align their keys, the paper's plain TPN does not."""
-    align = bool(getattr(model, "cfg", None) is None or model.cfg.extra.get("aligned", True))
-    return Settings(mode=mode, align=align, batch_size=batch_size, device=device)
+    return Settings(mode=mode, align=model_aligned(model), batch_size=batch_size, device=device)

@@ -9,11 +9,11 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from vprop.engine.propagator import Propagator
 from vprop.eval.baselines import Methods, baseline_methods, model_settings
 from vprop.eval.metrics import ColorConsistency, psnr
 from vprop.io.video import VideoFrame
-from vprop.pipelines.base import Propagator
-from vprop.pipelines.colorize import ColorTask
+from vprop.tasks.color import ColorTask
 
 
 @dataclass

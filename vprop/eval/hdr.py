@@ -15,12 +15,12 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from vprop.engine.propagator import Propagator, Settings
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough, baseline_methods, model_settings
 from vprop.eval.report import strip, write_figure
 from vprop.io.images import find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
-from vprop.pipelines.base import Propagator, Settings
 from vprop.tasks.hdr import (HDRCNN_CURVE, Blender, CameraCurve, HDRKey, HDRTask, auto_exposure, log_rmse,
                              synthesize_ldr)
 
@@ -93,13 +93,13 @@ def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cp
 def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
                  curve: CameraCurve = HDRCNN_CURVE, keep: set[int] = frozenset(),
                  on_frame: Callable[[], None] | None = None, rule: str = "clipped") -> dict[str, HDRScores]:
-    keys = {i: HDRKey(clip.hdr[i], clip.ldr[i]) for i in range(0, len(clip.hdr), interval)}
+    keys = {i: clip.hdr[i] for i in range(0, len(clip.hdr), interval)}
     task = HDRTask(log_mean)
     results = {}
     for name, (model, settings, inverted_only) in methods.items():
         blender = Blender(curve, settings.mode, inverted_only=inverted_only, rule=rule)
-        for i, key in keys.items():
-            blender.add_key(i, key)
+        for i in keys:
+            blender.add_key(i, HDRKey(clip.hdr[i], clip.ldr[i]))
         scores = HDRScores()
         for frame, estimate in Propagator(model, task, settings)(clip.frames(), keys):
             if on_frame:

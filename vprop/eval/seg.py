@@ -16,12 +16,14 @@ import cv2
 import numpy as np
 import torch
 
+from vprop.engine.masks import propagate_masks
 from vprop.eval.baselines import Methods, baseline_methods, model_settings
 from vprop.eval.metrics import f_measure, jaccard
 from vprop.eval.report import caption, plot, write_figure
 from vprop.io.images import DAVIS_PALETTE, find_indexed_files, read_mask
+from vprop.io.preview import overlay
 from vprop.io.video import VideoFrame
-from vprop.pipelines.segment import propagate_masks
+from vprop.models import seg as seg_models
 from vprop.tasks import seg
 
 
@@ -83,7 +85,7 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
         settings = model_settings(model, mode, device, batch_size)
         methods["vprop"] = (model, settings)
         if refiner is not None:
-            methods["vprop+refine"] = (seg.Refined(seg.PerObject(model), refiner), settings)
+            methods["vprop+refine"] = (seg_models.Refined(seg_models.PerObject(model), refiner), settings)
     return methods
 
 
@@ -106,7 +108,7 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
         # vprop segments at its training size (as `vprop segment` does), the baselines at the frames' own
         for frame, out in propagate_masks(model, frames(), {key_index: truth[key_index]}, settings,
                                           chain=chain and name.startswith("vprop"), ids=ids,
-                                          working_short_side=seg.working_short_side(model)):
+                                          working_short_side=seg_models.working_short_side(model)):
             if frame.index == key_index or frame.index not in truth:
                 continue
             gt = truth[frame.index]
@@ -136,7 +138,7 @@ def seg_report(directory, frames: Callable[[], Iterator[VideoFrame]], masks, sco
             hh = round(rgb[t].shape[0] * width / rgb[t].shape[1])
 
             def cell(labels, text):
-                return caption(cv2.resize(seg.overlay(rgb[t], labels, DAVIS_PALETTE), (width, hh)), text)
+                return caption(cv2.resize(overlay(rgb[t], labels, DAVIS_PALETTE), (width, hh)), text)
 
             cells = [cell(truth[t], f"truth #{t}")]
             for name, s in scores.items():

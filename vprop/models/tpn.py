@@ -216,3 +216,12 @@ class SwitchableTPN(nn.Module):
         if self.cfg.appearance:
             back = torch.cat([back, torch.full_like(target, 0.5)], 1)
         return self._run(prop, gates, features, size), self._run(back, switch_gates(gates), features, size)
+
+
+def model_aligned(model: nn.Module, align: bool | None = None) -> bool:
+    """Whether the keys are aligned to each frame by flow for ``model``: ``align`` when given, else what its
+    weights were trained for (a model without a config, such as a baseline, aligns)."""
+    if align is not None:
+        return bool(align)
+    cfg = getattr(model, "cfg", None)
+    return bool(cfg is None or cfg.extra.get("aligned", True))

@@ -1,10 +1,12 @@
 """Colour propagation in CIE-Lab: the guidance is lightness L, the propagated property is the chroma ab."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp, to_gray_u8
 
 AB_SCALE = 110.0   # |a|, |b| of sRGB colours stay below ~110 in OpenCV's float Lab
 
@@ -52,3 +54,33 @@ def lightness_only(rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB -> the gray uint8 RGB of its Lab lightness: the frame as colorize and `vprop eval color` see it."""
     target_l = rgb_to_lab(rgb)[..., 0]
     return compose(target_l, np.zeros((2, *target_l.shape), np.float32))
+
+
+@dataclass
+class ColorTask:
+    """Frames are seen as Lab; a key is the Lab image of the artist's colour frame."""
+
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        return rgb_to_lab(rgb)
+
+    def prepare_key(self, rgb: np.ndarray) -> np.ndarray:
+        return rgb_to_lab(rgb)
+
+    def key(self, lab: np.ndarray, key_lab: np.ndarray) -> np.ndarray:
+        return key_lab       # a colour key stands alone: the frame under it is not needed
+
+    def gray(self, lab: np.ndarray) -> np.ndarray:
+        return to_gray_u8(lab[..., 0])
+
+    def inputs(self, lab: np.ndarray, key_lab: np.ndarray, chain: ChainedWarp | None):
+        return model_inputs(lab[..., 0], key_lab, chain)
+
+    def key_output(self, lab: np.ndarray, key_lab: np.ndarray) -> np.ndarray:
+        return key_lab[..., 1:].transpose(2, 0, 1) / AB_SCALE
+
+    def finish(self, lab: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        return compose(lab[..., 0], ab)
+
+    def empty(self, lab: np.ndarray) -> np.ndarray:
+        return np.zeros((2, *lab.shape[:2]), np.float32)     # no chroma: the frame stays gray
+

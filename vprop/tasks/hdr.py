@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
 
 EPS = 0.01               # U = log(H + EPS), as the paper
 TOP_FRACTION = 0.05      # T leaves this fraction of the key's pixels above it
@@ -198,9 +198,11 @@ def model_inputs(target_ldr: np.ndarray, key: HDRKey, chain: ChainedWarp | None,
 
 @dataclass
 class HDRTask:
-    """Frames are the LDR video (uint8 RGB); keys are ``HDRKey``; the output is the network's linear radiance.
+    """Frames are the LDR video (uint8 RGB); a key's data is its scene-linear radiance, paired with the LDR frame
+    under it into an ``HDRKey``; the output is the network's linear radiance.
 
-    Blending with the LDR (which needs the key's T and scale) is applied on top by the caller: see ``Blender``.
+    Blending with the LDR (which needs the key's T and scale) is applied on top by the caller: see ``Blender``
+    (``Propagator``'s ``on_key`` hands it each key as the loop builds it).
     """
 
     log_mean: float = 0.0
@@ -210,6 +212,10 @@ class HDRTask:
 
     def gray(self, rgb: np.ndarray) -> np.ndarray:
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+    def key(self, rgb: np.ndarray, radiance: np.ndarray) -> HDRKey:
+        """A key from its file's scene-linear radiance and the LDR video frame it is paired with."""
+        return HDRKey(radiance, rgb)
 
     def inputs(self, rgb: np.ndarray, key: HDRKey, chain: ChainedWarp | None):
         return model_inputs(rgb, key, chain, self.log_mean)

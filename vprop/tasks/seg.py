@@ -11,41 +11,13 @@ from functools import cached_property
 
 import cv2
 import numpy as np
-import torch
 
-from vprop.flow import ChainedWarp
-from vprop.models.tpn import TPNConfig
+from vprop.engine.flow import ChainedWarp
 
 
 def guidance_channels(aligned: bool) -> int:
     """Aligned: target RGB, warped key RGB, |warped - target|, chain valid, chain confidence. Plain: both RGBs."""
     return 9 if aligned else 6
-
-
-def seg_config(aligned: bool = True, **architecture) -> TPNConfig:
-    """The TPNConfig of a segmentation model (one property channel: one object's soft mask)."""
-    extra = {"aligned": aligned, **architecture.pop("extra", {})}
-    return TPNConfig(task="seg", guidance_channels=guidance_channels(aligned), property_channels=1,
-                     extra=extra, **architecture)
-
-
-# SEG(t+s): a spatial propagation network (Liu et al., NIPS 2017) refining each coarse mask under the guidance
-# of the target frame alone. It is a TPN whose two "frames" are one: the same engine, spatial not temporal.
-REFINE_GUIDANCE_CHANNELS = 4        # target RGB and the coarse mask to refine
-
-
-def refine_config(**architecture) -> TPNConfig:
-    """The TPNConfig of a SEG(t+s) refinement SPN (one channel in, one out; the residual decoder keeps the
-    coarse mask where the gate stays closed, so an untrained refiner changes nothing). ``appearance=True``: the
-    property also carries the coarse mask's colour likelihood (see ``refine_inputs``)."""
-    architecture.setdefault("decoder", "residual")
-    return TPNConfig(task="seg-refine", guidance_channels=REFINE_GUIDANCE_CHANNELS, property_channels=1,
-                     **architecture)
-
-
-def target_rgb(guidance: torch.Tensor, aligned: bool) -> torch.Tensor:
-    """The target frame's RGB inside a SEG(t) guidance batch (aligned: channels 0-2; plain: 3-5)."""
-    return guidance[:, :3] if aligned else guidance[:, 3:6]
 
 
 def object_ids(*label_maps: np.ndarray) -> tuple[int, ...]:
@@ -156,103 +128,40 @@ def model_inputs(target_rgb: np.ndarray, key: SegKey, chain: ChainedWarp | None,
     return (np.ascontiguousarray(guidance, dtype=np.float32), np.ascontiguousarray(prop, dtype=np.float32))
 
 
-def working_short_side(model: torch.nn.Module) -> int | None:
-    """The short side a model was trained at (the shipped ones: 240), the size to segment at; None: no model."""
-    cfg = getattr(model, "cfg", None)
-    return int(cfg.extra.get("short_side", 240)) if cfg is not None else None
+@dataclass
+class SegTask:
+    """Frames are seen as float RGB; a key is a SegKey (its frame's RGB and its objects' masks).
 
-
-def key_inputs(model: torch.nn.Module) -> tuple[bool, bool]:
-    """(unaligned_key, appearance): which extra channel groups the model's property input carries beside the
-    aligned masks (see ``model_inputs``)."""
-    cfg = getattr(model, "cfg", None)
-    return (bool(cfg is not None and cfg.unaligned_key), bool(cfg is not None and cfg.appearance))
-
-
-class PerObject(torch.nn.Module):
-    """Runs a one-channel model on every object channel of a (B, P, H, W) property, one guidance run per frame
-    (a model that takes more key inputs gets (B, kP, H, W): the aligned masks, then the key's own, then the
-    colour likelihoods, as ``model_inputs`` lays them out)."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-        self.cfg = getattr(model, "cfg", None)
-
-    def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = prop.shape
-        k = self.cfg.property_groups if self.cfg is not None else 1
-        p = c // k
-        if p == 0:
-            return prop[:, :0]
-        flat = prop.reshape(b, k, p, h, w).transpose(1, 2).reshape(b * p, k, h, w)
-        if hasattr(self.model, "gates"):      # a SwitchableTPN: share the guidance network over the objects
-            gates, features = self.model.gates(guidance)
-            out = self.model._run(flat, gates.repeat_interleave(p, 0), features.repeat_interleave(p, 0), (h, w))
-        else:
-            out = self.model(guidance.repeat_interleave(p, 0), flat)
-        return out.reshape(b, p, h, w)
-
-
-def colour_snap(mask: np.ndarray, likelihood: np.ndarray, radius: int | None = None) -> np.ndarray:
-    """``mask`` (H, W) with the band within ``radius`` pixels of its boundary (default 3 at short side 240)
-    re-decided by ``likelihood`` (H, W): where the object's colours say the edge really is."""
-    radius = max(1, round(min(mask.shape) / 80)) if radius is None else radius
-    inside = (mask > 0.5).astype(np.uint8)
-    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    band = cv2.dilate(inside, kernel) != cv2.erode(inside, kernel)
-    return np.where(band, likelihood, mask).astype(np.float32)
-
-
-def refine_inputs(rgb: torch.Tensor, coarse: torch.Tensor, appearance: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """SEG(t+s) inputs (guidance, property) for coarse masks (N, 1, H, W) of frames ``rgb`` (N, 3, H, W).
-
-    The guidance is the frame and the coarse mask. With ``appearance`` the refiner starts from the mask snapped
-    to the frame's own colours (``colour_snap`` by the ``colour_likelihood`` of what the mask holds in this
-    very frame), and the property carries that likelihood too. SEG(t)'s edges come from a low-resolution
-    correction and miss the object's by a few pixels; the object's colours in the frame itself say where the
-    edge is, and follow the object as its look changes, which the key's colours do not (the band's width was
-    chosen on training videos; the model card has the dev numbers).
+    ``ids``: the object indices of the whole video, in channel order (the same for every key, so that the
+    propagations from two keys can be blended; a key without some object has an empty channel for it).
     """
-    guidance = torch.cat([rgb, coarse], 1)
-    if not appearance:
-        return guidance, coarse
-    frames = rgb.detach().permute(0, 2, 3, 1).float().cpu().numpy()
-    masks = coarse.detach().float().cpu().numpy()[:, 0]
-    like = np.stack([colour_likelihood(SegKey(f, m[None]), f)[0] for f, m in zip(frames, masks)])
-    snapped = np.stack([colour_snap(m, c) for m, c in zip(masks, like)])
-    prop = np.stack([snapped, like], 1)
-    return guidance, torch.from_numpy(prop).to(coarse)
 
+    ids: tuple[int, ...]
+    unaligned_key: bool = False     # the model's key inputs: see ``model_inputs``
+    appearance: bool = False
+    out_size: tuple[int, int] | None = None     # (width, height) of the output when frames were shrunk
 
-class Refined(torch.nn.Module):
-    """SEG(t+s): the per-object SEG(t) output refined, object by object, by a spatial propagation network
-    guided by the target frame. Key frames never pass through it, so a key's own mask stays exact."""
+    def prepare(self, rgb: np.ndarray) -> np.ndarray:
+        return rgb.astype(np.float32) / 255.0
 
-    def __init__(self, coarse: PerObject, refiner: torch.nn.Module):
-        super().__init__()
-        self.coarse, self.refiner = coarse, refiner
-        self.cfg = coarse.cfg
-        self.aligned = coarse.cfg is None or coarse.cfg.extra.get("aligned", True)
-        self.appearance = bool(getattr(refiner, "cfg", None) is not None and refiner.cfg.appearance)
+    def gray(self, rgb: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor((rgb * 255.0 + 0.5).astype(np.uint8), cv2.COLOR_RGB2GRAY)
 
-    def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
-        probs = self.coarse(guidance, prop).clamp(0.0, 1.0)
-        b, p, h, w = probs.shape
-        if p == 0:
-            return probs
-        rgb = target_rgb(guidance, self.aligned).repeat_interleave(p, 0)
-        inputs = refine_inputs(rgb, probs.reshape(b * p, 1, h, w), self.appearance)
-        return self.refiner(*inputs).reshape(b, p, h, w)
+    def key(self, rgb: np.ndarray, labels: np.ndarray) -> SegKey:
+        """A key from its mask file's (H, W) label map and the video's own frame under it."""
+        return SegKey(rgb, one_hot(labels, self.ids))
 
+    def inputs(self, rgb: np.ndarray, key: SegKey, chain: ChainedWarp | None):
+        return model_inputs(rgb, key, chain, self.unaligned_key, self.appearance)
 
-def overlay(rgb: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """The frame with each object tinted in its palette colour and outlined."""
-    out = rgb.astype(np.float32)
-    colours = palette[labels].astype(np.float32)
-    inside = labels > 0
-    out[inside] = out[inside] * (1 - alpha) + colours[inside] * alpha
-    edge = cv2.morphologyEx(labels, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-    dilated = cv2.dilate(labels, np.ones((3, 3), np.uint8))
-    out[edge] = palette[dilated[edge]]
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    def key_output(self, rgb: np.ndarray, key: SegKey) -> np.ndarray:
+        return key.masks
+
+    def empty(self, rgb: np.ndarray) -> np.ndarray:
+        return np.zeros((len(self.ids), *rgb.shape[:2]), np.float32)     # no object: all background
+
+    def finish(self, rgb: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        if self.out_size is not None and len(probs) and probs.shape[-2:] != self.out_size[::-1]:
+            probs = np.stack([cv2.resize(p, self.out_size, interpolation=cv2.INTER_LINEAR) for p in probs])
+        return to_labels(probs, self.ids)
+

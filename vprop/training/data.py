@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from vprop.errors import InputError
-from vprop.flow import ChainedWarp, FlowEstimator, to_gray_u8
+from vprop.engine.flow import ChainedWarp, FlowEstimator, to_gray_u8
 from vprop.io.video import read_frames
 from vprop.tasks import color
 

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import torch
 
+from vprop.engine.flow import ChainedWarp, FlowEstimator
 from vprop.errors import InputError
-from vprop.flow import ChainedWarp, FlowEstimator
 from vprop.io.images import read_linear_rgb
 from vprop.tasks import hdr
 from vprop.training.data import PairStream, edge_biased_crop, find_files

@@ -1,6 +1,7 @@
 """Assemble a training run for a task from a TrainConfig: data, model, validation against the baselines."""
 from __future__ import annotations
 
+import dataclasses
 import signal
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import torch
 
 from vprop.eval.color import color_methods, evaluate_color
 from vprop.io.video import VideoFrame
+from vprop.models.tpn import model_aligned
 from vprop.tasks import color
 from vprop.training import distributed
 from vprop.training.data import Clip, ColorPairs, find_videos, load_clips
@@ -115,18 +117,18 @@ class CoarseMasks:
 
     def __init__(self, batches, coarse: torch.nn.Module, perturb: int = 4, appearance: bool = False):
         self.batches, self.coarse, self.perturb, self.appearance = batches, coarse.eval(), perturb, appearance
-        self.aligned = coarse.cfg.extra.get("aligned", True)
+        self.aligned = model_aligned(coarse)
         self.dataset = batches.dataset
 
     def __iter__(self):
-        from vprop.tasks import seg
+        from vprop.models import seg as seg_models
         from vprop.training.seg_data import perturb_masks
         for guidance, prop, truth in self.batches:
             with torch.no_grad():
                 mask = self.coarse(guidance, prop).clamp(0.0, 1.0)
                 if self.perturb:
                     mask = perturb_masks(mask, self.perturb)
-            yield (*seg.refine_inputs(seg.target_rgb(guidance, self.aligned), mask, self.appearance), truth)
+            yield (*seg_models.refine_inputs(seg_models.target_rgb(guidance, self.aligned), mask, self.appearance), truth)
 
 
 def build_seg(cfg: TrainConfig) -> Trainer:
@@ -135,6 +137,7 @@ def build_seg(cfg: TrainConfig) -> Trainer:
     ``cfg.refine``: the SEG(t+s) refiner instead, a spatial network trained on the frozen SEG(t) model's
     masks (plain BCE: a spatial network has no reverse pass to switch to).
     """
+    from vprop.models import seg as seg_models
     from vprop.models.hub import load_model
     from vprop.models.registry import SHIPPED
     from vprop.tasks import seg
@@ -142,7 +145,8 @@ def build_seg(cfg: TrainConfig) -> Trainer:
 
     if cfg.refine:   # the pairs are made the way the coarse model saw them; nothing to switch
         coarse = load_model("seg", cfg.coarse_weights)[0]
-        cfg.aligned, cfg.switch = coarse.cfg.extra.get("aligned", True), False
+        # A copy: the caller's config stays as given.
+        cfg = dataclasses.replace(cfg, aligned=model_aligned(coarse), switch=False)
     paths = find_videos([Path(p) for p in cfg.data])
     held_out = set(cfg.dev) or set(SEG_DEV)
     train_paths = [p for p in paths if p.stem not in held_out]
@@ -150,7 +154,7 @@ def build_seg(cfg: TrainConfig) -> Trainer:
     with distributed.main_first():
         clips = load_seg_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
     if cfg.refine:   # the pairs carry what the coarse model takes
-        key_inputs = seg.key_inputs(coarse)
+        key_inputs = seg_models.key_inputs(coarse)
     else:            # without alignment the key is the input anyway
         key_inputs = (cfg.unaligned_key and cfg.aligned, cfg.appearance and cfg.aligned)
     data = SegPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed),
@@ -162,9 +166,9 @@ def build_seg(cfg: TrainConfig) -> Trainer:
         mcfg.unaligned_key, mcfg.appearance = key_inputs
         validate = seg_validation(dev_paths, Path(cfg.cache_dir)) if main else None
         return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce, best=("J/vprop", "max"))
-    mcfg = model_config(cfg, seg.REFINE_GUIDANCE_CHANNELS, 1)
+    mcfg = model_config(cfg, seg_models.REFINE_GUIDANCE_CHANNELS, 1)
     mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or SHIPPED["seg"].file).name}
-    mcfg.appearance = cfg.appearance        # the coarse mask's own colour likelihood (seg.refine_inputs)
+    mcfg.appearance = cfg.appearance        # the coarse mask's own colour likelihood (seg_models.refine_inputs)
     validate = seg_validation(dev_paths, Path(cfg.cache_dir), coarse=coarse) if main else None
     batches = CoarseMasks(loader, coarse, cfg.perturb_coarse, mcfg.appearance)
     return Trainer(cfg, mcfg, batches, validate, loss_fn=seg_bce, best=("J/vprop+refine", "max"))

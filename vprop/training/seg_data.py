@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from vprop.errors import InputError
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
 from vprop.io.images import find_indexed_files, read_mask
 from vprop.tasks import color, seg
 from vprop.training.data import Clip, ColorPairs, edge_biased_crop, load_clip

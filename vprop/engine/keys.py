@@ -6,21 +6,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
 
-from vprop.errors import InputError
+from vprop.errors import InputError, UsageError
 from vprop.io.images import find_indexed_files
 
 
 def key_files(directory, interval: int | None, frame_count: int | None, suffixes) -> dict[int, Path]:
     """Key files by 0-based frame index. With ``interval``, keys at 0, K, 2K, ... must all exist."""
     found = find_indexed_files(directory, suffixes)
-    if frame_count is not None:
-        beyond = [i for i in found if i >= frame_count]
-        if beyond:
-            raise InputError(found[beyond[0]], f"key index {beyond[0]} is beyond the video's end "
-                                               f"({frame_count} frames, last index {frame_count - 1})")
+    check_key_indices(found, frame_count)
     if interval is not None:
         if interval < 1:
-            raise InputError(directory, "--interval must be at least 1")
+            raise UsageError("--interval", "must be at least 1")
         if frame_count is None:
             wanted = range(0, max(found) + 1, interval)
         else:
@@ -36,6 +32,18 @@ def key_files(directory, interval: int | None, frame_count: int | None, suffixes
                           "(without --interval every key is used)", stacklevel=2)
         return {i: found[i] for i in wanted}
     return found
+
+
+def check_key_indices(files: Mapping[int, Path], frame_count: int | None) -> Mapping[int, Path]:
+    """Before any work: every key's index is a frame of the video (when its frame count is known). Returns
+    ``files``."""
+    for index, path in sorted(files.items()):
+        if index < 0:
+            raise InputError(path, "negative frame index")
+        if frame_count is not None and index >= frame_count:
+            raise InputError(path, f"key index {index} is beyond the video's end "
+                                   f"({frame_count} frames, last index {frame_count - 1})")
+    return files
 
 
 class LazyKeys(Mapping):

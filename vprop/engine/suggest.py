@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from vprop.confidence import Report
+from vprop.engine.confidence import Report
 
 FLOOR = 1e-3    # step trusts are clipped here before their logarithm
 
 
 def step_costs(report: Report) -> np.ndarray:
     """(T,) float64: ``cost[s]`` is the trust lost (in -log) by the flow step from frame s-1 to frame s, the
-    report's ``step`` (``vprop.confidence.step_trust``); ``cost[0] = 0``."""
+    report's ``step`` (``vprop.engine.confidence.step_trust``); ``cost[0] = 0``."""
     costs = -np.log(np.clip([float(f["step"]) for f in report.frames], FLOOR, 1.0))
     costs[0] = 0.0
     return costs

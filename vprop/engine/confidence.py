@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from vprop.errors import InputError
-from vprop.flow import ChainedWarp
+from vprop.engine.flow import ChainedWarp
 from vprop.io.atomic import atomic_path
 from vprop.eval.report import caption as _label, plot, write_figure as _write_png
 

@@ -6,14 +6,14 @@ so memory grows with the key interval, never with the length of the video.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Iterable, Iterator, Protocol
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Protocol
 
 import cv2
 import numpy as np
 import torch
 
-from vprop.confidence import FrameConfidence, step_trust, trust_map
-from vprop.flow import ChainedWarp, FlowEstimator
+from vprop.engine.confidence import FrameConfidence, step_trust, trust_map
+from vprop.engine.flow import ChainedWarp, FlowEstimator
 from vprop.io.video import VideoFrame
 
 MODES = ("offline", "online")
@@ -24,6 +24,7 @@ class Task(Protocol):
     """What a task adds to the shared loop: its per-frame view, its network inputs and its output."""
 
     def prepare(self, rgb: np.ndarray) -> Any: ...                       # per-frame view (e.g. Lab)
+    def key(self, prepared: Any, data: Any) -> Any: ...    # a key from its data (e.g. a file's) and its own frame
     def gray(self, prepared: Any) -> np.ndarray: ...                    # uint8 luminance for optical flow
     def inputs(self, prepared: Any, key: Any, chain: ChainedWarp | None) -> tuple[np.ndarray, np.ndarray]: ...
     def key_output(self, prepared: Any, key: Any) -> np.ndarray: ...    # output property at a key frame
@@ -84,15 +85,17 @@ class Propagator:
         # Smooth so the blend has no seams along chain boundaries; keep a floor so weights never vanish.
         return cv2.GaussianBlur(chain.confidence(), (0, 0), 3) + 1e-3
 
-    def __call__(self, frames: Iterable[VideoFrame], keys: dict[int, Any],
-                 on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Collection[int] = ()
-                 ) -> Iterator[tuple[VideoFrame, Any]]:
-        """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data.
+    def __call__(self, frames: Iterable[VideoFrame], keys: Mapping[int, Any],
+                 on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Collection[int] = (),
+                 on_key: Callable[[int, Any], None] | None = None) -> Iterator[tuple[VideoFrame, Any]]:
+        """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data, read once
+        when the loop reaches that frame; ``Task.key`` turns it and the frame into the key.
 
         ``on_confidence``: called with every frame's ``FrameConfidence`` just before the frame is yielded.
-        ``cuts``: the frames that start a new shot (``vprop.shots``). Nothing crosses a cut: a frame takes keys
+        ``cuts``: the frames that start a new shot (``vprop.engine.shots``). Nothing crosses a cut: a frame takes keys
         (and flow) from its own shot only. A shot without a key is an error, or, with ``Settings.allow_missing``,
         the task's ``empty`` output (the caller checks this beforehand to name the shot).
+        ``on_key``: called with (index, key) as each key is built, before any frame propagated from it is yielded.
         """
         align, offline = self.s.align, self.s.mode == "offline" and bool(keys)
         key_order, cut_order = sorted(keys), sorted(c for c in cuts if c > 0)
@@ -130,7 +133,9 @@ class Propagator:
             if frame.index in keys:
                 self._forward(waiting, key, key_gray, key_index)
                 waiting = []
-                new_key = keys[frame.index]
+                new_key = self.task.key(prepared, keys[frame.index])
+                if on_key is not None:
+                    on_key(frame.index, new_key)
                 yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index, on_confidence)
                 pending = []
                 # key_gray only when confidence is reported: the forward pass's trust maps are built from it

@@ -1,0 +1,1 @@
+"""The frame loop and what it needs: flow chains, the key schedule, cuts, confidence."""

@@ -1,0 +1,90 @@
+"""HDR10 video: scene-linear frames as HEVC 10-bit, BT.2020, SMPTE ST 2084 PQ, with MaxCLL/MaxFALL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.reformatter import Colorspace, VideoReformatter
+
+from vprop.errors import InputError
+from vprop.io.atomic import atomic_path
+from vprop.io.images import read_exr
+from vprop.io.passthrough import StreamCopier, keep_video_tags
+from vprop.io.video import _SCALING, VideoFrame, VideoInfo, _video_stream, coded_orientation
+
+
+REFERENCE_WHITE_NITS = 203.0     # scene-linear 1.0 in HDR10 output (ITU-R BT.2408 reference white)
+
+
+_BT709_TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433],
+                             [0.0691, 0.9195, 0.0114],
+                             [0.0164, 0.0880, 0.8956]], np.float32)
+
+
+def pq_encode(nits: np.ndarray) -> np.ndarray:
+    """SMPTE ST 2084 inverse EOTF: absolute luminance in cd/m² -> non-linear signal 0..1."""
+    m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 4096 * 128, 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
+    y = np.clip(np.asarray(nits, np.float32) / 10000.0, 0.0, 1.0) ** m1
+    return ((c1 + c2 * y) / (1 + c3 * y)) ** m2
+
+
+def hdr10_nits(hdr: np.ndarray, white: float = REFERENCE_WHITE_NITS) -> np.ndarray:
+    """Scene-linear BT.709 RGB -> BT.2020 RGB in cd/m² (clipped to PQ's 10000)."""
+    return np.clip(np.asarray(hdr, np.float32) @ _BT709_TO_BT2020.T * white, 0.0, 10000.0)
+
+
+def light_levels(frames_nits) -> tuple[int, int]:
+    """(MaxCLL, MaxFALL) of CTA-861.3: brightest pixel and brightest frame average, on max(R, G, B)."""
+    cll = fall = 0.0
+    for nits in frames_nits:
+        peak = nits.max(-1)
+        cll, fall = max(cll, float(peak.max())), max(fall, float(peak.mean()))
+    return int(np.ceil(cll)), int(np.ceil(fall))
+
+
+def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source: VideoInfo,
+                white: float = REFERENCE_WHITE_NITS, crf: int = 18) -> Path:
+    """Encode EXR frames as HEVC 10-bit PQ / BT.2020 (``hvc1``) with MaxCLL/MaxFALL, the source's audio kept."""
+    output = Path(output)
+    if "libx265" not in av.codecs_available:
+        raise InputError(output, "HDR10 needs libx265, which this PyAV's FFmpeg does not include")
+    if output.suffix.lower() not in (".mp4", ".mov", ".mkv"):
+        raise InputError(output, "HDR10 output must be .mp4, .mov or .mkv")
+    cll, fall = light_levels(hdr10_nits(read_exr(p), white) for p in exr_paths)
+    params = ":".join([
+        "hdr-opt=1", "repeat-headers=1", "colorprim=bt2020", "transfer=smpte2084", "colormatrix=bt2020nc",
+        "range=limited", "master-display=G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1)",
+        f"max-cll={cll},{fall}", "log-level=error",
+    ])
+    width, height = source.stored_size   # sideways when rotated: the display matrix is copied
+    width, height = width + width % 2, height + height % 2
+    with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, av.open(str(source.path)) as src:
+        video = out.add_stream("libx265", rate=source.fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p10le"
+        video.codec_context.options = {"crf": str(crf), "x265-params": params}
+        video.codec_context.color_primaries, video.codec_context.color_trc = 9, 16     # BT.2020, SMPTE 2084
+        video.codec_context.colorspace, video.codec_context.color_range = 9, 1         # BT.2020 NCL, limited
+        if output.suffix.lower() != ".mkv":
+            video.codec_tag = "hvc1"     # what Apple players need to play HEVC in MP4/MOV
+        video.time_base = video.codec_context.time_base = source.time_base
+        keep_video_tags(_video_stream(src, source.path), video, source.display_matrix)
+        copier = StreamCopier(src, out)
+        reformatter, last = VideoReformatter(), None
+        for path, frame in zip(exr_paths, frames):
+            signal = coded_orientation(pq_encode(hdr10_nits(read_exr(path), white)), source.rotation)
+            pad = ((0, height - signal.shape[0]), (0, width - signal.shape[1]), (0, 0))
+            rgb48 = np.round(np.pad(signal, pad, mode="edge") * 65535).astype(np.uint16)
+            image = av.VideoFrame.from_ndarray(rgb48, format="rgb48le")
+            image = reformatter.reformat(image, format="yuv420p10le", dst_colorspace=Colorspace.BT2020,
+                                         dst_color_range=1, interpolation=_SCALING)
+            pts = frame.index if frame.pts is None else round(frame.pts * frame.time_base / source.time_base)
+            pts = pts if last is None or pts > last else last + 1
+            image.pts, image.time_base, last = pts, source.time_base, pts
+            for packet in video.encode(image):
+                out.mux(packet)
+            copier.copy_until(float(pts * source.time_base))
+        for packet in video.encode(None):
+            out.mux(packet)
+        copier.finish()
+    return output

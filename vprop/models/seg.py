@@ -1,0 +1,143 @@
+"""The segmentation networks around a one-object TPN: SEG(t) over every object (``PerObject``), SEG(t+s) with a
+spatial refiner (``Refined``), and the configs of both.
+
+A seg model propagates one object's soft mask (``property_channels=1``); these wrappers fold a video's objects
+into the batch. The per-frame conversions (network inputs, labels) are the task's: ``vprop.tasks.seg``.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from vprop.errors import UsageError
+from vprop.models.tpn import TPNConfig
+from vprop.tasks.seg import SegKey, colour_likelihood, guidance_channels
+
+
+def seg_config(aligned: bool = True, **architecture) -> TPNConfig:
+    """The TPNConfig of a segmentation model (one property channel: one object's soft mask)."""
+    extra = {"aligned": aligned, **architecture.pop("extra", {})}
+    return TPNConfig(task="seg", guidance_channels=guidance_channels(aligned), property_channels=1,
+                     extra=extra, **architecture)
+
+
+# SEG(t+s): a spatial propagation network (Liu et al., NIPS 2017) refining each coarse mask under the guidance
+# of the target frame alone. It is a TPN whose two "frames" are one: the same engine, spatial not temporal.
+REFINE_GUIDANCE_CHANNELS = 4        # target RGB and the coarse mask to refine
+
+
+def refine_config(**architecture) -> TPNConfig:
+    """The TPNConfig of a SEG(t+s) refinement SPN (one channel in, one out; the residual decoder keeps the
+    coarse mask where the gate stays closed, so an untrained refiner changes nothing). ``appearance=True``: the
+    property also carries the coarse mask's colour likelihood (see ``refine_inputs``)."""
+    architecture.setdefault("decoder", "residual")
+    return TPNConfig(task="seg-refine", guidance_channels=REFINE_GUIDANCE_CHANNELS, property_channels=1,
+                     **architecture)
+
+
+def target_rgb(guidance: torch.Tensor, aligned: bool) -> torch.Tensor:
+    """The target frame's RGB inside a SEG(t) guidance batch (aligned: channels 0-2; plain: 3-5)."""
+    return guidance[:, :3] if aligned else guidance[:, 3:6]
+
+
+def working_short_side(model: torch.nn.Module) -> int | None:
+    """The short side a model was trained at (the shipped ones: 240), the size to segment at; None: no model."""
+    cfg = getattr(model, "cfg", None)
+    return int(cfg.extra.get("short_side", 240)) if cfg is not None else None
+
+
+def key_inputs(model: torch.nn.Module) -> tuple[bool, bool]:
+    """(unaligned_key, appearance): which extra channel groups the model's property input carries beside the
+    aligned masks (see ``model_inputs``)."""
+    cfg = getattr(model, "cfg", None)
+    return (bool(cfg is not None and cfg.unaligned_key), bool(cfg is not None and cfg.appearance))
+
+
+class PerObject(torch.nn.Module):
+    """Runs a one-channel model on every object channel of a (B, P, H, W) property, one guidance run per frame
+    (a model that takes more key inputs gets (B, kP, H, W): the aligned masks, then the key's own, then the
+    colour likelihoods, as ``model_inputs`` lays them out)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.cfg = getattr(model, "cfg", None)
+
+    def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = prop.shape
+        k = self.cfg.property_groups if self.cfg is not None else 1
+        p = c // k
+        if p == 0:
+            return prop[:, :0]
+        flat = prop.reshape(b, k, p, h, w).transpose(1, 2).reshape(b * p, k, h, w)
+        if hasattr(self.model, "gates"):      # a SwitchableTPN: share the guidance network over the objects
+            gates, features = self.model.gates(guidance)
+            out = self.model._run(flat, gates.repeat_interleave(p, 0), features.repeat_interleave(p, 0), (h, w))
+        else:
+            out = self.model(guidance.repeat_interleave(p, 0), flat)
+        return out.reshape(b, p, h, w)
+
+
+def colour_snap(mask: np.ndarray, likelihood: np.ndarray, radius: int | None = None) -> np.ndarray:
+    """``mask`` (H, W) with the band within ``radius`` pixels of its boundary (default 3 at short side 240)
+    re-decided by ``likelihood`` (H, W): where the object's colours say the edge really is."""
+    radius = max(1, round(min(mask.shape) / 80)) if radius is None else radius
+    inside = (mask > 0.5).astype(np.uint8)
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    band = cv2.dilate(inside, kernel) != cv2.erode(inside, kernel)
+    return np.where(band, likelihood, mask).astype(np.float32)
+
+
+def refine_inputs(rgb: torch.Tensor, coarse: torch.Tensor, appearance: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """SEG(t+s) inputs (guidance, property) for coarse masks (N, 1, H, W) of frames ``rgb`` (N, 3, H, W).
+
+    The guidance is the frame and the coarse mask. With ``appearance`` the refiner starts from the mask snapped
+    to the frame's own colours (``colour_snap`` by the ``colour_likelihood`` of what the mask holds in this
+    very frame), and the property carries that likelihood too. SEG(t)'s edges come from a low-resolution
+    correction and miss the object's by a few pixels; the object's colours in the frame itself say where the
+    edge is, and follow the object as its look changes, which the key's colours do not (the band's width was
+    chosen on training videos; the model card has the dev numbers).
+    """
+    guidance = torch.cat([rgb, coarse], 1)
+    if not appearance:
+        return guidance, coarse
+    frames = rgb.detach().permute(0, 2, 3, 1).float().cpu().numpy()
+    masks = coarse.detach().float().cpu().numpy()[:, 0]
+    like = np.stack([colour_likelihood(SegKey(f, m[None]), f)[0] for f, m in zip(frames, masks)])
+    snapped = np.stack([colour_snap(m, c) for m, c in zip(masks, like)])
+    prop = np.stack([snapped, like], 1)
+    return guidance, torch.from_numpy(prop).to(coarse)
+
+
+class Refined(torch.nn.Module):
+    """SEG(t+s): the per-object SEG(t) output refined, object by object, by a spatial propagation network
+    guided by the target frame. Key frames never pass through it, so a key's own mask stays exact."""
+
+    def __init__(self, coarse: PerObject, refiner: torch.nn.Module):
+        super().__init__()
+        self.coarse, self.refiner = coarse, refiner
+        self.cfg = coarse.cfg
+        self.aligned = coarse.cfg is None or coarse.cfg.extra.get("aligned", True)
+        self.appearance = bool(getattr(refiner, "cfg", None) is not None and refiner.cfg.appearance)
+
+    def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
+        probs = self.coarse(guidance, prop).clamp(0.0, 1.0)
+        b, p, h, w = probs.shape
+        if p == 0:
+            return probs
+        rgb = target_rgb(guidance, self.aligned).repeat_interleave(p, 0)
+        inputs = refine_inputs(rgb, probs.reshape(b * p, 1, h, w), self.appearance)
+        return self.refiner(*inputs).reshape(b, p, h, w)
+
+
+def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None) -> torch.nn.Module:
+    """SEG(t) over every object channel; with a ``refiner``, SEG(t+s). Already wrapped models pass as they are."""
+    if isinstance(model, (PerObject, Refined)):
+        return model
+    cfg = getattr(model, "cfg", None)
+    if cfg is not None and cfg.property_channels != 1:
+        raise UsageError(cfg.task, f"a segmentation model propagates one object at a time "
+                                   f"(property_channels=1), these weights have {cfg.property_channels}")
+    net = PerObject(model)
+    return Refined(net, refiner) if refiner is not None else net
