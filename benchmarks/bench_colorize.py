@@ -29,7 +29,7 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None) -> None:
     from vprop.engine.flow import ChainedWarp, FlowEstimator
     from vprop.engine.keys import LazyKeys, key_files
     from vprop.engine.propagator import Propagator, Settings
-    from vprop.evaluate import Passthrough
+    from vprop.eval.baselines import Passthrough
     from vprop.io.keyframes import load_color_key
     from vprop.io.video import VideoWriter, probe, read_frames
     from vprop.models.hub import load_model

@@ -9,8 +9,9 @@ from support.seg_media import SIZE, save_palette, square_frame, square_labels
 from vprop.engine.masks import propagate_masks
 from vprop.engine.propagator import Settings
 from vprop.errors import InputError
-from vprop.evaluate import Passthrough
-from vprop.evaluate_seg import evaluate_seg, jaccard, seg_methods
+from vprop.eval.baselines import Passthrough
+from vprop.eval.metrics import jaccard
+from vprop.eval.seg import evaluate_seg, seg_methods
 from vprop.io.images import DAVIS_PALETTE, read_mask
 from vprop.io.preview import overlay
 from vprop.io.keyframes import parse_mask_option
