@@ -38,7 +38,7 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
     from vprop.engine.keys import key_files
     from vprop.engine.propagator import Propagator, Settings
     from vprop.engine.working import working_short_side, working_size
-    from vprop.evaluate import Passthrough
+    from vprop.eval.baselines import Passthrough
     from vprop.io.images import read_rgb
     from vprop.io.video import VideoFrame, probe, read_frames
     from vprop.models.hub import load_model

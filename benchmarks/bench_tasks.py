@@ -36,7 +36,7 @@ def rate(run, frames: int) -> float:
 def bench_seg(frames) -> None:
     from vprop.engine.masks import propagate_masks
     from vprop.engine.propagator import Settings
-    from vprop.evaluate import Passthrough
+    from vprop.eval.baselines import Passthrough
     from vprop.io.images import read_mask
     from vprop.models.hub import load_model
 
@@ -60,7 +60,7 @@ def bench_seg(frames) -> None:
 
 def bench_hdr(frames) -> None:
     from vprop.engine.propagator import Propagator, Settings
-    from vprop.evaluate import Passthrough
+    from vprop.eval.baselines import Passthrough
     from vprop.models.hub import load_model
     from vprop.tasks import hdr
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vprop.evaluate import color_methods, evaluate_color, resized_frames
+from vprop.eval.baselines import resized_frames
+from vprop.eval.color import color_methods, evaluate_color
 from vprop.models.hub import load_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vprop.evaluate_hdr import HDRClip, evaluate_hdr, hdr_methods
-from vprop.hdr_clips import CameraPath, clip_frames
+from vprop.eval.hdr import HDRClip, evaluate_hdr, hdr_methods
 from vprop.models.hub import load_model
 from vprop.training.hdr_data import load_panorama, random_path
 from vprop.training.run import HDR_DEV
+from vprop.training.synthetic_hdr import CameraPath, clip_frames
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr-panoramas"
 

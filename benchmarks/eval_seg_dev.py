@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vprop.evaluate import resized_frames
-from vprop.evaluate_seg import evaluate_seg, seg_methods
+from vprop.eval.baselines import resized_frames
+from vprop.eval.seg import evaluate_seg, seg_methods
 from vprop.models.hub import load_model
 from vprop.training.run import SEG_DEV
 

@@ -24,8 +24,9 @@ from vprop.engine.masks import propagate_masks
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.suggest import suggest_keys
 from vprop.engine.working import working_short_side
-from vprop.evaluate import psnr, resized_frames
-from vprop.evaluate_seg import jaccard, load_truth
+from vprop.eval.baselines import resized_frames
+from vprop.eval.metrics import jaccard, psnr
+from vprop.eval.seg import load_truth
 from vprop.models.hub import load_model
 from vprop.tasks import seg
 from vprop.tasks.color import ColorTask

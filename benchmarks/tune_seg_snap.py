@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from vprop.engine.propagator import Settings
-from vprop.evaluate import resized_frames
-from vprop.evaluate_seg import evaluate_seg
+from vprop.eval.baselines import resized_frames
+from vprop.eval.seg import evaluate_seg
 from vprop.models import seg as seg_models
 from vprop.models.hub import load_model
 from vprop.tasks import seg

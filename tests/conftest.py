@@ -103,7 +103,7 @@ def panorama():
 @pytest.fixture(scope="session")
 def hdr_clip(tmp_path_factory, panorama):
     """(ldr.mp4, hdr/ frames) of 12 frames 64x48, and a keys folder with the HDR of frames 0 and 6."""
-    from vprop.hdr_clips import CameraPath, write_clip
+    from vprop.training.synthetic_hdr import CameraPath, write_clip
 
     root = tmp_path_factory.mktemp("clip")
     path = CameraPath(frames=12, size=(64, 48), pan=(1.5, 0.2), zoom=0.004, rotate=0.2, scale=1.0)

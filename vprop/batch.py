@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 import cv2
 import torch
 
-from vprop.errors import InputError, UsageError
+from vprop.errors import InputError, UsageError, UserError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import find_indexed_files
 from vprop.io.video import probe
@@ -278,7 +278,7 @@ class Worker:
                         self.task.run(job, str(tmp), self.model, self.device, on_frame)
                 else:
                     self.task.run(job, job.output, self.model, self.device, on_frame)
-            except InputError as e:
+            except UserError as e:
                 status, error = "failed", str(e)
             except Exception as e:   # a bug or a library's own error: one line here, the traceback in the log
                 status, error, trace = "failed", f"{job.video}: {type(e).__name__}: {e}".splitlines()[0], \

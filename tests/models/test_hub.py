@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from vprop.errors import InputError
+from vprop.errors import InputError, UsageError
 from vprop.models.hub import fetch_hf, load_model, parse_hf_uri, resolve_weights, sha256
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -28,7 +28,7 @@ def prepare_cache(cache, repo_id, filename, source, commit=COMMIT):
 def test_parse_hf_uri():
     assert parse_hf_uri("hf://org/repo/w.safetensors") == ("org/repo", "w.safetensors", None)
     assert parse_hf_uri("hf://org/repo@v1.0/sub/w.safetensors") == ("org/repo", "sub/w.safetensors", "v1.0")
-    with pytest.raises(InputError, match=r"^hf://org: expected hf://ORG/REPO\[@REVISION\]/FILE$"):
+    with pytest.raises(UsageError, match=r"^hf://org: expected hf://ORG/REPO\[@REVISION\]/FILE$"):
         parse_hf_uri("hf://org")
 
 
@@ -45,14 +45,14 @@ def test_offline_hub_load_from_cache(tmp_path, monkeypatch, tiny_color_weights):
 
 def test_offline_hub_missing_file_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(InputError, match="not in the local Hugging Face cache"):
+    with pytest.raises(UsageError, match="not in the local Hugging Face cache"):
         fetch_hf("hf://vprop/absent/color.safetensors", cache_dir=tmp_path)
 
 
 def test_sha256_mismatch_is_refused(tmp_path, monkeypatch, tiny_color_weights):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     prepare_cache(tmp_path, "vprop/tiny", "color.safetensors", tiny_color_weights)
-    with pytest.raises(InputError, match="sha256"):
+    with pytest.raises(UsageError, match="sha256"):
         fetch_hf("hf://vprop/tiny/color.safetensors", cache_dir=tmp_path, expected_sha256="0" * 64)
 
 
@@ -62,7 +62,7 @@ def test_a_cached_file_changed_since_download_is_refused(tmp_path, monkeypatch, 
     data = bytearray(blob.read_bytes())
     data[-1] ^= 1
     blob.write_bytes(bytes(data))
-    with pytest.raises(InputError, match=f"hf://vprop/tiny/color.safetensors: sha256 mismatch: expected {blob.name}"):
+    with pytest.raises(UsageError, match=f"hf://vprop/tiny/color.safetensors: sha256 mismatch: expected {blob.name}"):
         load_model("color", "hf://vprop/tiny/color.safetensors", cache_dir=tmp_path)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vprop.errors import InputError
+from vprop.errors import InputError, UsageError
 from vprop.models import hub, registry
 from vprop.models.hub import load_model, sha256, shipped_weights
 from vprop.models.registry import SHIPPED, shipped_dir
@@ -43,7 +43,7 @@ def test_a_changed_shipped_file_is_refused_in_one_line(tmp_path, monkeypatch):
 
 
 def test_an_unknown_task_has_no_shipped_weights():
-    with pytest.raises(InputError, match="known tasks: color, hdr, seg, seg-refine"):
+    with pytest.raises(UsageError, match="known tasks: color, hdr, seg, seg-refine"):
         shipped_weights("depth")
 
 

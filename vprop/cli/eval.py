@@ -1,15 +1,18 @@
+"""`vprop eval color|seg|hdr`: vprop beside the baselines on ground truth, one table (and JSON) per run."""
 import json
 
 import click
-import numpy as np
 
 from vprop.cli._console import stderr, user_errors
 from vprop.cli._options import resolve_device
-from vprop.evaluate import color_methods, evaluate_color, resized_frames
+from vprop.engine.propagator import MODES
+from vprop.eval.baselines import resized_frames
+from vprop.eval.color import color_methods, evaluate_color
+from vprop.eval.metrics import cdc
+from vprop.eval.report import color_report
 from vprop.io.video import probe
 from vprop.models.hub import load_model
-from vprop.engine.propagator import MODES
-from vprop.report import color_report
+from vprop.tasks.hdr import BLEND_RULES
 
 
 @click.group("eval")
@@ -17,27 +20,55 @@ def eval_group():
     """Measure vprop against the baselines on ground truth."""
 
 
+def intervals_options(example: str):
+    """--interval K [K ...] (also --interval K --interval K; ``example`` shows it), and --mode, offline first."""
+    return _apply(click.option("--interval", "intervals", type=click.IntRange(2), multiple=True,
+                               help=f"Key interval(s): --interval {example} (default 10 20 30 40)."),
+                  click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar=""),
+                  click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True))
+
+
+def all_intervals(intervals, more_intervals) -> list[int]:
+    return list(intervals) + list(more_intervals) or [10, 20, 30, 40]
+
+
+def measure_options(report_help: str):
+    """--frames, --json, --report (``report_help`` says what it writes), --weights, --device, --batch-size, -q."""
+    return _apply(click.option("--frames", "limit", type=click.IntRange(2), default=None,
+                               help="Only the first N frames."),
+                  click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None),
+                  click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str),
+                               default=None, help=report_help),
+                  click.option("--weights", default=None),
+                  click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto"),
+                  click.option("--batch-size", type=click.IntRange(1), default=4),
+                  click.option("--quiet", "-q", is_flag=True))
+
+
+def _apply(*decorators):
+    """One decorator that applies ``decorators`` so the options list in the order given."""
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
 @eval_group.command("color")
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--interval", "intervals", type=click.IntRange(2), multiple=True,
-              help="Key interval(s): --interval 10 20 30 40 (default 10 20 30 40).")
-@click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar="")
-@click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True)
+@intervals_options("10 20 30 40")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames so their short side is this (faster; default: native size).")
-@click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Write a PNG strip of sample frames and a plot of PSNR against key distance.")
-@click.option("--weights", default=None)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--batch-size", type=click.IntRange(1), default=4)
-@click.option("--quiet", "-q", is_flag=True)
+@measure_options("Write a PNG strip of sample frames and a plot of PSNR against key distance.")
 def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_path, report_dir, weights,
                device, batch_size, quiet):
-    """Colour VIDEO's own gray version from every K-th frame; PSNR/RMSE in RGB beside copy and optical flow."""
+    """Colour VIDEO's own gray version from every K-th frame; PSNR/RMSE in RGB beside copy and optical flow.
+
+    CDC: flicker, the Jensen-Shannon divergence of the R, G, B histograms of frames 1, 2 and 4 apart (Lei &
+    Chen, CVPR 2019), for each output and for VIDEO itself; lower is steadier.
+    """
     device = resolve_device(device)
-    intervals = list(intervals) + list(more_intervals) or [10, 20, 30, 40]
+    intervals = all_intervals(intervals, more_intervals)
     with user_errors(quiet):
         probe(video)
         model, meta = load_model("color", weights, device)
@@ -48,26 +79,21 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
                 stderr.print(f"K = {k} ...")
             keep = {k // 2, k - 1, k + k // 2} if report_dir else set()
             scores = evaluate_color(frames, k, color_methods(model, mode, device, batch_size), keep)
-            table[k] = {name: {"psnr": s.psnr, "rmse": s.rmse, "frames": len(s.mse),
-                               "psnr_by_distance": _by_distance(s)} for name, s in scores.items()}
+            table[k] = {name: {"psnr": s.psnr, "rmse": s.rmse, "cdc": s.cdc, "frames": len(s.mse),
+                               "psnr_by_distance": s.psnr_by_distance()} for name, s in scores.items()}
             if report_dir:
                 color_report(report_dir, k, frames, scores)
+        truth_cdc = cdc(f.rgb for f in frames())
         names = list(next(iter(table.values())))
-        click.echo(f"{'K':>4} " + " ".join(f"{n + ' PSNR':>17} {'RMSE':>6}" for n in names))
+        click.echo(f"{'K':>4} " + " ".join(f"{n + ' PSNR':>17} {'RMSE':>6} {'CDC':>8}" for n in names))
         for k, row in table.items():
-            click.echo(f"{k:>4} " + " ".join(f"{row[n]['psnr']:17.2f} {row[n]['rmse']:6.2f}" for n in names))
+            click.echo(f"{k:>4} " + " ".join(f"{row[n]['psnr']:17.2f} {row[n]['rmse']:6.2f} {row[n]['cdc']:8.5f}"
+                                             for n in names))
+        click.echo(f"ground truth CDC {truth_cdc:.5f}")
         if json_path:
             with open(json_path, "w") as f:
                 json.dump({"video": video, "mode": mode, "short_side": short_side, "weights": meta,
-                           "results": table}, f, indent=1)
-
-
-def _by_distance(scores) -> dict[int, float]:
-    out = {}
-    for d in sorted(set(scores.distance)):
-        mses = [m for m, dd in zip(scores.mse, scores.distance) if dd == d]
-        out[d] = float(np.mean([10 * np.log10(255**2 / max(m, 1e-10)) for m in mses]))
-    return out
+                           "truth_cdc": truth_cdc, "results": table}, f, indent=1)
 
 
 @eval_group.command("seg")
@@ -80,18 +106,11 @@ def _by_distance(scores) -> dict[int, float]:
 @click.option("--refine-weights", default=None, help="SEG(t+s) refiner weights (default: the shipped ones).")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames (and masks, nearest) so their short side is this.")
-@click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-              help="Write a PNG strip of the worst frames and a plot of J per frame.")
-@click.option("--weights", default=None)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--batch-size", type=click.IntRange(1), default=4)
-@click.option("--quiet", "-q", is_flag=True)
+@measure_options("Write a PNG strip of the worst frames and a plot of J per frame.")
 def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, limit, json_path, report_dir,
              weights, device, batch_size, quiet):
     """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
-    from vprop.evaluate_seg import evaluate_seg, load_truth, seg_methods, seg_report
+    from vprop.eval.seg import evaluate_seg, load_truth, seg_methods, seg_report
 
     device = resolve_device(device)
     if chain and mode == "offline":      # as `vprop segment`: the chained protocol has no backward pass
@@ -119,6 +138,49 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, 
                                        for name, s in scores.items()}}, f, indent=1)
 
 
-from vprop.cli.hdr import eval_hdr_command  # noqa: E402
 
-eval_hdr = eval_hdr_command(eval_group)
+@eval_group.command("hdr")
+@click.argument("gt_dir", type=click.Path(path_type=str))
+@intervals_options("10 20")
+@click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
+              help="How the blended figures combine estimate and LDR (see vprop hdr --help).")
+@click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
+              help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")
+@click.option("--exposure", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="LDR exposure (default: about 10% of the pixels saturate).")
+@measure_options("Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
+def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir,
+             weights, device, batch_size, quiet):
+    """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
+    from vprop.eval.hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
+    from vprop.tasks.hdr import curve_for
+
+    device = resolve_device(device)
+    intervals = all_intervals(intervals, more_intervals)
+    with user_errors(quiet):
+        curve = curve_for(gamma)
+        clip = load_clip(gt_dir, curve, exposure, limit=limit)
+        model, meta = load_model("hdr", weights, device)
+        log_mean = float(model.cfg.extra.get("log_mean", 0.0))
+        table = {}
+        for k in intervals:
+            if not quiet:
+                stderr.print(f"K = {k} ...")
+            keep = {k // 2, k - 1, k + k // 2} & set(range(len(clip.hdr))) if report_dir else set()
+            scores = evaluate_hdr(clip, k, hdr_methods(model, mode, device, batch_size), log_mean, curve,
+                                  keep - set(range(0, len(clip.hdr), k)), rule=blend_rule)
+            table[k] = {name: {"rmse": s.rmse, "rmse_blended": s.rmse_blended, "frames": len(s.raw)}
+                        for name, s in scores.items()}
+            if report_dir:
+                hdr_report(report_dir, k, clip, scores)
+        names = list(next(iter(table.values())))
+        click.echo("log RMSE, log(H + 0.01), over the non-key frames (raw / with LDR blending)")
+        click.echo(f"{'K':>4} " + " ".join(f"{n:>25}" for n in names))
+        for k, row in table.items():
+            cells = [f"{row[n]['rmse']:.4f} / {row[n]['rmse_blended']:.4f}" for n in names]
+            click.echo(f"{k:>4} " + " ".join(f"{c:>25}" for c in cells))
+        if json_path:
+            with open(json_path, "w") as f:
+                json.dump({"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
+                           "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
+                           "results": table}, f, indent=1)

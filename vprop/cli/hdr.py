@@ -1,8 +1,6 @@
-import json
-
 import click
 
-from vprop.cli._console import run_over_video, stderr, user_errors
+from vprop.cli._console import run_over_video, user_errors
 from vprop.cli._options import common, key_schedule, report_option, resolve_device, shots_option, span_options
 from vprop.engine.propagator import MODES
 from vprop.pipelines.resume import finished_frames
@@ -84,66 +82,3 @@ def hdr_merge_command(brackets, output, quiet):
         path = hdr_merge(brackets, output)
         if not quiet:
             click.echo(f"wrote {path}", err=True)
-
-
-def eval_hdr_command(group):
-    """Adds `eval hdr` to the eval group."""
-
-    @group.command("hdr")
-    @click.argument("gt_dir", type=click.Path(path_type=str))
-    @click.option("--interval", "intervals", type=click.IntRange(2), multiple=True,
-                  help="Key interval(s): --interval 10 20 (default 10 20 30 40).")
-    @click.argument("more_intervals", nargs=-1, type=click.IntRange(2), metavar="")
-    @click.option("--mode", type=click.Choice(MODES), default="offline", show_default=True)
-    @click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
-                  help="How the blended figures combine estimate and LDR (see vprop hdr --help).")
-    @click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
-                  help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")
-    @click.option("--exposure", type=click.FloatRange(min=0, min_open=True), default=None,
-                  help="LDR exposure (default: about 10% of the pixels saturate).")
-    @click.option("--frames", "limit", type=click.IntRange(2), default=None, help="Only the first N frames.")
-    @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=str), default=None)
-    @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=str), default=None,
-                  help="Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
-    @click.option("--weights", default=None)
-    @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-    @click.option("--batch-size", type=click.IntRange(1), default=4)
-    @click.option("--quiet", "-q", is_flag=True)
-    def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir,
-                 weights, device, batch_size, quiet):
-        """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
-        from vprop.evaluate_hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
-        from vprop.models.hub import load_model
-        from vprop.tasks.hdr import curve_for
-
-        device = resolve_device(device)
-        intervals = list(intervals) + list(more_intervals) or [10, 20, 30, 40]
-        with user_errors(quiet):
-            curve = curve_for(gamma)
-            clip = load_clip(gt_dir, curve, exposure, limit=limit)
-            model, meta = load_model("hdr", weights, device)
-            log_mean = float(model.cfg.extra.get("log_mean", 0.0))
-            table = {}
-            for k in intervals:
-                if not quiet:
-                    stderr.print(f"K = {k} ...")
-                keep = {k // 2, k - 1, k + k // 2} & set(range(len(clip.hdr))) if report_dir else set()
-                scores = evaluate_hdr(clip, k, hdr_methods(model, mode, device, batch_size), log_mean, curve,
-                                      keep - set(range(0, len(clip.hdr), k)), rule=blend_rule)
-                table[k] = {name: {"rmse": s.rmse, "rmse_blended": s.rmse_blended, "frames": len(s.raw)}
-                            for name, s in scores.items()}
-                if report_dir:
-                    hdr_report(report_dir, k, clip, scores)
-            names = list(next(iter(table.values())))
-            click.echo("log RMSE, log(H + 0.01), over the non-key frames (raw / with LDR blending)")
-            click.echo(f"{'K':>4} " + " ".join(f"{n:>25}" for n in names))
-            for k, row in table.items():
-                cells = [f"{row[n]['rmse']:.4f} / {row[n]['rmse_blended']:.4f}" for n in names]
-                click.echo(f"{k:>4} " + " ".join(f"{c:>25}" for c in cells))
-            if json_path:
-                with open(json_path, "w") as f:
-                    json.dump({"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
-                               "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
-                               "results": table}, f, indent=1)
-
-    return eval_hdr

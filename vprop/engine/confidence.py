@@ -21,7 +21,7 @@ import numpy as np
 from vprop.errors import InputError
 from vprop.engine.flow import ChainedWarp
 from vprop.io.atomic import atomic_path
-from vprop.report import _label, _write_png, plot
+from vprop.eval.report import caption, plot, write_figure
 
 REPORT_FILE = "confidence.json"
 # Mean absolute difference (0..1 of the gray range) at which the aligned key's look counts as 1/e agreement:
@@ -154,10 +154,10 @@ class ConfidenceReport:
         with atomic_path(self.directory, directory=True) as tmp:
             (tmp / REPORT_FILE).write_text(json.dumps(payload, indent=1))
             (tmp / "confidence.csv").write_text(_csv(payload["frames"]))
-            _write_png(tmp / "confidence.png", self._plot(keys, worst))
+            write_figure(tmp / "confidence.png", self._plot(keys, worst))
             for index in worst:
                 if index in self._pictures:
-                    _write_png(tmp / f"least-confident-{index:05d}.png", self._side_by_side(index))
+                    write_figure(tmp / f"least-confident-{index:05d}.png", self._side_by_side(index))
         return self.directory
 
     def _plot(self, keys: list[int], worst: list[int]) -> np.ndarray:
@@ -172,8 +172,8 @@ class ConfidenceReport:
         trust = cv2.resize(self._maps[index], (w, h), interpolation=cv2.INTER_LINEAR)
         heat = cv2.applyColorMap(np.clip(trust * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
         confidence = next(r.confidence for r in self.rows if r.index == index)
-        cells = [_label(rgb, f"frame {index}: confidence {confidence:.2f}"),
-                 _label(cv2.cvtColor(heat, cv2.COLOR_BGR2RGB), "trust (dark: propagation lost)")]
+        cells = [caption(rgb, f"frame {index}: confidence {confidence:.2f}"),
+                 caption(cv2.cvtColor(heat, cv2.COLOR_BGR2RGB), "trust (dark: propagation lost)")]
         return cv2.cvtColor(np.hstack(cells), cv2.COLOR_RGB2BGR)
 
 

@@ -34,7 +34,7 @@ _UNSET = {0, 2, 3}  # reserved / unspecified / reserved in the primaries and trc
 
 @dataclass
 class VideoInfo:
-    path: Path
+    path: Path | None  # None: a video made from nothing (``new_video``), with no source to copy streams from
     width: int  # as displayed, i.e. after rotation
     height: int
     fps: Fraction  # average frame rate
@@ -91,6 +91,15 @@ def probe(path) -> VideoInfo:
             colorspace=int(first.colorspace),
             color_range=int(first.color_range),
         )
+
+
+def new_video(width: int, height: int, fps) -> VideoInfo:
+    """What ``VideoWriter`` needs to write a video made from nothing (synthetic clips): untagged colour (so
+    written as BT.709), no rotation, no audio."""
+    fps = Fraction(fps)
+    return VideoInfo(path=None, width=width, height=height, fps=fps, frame_count=None, time_base=1 / fps,
+                     rotation=0, display_matrix=None, has_audio=False, codec="", color_primaries=2, color_trc=2,
+                     colorspace=2, color_range=0)
 
 
 def read_frames(path, start: int = 0, stop: int | None = None,
@@ -256,7 +265,7 @@ class VideoWriter:
                 raise ValueError("a directory of frames is not written in chunks")
             self.path = Path(chunk)
         self.packet_times: list[tuple[int, int | None]] = []
-        check_output(self.path, Path(source.path))
+        check_output(self.path, None if source.path is None else Path(source.path))
         # Stored as the source stored it (display matrix copied), so sideways when rotated.
         width, height = source.stored_size
         # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
@@ -269,7 +278,7 @@ class VideoWriter:
             self._tmp = stack.enter_context(atomic_path(self.path, directory=self.kind == "png"))
             if self.kind != "png":
                 self._out = stack.enter_context(av.open(str(self._tmp), "w"))
-                self._src = None if self.chunk else stack.enter_context(_open(Path(self.source.path)))
+                self._src = None if self.chunk or self.source.path is None else stack.enter_context(_open(Path(self.source.path)))
                 self._add_streams()
             self._stack = stack.pop_all()
         return self
@@ -449,10 +458,10 @@ def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str
                            "(use .mp4, .mov, .mkv or a directory ending in /)")
 
 
-def check_output(path: Path, source: Path):
-    """Refuse to overwrite the input; make the output's folder, which must be writable."""
-    if path.resolve() == source.resolve() or (
-            path.exists() and source.exists() and os.path.samefile(path, source)):
+def check_output(path: Path, source: Path | None):
+    """Refuse to overwrite the input (if any); make the output's folder, which must be writable."""
+    if source is not None and (path.resolve() == source.resolve() or (
+            path.exists() and source.exists() and os.path.samefile(path, source))):
         raise InputError(path, "output would overwrite the input video")
     folder = path.parent
     try:

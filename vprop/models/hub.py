@@ -18,7 +18,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from vprop.errors import InputError
+from vprop.errors import InputError, UsageError
 from vprop.models.registry import SHIPPED, shipped_dir
 from vprop.models.tpn import SwitchableTPN, TPNConfig
 
@@ -74,17 +74,19 @@ def sha256(path: Path) -> str:
 
 
 def check_sha256(path: Path, expected: str, name: str | None = None) -> Path:
-    """``path`` itself if its content has the digest ``expected``, else a one-line error naming ``name``."""
+    """``path`` itself if its content has the digest ``expected``, else a one-line error naming ``name`` (the URI
+    it came from) or else ``path``."""
     actual = sha256(path)
     if actual != expected:
-        raise InputError(name or path, f"sha256 mismatch: expected {expected}, got {actual} (damaged or replaced)")
+        problem = f"sha256 mismatch: expected {expected}, got {actual} (damaged or replaced)"
+        raise UsageError(name, problem) if name else InputError(path, problem)
     return path
 
 
 def shipped_weights(task: str) -> Path:
     """The file shipped for ``task``, checked against the registry's sha256."""
     if task not in SHIPPED:
-        raise InputError(task, f"no shipped weights; known tasks: {', '.join(sorted(SHIPPED))}")
+        raise UsageError(task, f"no shipped weights; known tasks: {', '.join(sorted(SHIPPED))}")
     path = shipped_dir() / SHIPPED[task].file
     if not path.is_file():
         raise InputError(path, "shipped weights file missing: the installation is incomplete, reinstall vprop")
@@ -103,7 +105,7 @@ def parse_hf_uri(uri: str) -> tuple[str, str, str | None]:
     rest = uri[len("hf://"):]
     parts = rest.split("/")
     if len(parts) < 3 or not all(parts):
-        raise InputError(uri, "expected hf://ORG/REPO[@REVISION]/FILE")
+        raise UsageError(uri, "expected hf://ORG/REPO[@REVISION]/FILE")
     org, repo, filename = parts[0], parts[1], "/".join(parts[2:])
     revision = None
     if "@" in repo:
@@ -122,10 +124,10 @@ def fetch_hf(uri: str, cache_dir: Path | None = None, expected_sha256: str | Non
     try:
         local = Path(hf_hub_download(repo_id, filename, revision=revision, cache_dir=cache_dir))
     except LocalEntryNotFoundError:
-        raise InputError(uri, "not in the local Hugging Face cache and the hub cannot be reached "
+        raise UsageError(uri, "not in the local Hugging Face cache and the hub cannot be reached "
                               "(offline?); download it once with network access") from None
     except Exception as e:
-        raise InputError(uri, f"cannot fetch from the Hugging Face Hub ({type(e).__name__}: {e})") from None
+        raise UsageError(uri, f"cannot fetch from the Hugging Face Hub ({type(e).__name__}: {e})") from None
     recorded = hub_sha256(local)
     if recorded is None and expected_sha256 is None:
         log.warning("%s: the cache holds no sha256 for this file (not an LFS file, or a cache without "
@@ -146,5 +148,8 @@ def load_model(task: str, weights: str | None = None, device: str = "cpu", cache
     """The model for ``task``: explicit weights (path or hf:// URI) or the shipped default."""
     model, meta = load_weights_file(resolve_weights(task, weights, cache_dir), device)
     if model.cfg.task != task:
-        raise InputError(weights or task, f"weights are for task {model.cfg.task!r}, not {task!r}")
+        problem = f"weights are for task {model.cfg.task!r}, not {task!r}"
+        if weights and not weights.startswith("hf://"):
+            raise InputError(weights, problem)
+        raise UsageError(weights or task, problem)   # a hub URI, or the shipped weights of the wrong task
     return model, meta

@@ -1,6 +1,6 @@
 """Training pairs for HDR propagation: virtual-camera clips over HDR panoramas, LDR synthesised per clip.
 
-Each sample renders a short window path (pan, zoom, rotation; ``vprop.hdr_clips``) over a random training
+Each sample renders a short window path (pan, zoom, rotation; ``vprop.training.synthetic_hdr``) over a random training
 panorama, records it as an 8-bit camera would (random exposure, random HDRCNN curve n in [0.8, 1.0],
 sigma in [0.5, 0.7]), aligns the key to the target by chained DIS flow on the LDR frames exactly as the
 pipeline does, and yields (guidance, key U warped, target U) with U = log(H + 0.01) - log_mean.
@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 import torch
 
-from vprop.errors import InputError
 from vprop.engine.flow import ChainedWarp, FlowEstimator
-from vprop.hdr_clips import CameraPath, hdr_frames
+from vprop.errors import InputError
 from vprop.io.images import read_linear_rgb
 from vprop.tasks import hdr
 from vprop.training.data import PairStream, edge_biased_crop, find_files
+from vprop.training.synthetic_hdr import CameraPath, hdr_frames
 
 PANORAMA_SUFFIXES = {".exr", ".hdr"}
 

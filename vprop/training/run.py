@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from vprop.evaluate import color_methods, evaluate_color
+from vprop.eval.color import color_methods, evaluate_color
 from vprop.io.video import VideoFrame
 from vprop.models.tpn import model_aligned
 from vprop.tasks import color
@@ -87,7 +87,7 @@ def seg_validation(dev_videos: list[Path], cache_dir: Path, frames: int = 40, sh
     only key, on the first ``frames`` frames at ``short_side``. With ``coarse`` (a SEG(t) model) the model in
     training is its SEG(t+s) refiner, scored beside SEG(t) too. What does not change in training is measured
     once."""
-    from vprop.evaluate_seg import evaluate_seg, seg_methods
+    from vprop.eval.seg import evaluate_seg, seg_methods
     from vprop.training.seg_data import load_seg_clip
 
     dev = [load_seg_clip(p, short_side, cache_dir, max_frames=frames) for p in dev_videos]   # rank 0 only
@@ -182,9 +182,9 @@ def hdr_validation(panorama, log_mean: float, frames: int = 31, interval: int = 
     ``interval``-th frame a key, on one fixed virtual clip over a held-out panorama."""
     import numpy as np
 
-    from vprop.evaluate_hdr import HDRClip, evaluate_hdr, hdr_methods
-    from vprop.hdr_clips import CameraPath, clip_frames
+    from vprop.eval.hdr import HDRClip, evaluate_hdr, hdr_methods
     from vprop.training.hdr_data import random_path
+    from vprop.training.synthetic_hdr import CameraPath, clip_frames
 
     rng = np.random.default_rng(seed)
     path = random_path(rng, panorama.shape, frames, size)

@@ -2,22 +2,21 @@
 
 Each frame is the panorama resampled through an affine map (cv2.warpAffine on the float image, so radiance
 stays linear); the LDR video is the same frames through the camera curve at one fixed exposure, clipped and
-quantised to 8 bits, as a real camera would record them. Used for tests and ``vprop eval hdr``.
+quantised to 8 bits, as a real camera would record them. Used for training, tests and ``vprop eval hdr``.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
-import av
 import cv2
 import numpy as np
 
 from vprop.io.atomic import atomic_path
 from vprop.io.images import read_linear_rgb, write_exr
+from vprop.io.video import VideoFrame, VideoWriter, new_video
 from vprop.tasks.hdr import HDRCNN_CURVE, CameraCurve, auto_exposure, luminance, synthesize_ldr
 
 
@@ -93,17 +92,9 @@ def write_clip(panorama, out_dir, path: CameraPath = CameraPath(), curve: Camera
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     video, hdr_dir = out_dir / "ldr.mp4", out_dir / "hdr"
-    width, height = path.size
-    with atomic_path(hdr_dir, directory=True) as tmp_dir, atomic_path(video) as tmp_video, \
-            av.open(str(tmp_video), "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = width + width % 2, height + height % 2, "yuv420p"
-        stream.codec_context.options = {"crf": "10"}
+    source = new_video(*path.size, fps)
+    with atomic_path(hdr_dir, directory=True) as tmp_dir, VideoWriter(video, source, crf=10) as writer:
         for i, (hdr, ldr) in enumerate(clip_frames(panorama, path, curve, exposure, saturated)):
             write_exr(Path(tmp_dir) / f"{i:05d}.exr", hdr)
-            padded = np.pad(ldr, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-            frame = av.VideoFrame.from_ndarray(padded, format="rgb24").reformat(format="yuv420p")
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+            writer.write(VideoFrame(i, ldr, i, source.time_base), ldr)
     return video, hdr_dir

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from vprop.engine.propagator import Propagator, Settings
-from vprop.evaluate import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
 from vprop.tasks import color
 from vprop.tasks.color import ColorTask

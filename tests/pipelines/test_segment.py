@@ -10,8 +10,9 @@ from vprop.engine.masks import propagate_masks
 from vprop.engine.propagator import Settings
 from vprop.engine.working import working_short_side
 from vprop.errors import InputError
-from vprop.evaluate import Passthrough
-from vprop.evaluate_seg import evaluate_seg, jaccard, seg_methods
+from vprop.eval.baselines import Passthrough
+from vprop.eval.metrics import jaccard
+from vprop.eval.seg import evaluate_seg, seg_methods
 from vprop.io.images import DAVIS_PALETTE, read_mask
 from vprop.io.preview import overlay
 from vprop.io.keyframes import parse_mask_option

@@ -2,8 +2,8 @@
 import av
 import numpy as np
 
-from vprop.hdr_clips import CameraPath, clip_frames, hdr_frames, window_matrix
 from vprop.io.images import read_exr
+from vprop.training.synthetic_hdr import CameraPath, clip_frames, hdr_frames, window_matrix
 
 
 def test_window_moves_a_few_pixels_per_frame(panorama):

@@ -17,11 +17,10 @@ import torch
 
 from vprop.engine.propagator import Propagator, Settings
 from vprop.errors import InputError
-from vprop.evaluate import Passthrough
+from vprop.eval.baselines import Passthrough, baseline_methods, model_settings
+from vprop.eval.report import strip, write_figure
 from vprop.io.images import find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
-from vprop.models.tpn import model_aligned
-from vprop.report import _write_png, strip
 from vprop.tasks.hdr import (HDRCNN_CURVE, Blender, CameraCurve, HDRKey, HDRTask, auto_exposure, log_rmse,
                              synthesize_ldr)
 
@@ -66,31 +65,28 @@ class HDRScores:
     distance: list[int] = field(default_factory=list)
     samples: dict[int, np.ndarray] = field(default_factory=dict)   # blended outputs kept for reports
 
-    @staticmethod
-    def _pool(values) -> float:
-        return math.sqrt(float(np.mean(np.square(values)))) if values else float("nan")
-
     @property
     def rmse(self) -> float:
-        return self._pool(self.raw)
+        """Log RMSE of the estimate alone over the non-key frames (the per-frame values' root mean square)."""
+        return root_mean_square(self.raw)
 
     @property
     def rmse_blended(self) -> float:
-        return self._pool(self.blended)
+        """Log RMSE after the LDR blending of eq. 10, pooled the same way."""
+        return root_mean_square(self.blended)
+
+
+def root_mean_square(values) -> float:
+    return math.sqrt(float(np.mean(np.square(values)))) if values else float("nan")
 
 
 def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cpu", batch_size: int = 4
                 ) -> dict[str, tuple[torch.nn.Module, Settings, bool]]:
     """name -> (model, settings, inverted_only)."""
-    align = model_aligned(model)
-    methods = {
-        "copy": (Passthrough(), Settings(mode="online", align=False, batch_size=batch_size), False),
-        "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size), False),
-    }
-    if mode == "offline":
-        methods["flow-2sided"] = (Passthrough(), Settings(mode="offline", align=True, batch_size=batch_size), False)
+    methods = {name: (baseline, settings, False)
+               for name, (baseline, settings) in baseline_methods(batch_size, two_sided=mode == "offline").items()}
     methods["inverted-ldr"] = (Passthrough(), Settings(mode=mode, align=False, batch_size=batch_size), True)
-    methods["vprop"] = (model, Settings(mode=mode, align=align, batch_size=batch_size, device=device), False)
+    methods["vprop"] = (model, model_settings(model, mode, device, batch_size), False)
     return methods
 
 
@@ -140,6 +136,6 @@ def hdr_report(directory, interval: int, clip: HDRClip, scores: dict[str, HDRSco
         outputs = {"LDR": {i: clip.ldr[i] for i in samples},
                    "vprop": {i: display(samples[i], exposure) for i in samples}}
         path = directory / f"hdr_K{interval}_{label}.png"
-        _write_png(path, strip(truth, outputs))
+        write_figure(path, strip(truth, outputs))
         written.append(path)
     return written

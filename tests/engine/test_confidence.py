@@ -10,7 +10,7 @@ from vprop.engine.confidence import ConfidenceReport, load_report
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.suggest import predicted, suggest_keys
 from vprop.errors import InputError
-from vprop.evaluate import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
 from vprop.tasks.color import ColorTask
 

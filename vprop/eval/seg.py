@@ -1,12 +1,13 @@
-"""DAVIS measures for mask propagation: region similarity J and boundary accuracy F (Perazzi et al., CVPR 2016).
+"""Mask propagation scored with the DAVIS measures, region similarity J and boundary accuracy F (Perazzi et al.,
+CVPR 2016).
 
 Protocol of the paper (Sec. 5.4): the first ground-truth mask is the only key; every other frame with a
 ground-truth mask is scored, per object, and the scores are averaged over frames, then over objects.
-The baselines (copy the first mask; warp it by chained DIS flow) run through the same frame loop as vprop.
+The baselines (copy the first mask; warp it by chained DIS flow) run through the same frame loop as vprop;
+the measures are ``vprop.eval.metrics``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -16,51 +17,15 @@ import numpy as np
 import torch
 
 from vprop.engine.masks import propagate_masks
-from vprop.engine.propagator import Settings
 from vprop.engine.working import working_short_side
-from vprop.evaluate import Passthrough
+from vprop.eval.baselines import Methods, baseline_methods, model_settings
+from vprop.eval.metrics import f_measure, jaccard
+from vprop.eval.report import caption, plot, write_figure
 from vprop.io.images import DAVIS_PALETTE, find_indexed_files, read_mask
 from vprop.io.preview import overlay
 from vprop.io.video import VideoFrame
 from vprop.models import seg as seg_models
-from vprop.models.tpn import model_aligned
-from vprop.report import _label, _write_png, plot
 from vprop.tasks import seg
-
-
-def jaccard(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Region similarity: intersection over union of two boolean masks; two empty masks agree (1.0)."""
-    pred, truth = pred.astype(bool), truth.astype(bool)
-    union = np.logical_or(pred, truth).sum()
-    if union == 0:
-        return 1.0
-    return float(np.logical_and(pred, truth).sum() / union)
-
-
-def boundary(mask: np.ndarray) -> np.ndarray:
-    """Boundary pixels of a boolean mask: its morphological gradient (3x3)."""
-    return cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-
-
-def tolerance(shape) -> int:
-    """DAVIS boundary tolerance: round(0.008 x image diagonal) pixels, at least 1."""
-    return max(1, round(0.008 * math.hypot(*shape[:2])))
-
-
-def f_measure(pred: np.ndarray, truth: np.ndarray, radius: int | None = None) -> float:
-    """Boundary F-measure: boundary pixels matched within a disk of ``radius`` (default: DAVIS tolerance)."""
-    pb, tb = boundary(pred), boundary(truth)
-    if not pb.any() and not tb.any():
-        return 1.0
-    if not pb.any() or not tb.any():
-        return 0.0
-    r = tolerance(pred.shape) if radius is None else radius
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    precision = (pb & (cv2.dilate(tb.astype(np.uint8), disk) > 0)).sum() / pb.sum()
-    recall = (tb & (cv2.dilate(pb.astype(np.uint8), disk) > 0)).sum() / tb.sum()
-    if precision + recall == 0:
-        return 0.0
-    return float(2 * precision * recall / (precision + recall))
 
 
 @dataclass
@@ -113,16 +78,12 @@ def load_truth(masks, size: tuple[int, int] | None = None) -> dict[int, np.ndarr
 
 
 def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str = "cpu", batch_size: int = 4,
-                refiner: torch.nn.Module | None = None) -> dict[str, tuple[torch.nn.Module, Settings]]:
+                refiner: torch.nn.Module | None = None) -> Methods:
     """copy (first mask everywhere), flow (first mask warped by chained DIS flow), vprop (SEG(t), if a model)
     and vprop+refine (SEG(t+s), if a refiner too)."""
-    methods = {
-        "copy": (Passthrough(), Settings(mode="online", align=False, batch_size=batch_size)),
-        "flow": (Passthrough(), Settings(mode="online", align=True, batch_size=batch_size)),
-    }
+    methods = baseline_methods(batch_size)
     if model is not None:
-        align = model_aligned(model)
-        settings = Settings(mode=mode, align=align, batch_size=batch_size, device=device)
+        settings = model_settings(model, mode, device, batch_size)
         methods["vprop"] = (model, settings)
         if refiner is not None:
             methods["vprop+refine"] = (seg_models.Refined(seg_models.PerObject(model), refiner), settings)
@@ -130,7 +91,7 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
 
 
 def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
-                 methods: dict[str, tuple[torch.nn.Module, Settings]], keep: bool = False,
+                 methods: Methods, keep: bool = False,
                  chain: bool = False) -> dict[str, SegScores]:
     """Score each method on the frames with ground truth, the first ground-truth mask being the only key.
 
@@ -178,16 +139,16 @@ def seg_report(directory, frames: Callable[[], Iterator[VideoFrame]], masks, sco
             hh = round(rgb[t].shape[0] * width / rgb[t].shape[1])
 
             def cell(labels, text):
-                return _label(cv2.resize(overlay(rgb[t], labels, DAVIS_PALETTE), (width, hh)), text)
+                return caption(cv2.resize(overlay(rgb[t], labels, DAVIS_PALETTE), (width, hh)), text)
 
             cells = [cell(truth[t], f"truth #{t}")]
             for name, s in scores.items():
                 cells.append(cell(s.samples[t], f"{name} J={s.j_by_frame()[t]:.2f}"))
             rows.append(np.hstack(cells))
         path = directory / "seg_worst_frames.png"
-        _write_png(path, cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+        write_figure(path, cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
         written.append(path)
     path = directory / "seg_j_per_frame.png"
-    _write_png(path, plot({name: s.j_by_frame() for name, s in scores.items()}, "J (IoU) per frame"))
+    write_figure(path, plot({name: s.j_by_frame() for name, s in scores.items()}, "J (IoU) per frame"))
     written.append(path)
     return written

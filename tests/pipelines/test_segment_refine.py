@@ -7,7 +7,7 @@ from support.cli import run
 from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
 from vprop.engine.masks import propagate_masks
 from vprop.engine.propagator import Settings
-from vprop.evaluate import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame
 from vprop.models import seg as seg_models

@@ -11,14 +11,16 @@ from vprop.io.atomic import atomic_path
 COLOURS = [(90, 90, 90), (40, 140, 255), (80, 200, 80), (255, 120, 40), (200, 60, 200)]   # BGR
 
 
-def _label(image: np.ndarray, text: str) -> np.ndarray:
+def caption(image: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``image`` with ``text`` written in its top-left corner, white on a black outline."""
     out = image.copy()
     cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(out, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
     return out
 
 
-def _write_png(path: Path, bgr: np.ndarray) -> None:
+def write_figure(path: Path, bgr: np.ndarray) -> None:
+    """Write a BGR picture (OpenCV's order, as ``strip`` and ``plot`` return) as a PNG, atomically."""
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), bgr):
             raise OSError(f"cannot write {path}")
@@ -31,13 +33,13 @@ def strip(truth: dict[int, np.ndarray], outputs: dict[str, dict[int, np.ndarray]
     for index in sorted(truth):
         gt = truth[index]
         h = round(gt.shape[0] * width / gt.shape[1])
-        cells = [_label(cv2.resize(gt, (width, h)), f"truth #{index}")]
+        cells = [caption(cv2.resize(gt, (width, h)), f"truth #{index}")]
         for name, samples in outputs.items():
             err = np.abs(samples[index].astype(np.float32) - gt).mean()
-            cells.append(_label(cv2.resize(samples[index], (width, h)), f"{name} (err {err:.1f})"))
+            cells.append(caption(cv2.resize(samples[index], (width, h)), f"{name} (err {err:.1f})"))
         error = np.abs(outputs[last][index].astype(np.float32) - gt).mean(-1)
         heat = cv2.applyColorMap(np.clip(error * 8, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
-        cells.append(_label(cv2.resize(cv2.cvtColor(heat, cv2.COLOR_BGR2RGB), (width, h)), f"{last} error x8"))
+        cells.append(caption(cv2.resize(cv2.cvtColor(heat, cv2.COLOR_BGR2RGB), (width, h)), f"{last} error x8"))
         rows.append(np.hstack(cells))
     return cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR)
 
@@ -81,17 +83,13 @@ def plot(series: dict[str, dict[int, float]], title: str, size=(640, 400), xlabe
 
 
 def color_report(directory, interval: int, frames, scores) -> None:
+    """A strip of the kept sample frames (``Scores.samples``) and a plot of PSNR against key distance."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     wanted = set(next(iter(scores.values())).samples)
     truth = {f.index: f.rgb for f in frames() if f.index in wanted}
     outputs = {name: s.samples for name, s in scores.items()}
     if truth:
-        _write_png(directory / f"color_K{interval}_frames.png", strip(truth, outputs))
-    series = {}
-    for name, s in scores.items():
-        by = {}
-        for m, d in zip(s.mse, s.distance):
-            by.setdefault(d, []).append(10 * np.log10(255**2 / max(m, 1e-10)))
-        series[name] = {d: float(np.mean(v)) for d, v in by.items()}
-    _write_png(directory / f"color_K{interval}_psnr.png", plot(series, f"PSNR (dB) vs distance, K={interval}"))
+        write_figure(directory / f"color_K{interval}_frames.png", strip(truth, outputs))
+    series = {name: s.psnr_by_distance() for name, s in scores.items()}
+    write_figure(directory / f"color_K{interval}_psnr.png", plot(series, f"PSNR (dB) vs distance, K={interval}"))

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from vprop.evaluate_seg import SegScores, boundary, f_measure, jaccard, tolerance
+from vprop.eval.metrics import boundary, f_measure, jaccard, tolerance
+from vprop.eval.seg import SegScores
 
 
 def square(x0, y0, size=20, shape=(60, 80)):

@@ -9,7 +9,7 @@ from support.cli import bad, run
 from support.media import write_video
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.shots import find_cuts, shot_keys, shots, time_code
-from vprop.evaluate import Passthrough
+from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame, read_frames
 from vprop.models.hub import load_model
 from vprop.tasks.color import ColorTask
