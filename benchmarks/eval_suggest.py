@@ -23,10 +23,10 @@ from vprop.engine.confidence import ConfidenceReport, load_report
 from vprop.engine.masks import propagate_masks
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.suggest import suggest_keys
+from vprop.engine.working import working_short_side
 from vprop.eval.baselines import resized_frames
 from vprop.eval.metrics import jaccard, psnr
 from vprop.eval.seg import load_truth
-from vprop.models import seg as seg_models
 from vprop.models.hub import load_model
 from vprop.tasks import seg
 from vprop.tasks.color import ColorTask
@@ -90,7 +90,7 @@ def seg_video(model, video: Path, masks: Path, a) -> dict:
     def run(keys, on_confidence=None) -> float:
         scores = [np.mean([jaccard(out == i, truth[f.index] == i) for i in ids])
                   for f, out in propagate_masks(model, frames(), {k: truth[k] for k in keys}, settings, ids=ids,
-                                                working_short_side=seg_models.working_short_side(model),
+                                                working_short_side=working_short_side(model),
                                                 on_confidence=on_confidence)
                   if f.index in truth and f.index not in base]
         return float(np.mean(scores))

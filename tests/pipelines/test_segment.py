@@ -8,6 +8,7 @@ import torch
 from support.seg_media import SIZE, save_palette, square_frame, square_labels
 from vprop.engine.masks import propagate_masks
 from vprop.engine.propagator import Settings
+from vprop.engine.working import working_short_side
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough
 from vprop.eval.metrics import jaccard
@@ -180,7 +181,7 @@ def test_working_size_segments_small_and_answers_at_the_frames_size():
 
 def test_models_segment_at_their_training_size():
     model = SwitchableTPN(seg_models.seg_config(hidden_channels=4, base_width=4, max_width=8, depth=3, decoder="residual"))
-    assert seg_models.working_short_side(model) == 240                      # weights from before it was recorded
+    assert working_short_side(model) == 240                      # weights from before it was recorded
     model.cfg.extra["short_side"] = 180
-    assert seg_models.working_short_side(seg_models.PerObject(model)) == 180
-    assert seg_models.working_short_side(Passthrough()) is None             # the baselines run at the frames' size
+    assert working_short_side(seg_models.PerObject(model)) == 180
+    assert working_short_side(Passthrough()) is None             # the baselines run at the frames' size

@@ -37,6 +37,14 @@ def report_option(func):
                              "confident frames to DIR; `vprop keys --suggest N --from DIR` picks new keys.")(func)
 
 
+def full_resolution_option(func):
+    """--full-resolution: propagate at the video's own size instead of the models' training size."""
+    return click.option("--full-resolution", is_flag=True,
+                        help="Propagate at the video's own size (default: at the models' training size, short side "
+                             "240, the result up-sampled onto each full-size frame; faster, and what the models "
+                             "were trained for).")(func)
+
+
 def video_output(func):
     """-o/--output, --crf, --lossless."""
     decorators = [

@@ -1,8 +1,8 @@
 import click
 
 from vprop.cli._console import run_over_video, wrote
-from vprop.cli._options import (common, key_schedule, report_option, resolve_device, shot_options, span_options,
-                                video_output)
+from vprop.cli._options import (common, full_resolution_option, key_schedule, report_option, resolve_device,
+                                shot_options, span_options, video_output)
 from vprop.engine.propagator import BLENDS
 from vprop.pipelines.colorize import colorize
 from vprop.pipelines.resume import finished_frames
@@ -15,18 +15,19 @@ from vprop.pipelines.resume import finished_frames
 @key_schedule("Align keys with optical flow (default: as the weights were trained; --no-align is the paper's TPN).")
 @click.option("--blend", type=click.Choice(BLENDS), default="confidence", show_default=True,
               help="Offline: confidence-weighted blend, or the paper's nearest key.")
+@full_resolution_option
 @report_option
 @shot_options
 @video_output
 @span_options
 @common
-def colorize_command(video, keys_dir, interval, mode, align, blend, report_dir, shots, allow_missing, output, crf,
-                     lossless, resume, workers, device, quiet, weights, batch_size):
+def colorize_command(video, keys_dir, interval, mode, align, blend, full_resolution, report_dir, shots, allow_missing,
+                     output, crf, lossless, resume, workers, device, quiet, weights, batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
     run_over_video("colorize", video, quiet, lambda tick: colorize(
         video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend, weights=weights,
         device=device, batch_size=batch_size, crf=crf, lossless=lossless, report=report_dir, on_frame=tick,
-        shots=shots, allow_missing=allow_missing, resume=resume, workers=workers),
+        shots=shots, allow_missing=allow_missing, resume=resume, workers=workers, full_resolution=full_resolution),
         lambda path: wrote(path, report_dir),
         completed=finished_frames(output) if resume else 0)

@@ -1,7 +1,7 @@
 import click
 
 from vprop.cli._console import run_over_video, wrote
-from vprop.cli._options import common, report_option, resolve_device, shot_options, span_options
+from vprop.cli._options import common, full_resolution_option, report_option, resolve_device, shot_options, span_options
 from vprop.engine.propagator import MODES
 from vprop.io.keyframes import parse_mask_option
 from vprop.pipelines.segment import segment
@@ -27,9 +27,7 @@ from vprop.pipelines.segment import segment
               help="SEG(t+s): refine every propagated mask with the spatial network guided by its own frame.")
 @click.option("--refine-weights", default=None, metavar="PATH|hf://ORG/REPO[@REV]/FILE",
               help="Weights of the SEG(t+s) refiner (default: the shipped ones; implies --refine).")
-@click.option("--full-resolution", is_flag=True,
-              help="Segment at the video's own size (default: at the models' training size, short side 240, the "
-                   "probabilities up-sampled; faster, and what the models were trained for).")
+@full_resolution_option
 @report_option
 @shot_options
 @span_options

@@ -13,6 +13,7 @@ import torch
 from vprop.engine.confidence import FrameConfidence, step_trust, trust_map
 from vprop.engine.flow import ChainedWarp, FlowEstimator
 from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.working import shrink_frames, working_size
 from vprop.errors import UsageError
 from vprop.io.video import VideoFrame
 from vprop.models.seg import key_inputs, wrap_model
@@ -41,19 +42,17 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     net = wrap_model(model, refiner)
     ids = object_ids(*masks.values()) if ids is None else tuple(ids)
     height, width = next(iter(masks.values())).shape if masks else (0, 0)
-    scale = (working_short_side or 0) / max(1, min(height, width))
-    if not 0 < scale < 1:
+    size = working_size(width, height, working_short_side)
+    if size is None:
         yield from _propagate(net, SegTask(ids, *key_inputs(net)), frames, masks, settings, chain, on_confidence,
                               cuts)
         return
     # Segment small, answer at the frame's own size: the outputs come in decode order, so each pairs with its
     # original frame from a second view of the stream (tee holds only the frames the loop holds).
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     task = SegTask(ids, *key_inputs(net), out_size=(width, height))
     small = {i: cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for i, m in masks.items()}
     originals, frames = tee(frames)
-    shrunk = (VideoFrame(f.index, cv2.resize(f.rgb, size, interpolation=cv2.INTER_AREA), f.pts, f.time_base)
-              for f in frames)
+    shrunk = shrink_frames(frames, size)
     for original, (frame, labels) in zip(originals, _propagate(net, task, shrunk, small, settings, chain,
                                                                on_confidence, cuts)):
         assert original.index == frame.index, "outputs out of decode order"

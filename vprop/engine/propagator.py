@@ -40,6 +40,7 @@ class Settings:
     batch_size: int = 4
     device: str = "cpu"
     allow_missing: bool = False     # a shot without keys gets the task's empty output instead of an error
+    flow: str = "medium"            # the optical flow's configuration (``vprop.engine.flow.FLOW_PRESETS``)
 
 
 @dataclass
@@ -65,14 +66,19 @@ class Propagator:
         if settings.blend not in BLENDS:
             raise ValueError(f"blend must be one of {BLENDS}")
         self.model, self.task, self.s = model, task, settings
-        self.flow = FlowEstimator()
+        self.flow = FlowEstimator(settings.flow)
 
     @torch.inference_mode()
     def infer(self, batch: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """The model's outputs for a batch of (guidance, property) inputs, one network call."""
         guidance = torch.from_numpy(np.stack([g for g, _ in batch])).to(self.s.device)
         prop = torch.from_numpy(np.stack([p for _, p in batch])).to(self.s.device)
-        return list(self.model(guidance, prop).float().cpu().numpy())
+        if guidance.device.type == "cpu":
+            # Channels-last: the convolutions follow their input's layout, and on CPU run ~1.3x faster in it
+            # (benchmarks/profile_colorize.py); the results equal the default layout's to float rounding.
+            guidance = guidance.contiguous(memory_format=torch.channels_last)
+            prop = prop.contiguous(memory_format=torch.channels_last)
+        return list(self.model(guidance, prop).float().cpu().contiguous().numpy())
 
     def _propagate(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None]) -> list:
         """Network outputs and blending confidences for ``items`` from ``key``, one batch."""

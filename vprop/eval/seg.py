@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from vprop.engine.masks import propagate_masks
+from vprop.engine.working import working_short_side
 from vprop.eval.baselines import Methods, baseline_methods, model_settings
 from vprop.eval.metrics import f_measure, jaccard
 from vprop.eval.report import caption, plot, write_figure
@@ -108,7 +109,7 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
         # vprop segments at its training size (as `vprop segment` does), the baselines at the frames' own
         for frame, out in propagate_masks(model, frames(), {key_index: truth[key_index]}, settings,
                                           chain=chain and name.startswith("vprop"), ids=ids,
-                                          working_short_side=seg_models.working_short_side(model)):
+                                          working_short_side=working_short_side(model)):
             if frame.index == key_index or frame.index not in truth:
                 continue
             gt = truth[frame.index]

@@ -41,12 +41,6 @@ def target_rgb(guidance: torch.Tensor, aligned: bool) -> torch.Tensor:
     return guidance[:, :3] if aligned else guidance[:, 3:6]
 
 
-def working_short_side(model: torch.nn.Module) -> int | None:
-    """The short side a model was trained at (the shipped ones: 240), the size to segment at; None: no model."""
-    cfg = getattr(model, "cfg", None)
-    return int(cfg.extra.get("short_side", 240)) if cfg is not None else None
-
-
 def key_inputs(model: torch.nn.Module) -> tuple[bool, bool]:
     """(unaligned_key, appearance): which extra channel groups the model's property input carries beside the
     aligned masks (see ``model_inputs``)."""

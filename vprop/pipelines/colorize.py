@@ -8,7 +8,8 @@ from typing import Callable
 import torch
 
 from vprop.engine.keys import LazyKeys, key_files
-from vprop.engine.propagator import Propagator
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.working import propagate_at, shrink, working_short_side, working_size
 from vprop.io.keyframes import COLOR_KEY_SUFFIXES, load_color_key
 from vprop.pipelines.run import Pipeline, RunOptions, run
 from vprop.pipelines.sinks import VideoSink
@@ -20,7 +21,7 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
              device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False,
              report=None, on_frame: Callable[[int], None] | None = None,
              model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
-             resume: bool = False, workers: int | None = 1) -> Path:
+             resume: bool = False, workers: int | None = 1, full_resolution: bool = False) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
@@ -31,29 +32,46 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     shot without a key is an error, or with ``allow_missing`` stays gray. ``resume``: keep finished key segments
     in ``<output>.vprop-resume/`` so that a killed run started again continues; ``workers``: processes at once
     (None: as many as repay their start, ``vprop.pipelines.workers.default_workers``).
+    ``full_resolution``: propagate at the video's own size; by default frames larger than the model's training
+    size are propagated at that size and the chroma is up-sampled onto each frame's own lightness
+    (``vprop.engine.working``).
     """
-    pipeline = color_pipeline(keys_dir=keys_dir, output=str(output), interval=interval, crf=crf, lossless=lossless)
+    pipeline = color_pipeline(keys_dir=keys_dir, output=str(output), interval=interval, crf=crf, lossless=lossless,
+                              full_resolution=full_resolution)
     return run(video, pipeline, RunOptions(mode=mode, align=align, blend=blend, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame, model=model,
                                            shots=shots, allow_missing=allow_missing, resume=resume,
                                            workers=workers)).path
 
 
-def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, lossless: bool) -> Pipeline:
+def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, lossless: bool,
+                   full_resolution: bool = False) -> Pipeline:
     def find_keys(info):
         return key_files(keys_dir, interval, info.frame_count, COLOR_KEY_SUFFIXES)
 
     def propagation(model, settings, info):
+        size = None if full_resolution else working_size(info.width, info.height, working_short_side(model))
+
         def propagate(frames, files, cuts, on_confidence):
             keys = LazyKeys(files, lambda path: _load_key(path, info))
-            return Propagator(model, ColorTask(), settings)(frames, keys, on_confidence, cuts=cuts)
+            return propagate_color(model, settings, frames, keys, size, on_confidence, cuts)
         return propagate
 
     recipe = partial(color_pipeline, keys_dir=str(keys_dir), output=output, interval=interval, crf=crf,
-                     lossless=lossless)
+                     lossless=lossless, full_resolution=full_resolution)
     return Pipeline("color", find_keys, _load_key, lambda info: VideoSink(output, info, crf=crf, lossless=lossless),
                     propagation, recipe)
 
 
 def _load_key(path, info):
     return rgb_to_lab(load_color_key(path, info.width, info.height))
+
+
+def propagate_color(model: torch.nn.Module, settings: Settings, frames, keys, size: tuple[int, int] | None = None,
+                    on_confidence=None, cuts=()):
+    """(frame, RGB output) of every frame, coloured from ``keys`` (frame index -> the key's Lab image at the
+    frames' size). ``size``: the working size (width, height) to propagate at (``vprop.engine.working``), or
+    None for the frames' own size."""
+    if size is None:
+        return Propagator(model, ColorTask(), settings)(frames, keys, on_confidence, cuts=cuts)
+    return propagate_at(size, model, ColorTask(), settings, frames, keys, shrink, on_confidence, cuts)

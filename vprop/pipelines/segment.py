@@ -12,7 +12,7 @@ from vprop.engine.masks import propagate_masks
 from vprop.errors import UsageError
 from vprop.io.keyframes import load_mask
 from vprop.models.hub import load_model
-from vprop.models.seg import working_short_side
+from vprop.engine.working import working_short_side
 from vprop.pipelines.run import Pipeline, RunOptions, run
 from vprop.pipelines.sinks import LabelSink
 

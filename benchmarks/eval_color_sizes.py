@@ -1,0 +1,93 @@
+"""Colour at the video's own size (DAVIS: 854x480): vprop as it runs by default (the working size, short side
+240, chroma up-sampled onto each frame's lightness), vprop --full-resolution and the flow baselines at full size.
+
+    python benchmarks/eval_color_sizes.py --interval 10 --mode online
+    python benchmarks/eval_color_sizes.py --interval 30 --mode offline --json k30.json
+
+Keys every K frames from the true colour frames; each method colours the rest from their lightness alone.
+Prints the mean PSNR (RGB, non-key frames) and the CDC (flicker; vprop.eval.metrics) of each method per video,
+then the means over the dev videos, with the ground truth's own CDC.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import vprop  # noqa: F401  (before torch: the OpenMP wait policy the `vprop` command runs with)
+import torch
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.working import working_short_side, working_size
+from vprop.eval.baselines import Passthrough
+from vprop.eval.metrics import ColorConsistency, cdc, psnr
+from vprop.io.video import read_frames
+from vprop.models.hub import load_model
+from vprop.pipelines.colorize import propagate_color
+from vprop.tasks.color import ColorTask, rgb_to_lab
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"
+DEV = ["breakdance-flare", "elephant", "lucia", "rhino", "swing"]
+
+
+def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None) -> dict:
+    """name -> (frames, keys) -> (frame, RGB output) for every frame."""
+    settings = Settings(mode=mode)
+    runs = {"flow": lambda frames, keys: Propagator(Passthrough(), ColorTask(), Settings(mode="online"))(frames, keys)}
+    if mode == "offline":
+        runs["flow-2sided"] = lambda frames, keys: Propagator(Passthrough(), ColorTask(), settings)(frames, keys)
+    runs["vprop --full-resolution"] = lambda frames, keys: propagate_color(model, settings, frames, keys)
+    runs["vprop"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size)
+    return runs
+
+
+def evaluate(video: Path, interval: int, runs: dict) -> dict[str, dict[str, float]]:
+    keys = {f.index: rgb_to_lab(f.rgb) for f in read_frames(video) if f.index % interval == 0}
+    scores = {}
+    for name, run in runs.items():
+        start, errors, flicker = time.perf_counter(), [], ColorConsistency()
+        for (frame, out), truth in zip(run(read_frames(video), keys), read_frames(video)):
+            flicker.add(out)
+            if frame.index not in keys:
+                errors.append(psnr(float(np.mean((out.astype(np.float32) - truth.rgb) ** 2))))
+        scores[name] = {"psnr": float(np.mean(errors)), "cdc": flicker.value, "seconds": time.perf_counter() - start}
+    scores["truth"] = {"cdc": cdc(f.rgb for f in read_frames(video))}
+    return scores
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--mode", choices=["online", "offline"], default="online")
+    ap.add_argument("--interval", type=int, default=10)
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--videos", nargs="+", default=DEV)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    model, _ = load_model("color", a.weights)
+    per_video = {}
+    for name in a.videos:
+        video = a.data / f"{name}.mp4"
+        first = next(read_frames(video)).rgb
+        size = working_size(first.shape[1], first.shape[0], working_short_side(model))
+        per_video[name] = evaluate(video, a.interval, methods(model, a.mode, size))
+        print(f"{name:18s} " + "  ".join(f"{m} {s['psnr']:.2f} dB / CDC {s['cdc']:.5f}"
+                                         for m, s in per_video[name].items() if m != "truth"), flush=True)
+    names = [m for m in next(iter(per_video.values())) if m != "truth"]
+    print(f"\nmean over {len(per_video)} videos at their own size, K={a.interval}, mode {a.mode}; "
+          f"ground truth CDC {np.mean([v['truth']['cdc'] for v in per_video.values()]):.5f}")
+    for m in names:
+        print(f"{m:24s} PSNR {np.mean([v[m]['psnr'] for v in per_video.values()]):6.2f} dB  "
+              f"CDC {np.mean([v[m]['cdc'] for v in per_video.values()]):.5f}  "
+              f"({sum(v[m]['seconds'] for v in per_video.values()):.0f} s)")
+    if a.json:
+        a.json.write_text(json.dumps(per_video, indent=1))
+
+
+if __name__ == "__main__":
+    main()
