@@ -48,12 +48,13 @@ def test_segment_writes_every_frame_with_the_palette_indices(setup):
     assert not list(tmp.glob(".*partial*"))
 
 
-@pytest.mark.parametrize("extra", [["--mode", "offline"], ["--chain"]])
+@pytest.mark.parametrize("extra", [["--mode", "offline"], ["--chain"], ["--resume"]])
 def test_segment_modes(setup, extra):
     tmp, video, mask, weights = setup
     result = segment(tmp, video, weights, "--mask", mask, *extra)
     assert result.exit_code == 0, result.output
     assert len(list((tmp / "out").iterdir())) == 10
+    assert not list(tmp.glob("*.vprop-resume"))     # a completed run leaves no resume state
 
 
 def test_empty_mask_warns(setup):

@@ -98,3 +98,9 @@ def span_options(func):
                           "1 with --device cuda or --report)."),
     ])
 
+
+
+def frame_run_options(func):
+    """What colorize and segment runs share beside their keys: --full-resolution, --report, --shots/--no-shots,
+    --allow-missing, --resume, --workers."""
+    return _apply(func, [full_resolution_option, report_option, shot_options, span_options])

@@ -1,8 +1,7 @@
 import click
 
 from vprop.cli._console import run_over_video, wrote
-from vprop.cli._options import (common, full_resolution_option, key_schedule, report_option, resolve_device,
-                                shot_options, span_options, video_output)
+from vprop.cli._options import common, frame_run_options, key_schedule, resolve_device, video_output
 from vprop.engine.propagator import BLENDS
 from vprop.pipelines.colorize import colorize
 from vprop.pipelines.resume import finished_frames
@@ -15,11 +14,8 @@ from vprop.pipelines.resume import finished_frames
 @key_schedule("Align keys with optical flow (default: as the weights were trained; --no-align is the paper's TPN).")
 @click.option("--blend", type=click.Choice(BLENDS), default="confidence", show_default=True,
               help="Offline: confidence-weighted blend, or the paper's nearest key.")
-@full_resolution_option
-@report_option
-@shot_options
+@frame_run_options
 @video_output
-@span_options
 @common
 def colorize_command(video, keys_dir, interval, mode, align, blend, full_resolution, report_dir, shots, allow_missing,
                      output, crf, lossless, resume, workers, device, quiet, weights, batch_size):

@@ -1,9 +1,10 @@
 import click
 
 from vprop.cli._console import run_over_video, wrote
-from vprop.cli._options import common, full_resolution_option, report_option, resolve_device, shot_options, span_options
+from vprop.cli._options import common, frame_run_options, resolve_device
 from vprop.engine.propagator import MODES
 from vprop.io.keyframes import parse_mask_option
+from vprop.pipelines.resume import finished_frames
 from vprop.pipelines.segment import segment
 
 
@@ -27,10 +28,7 @@ from vprop.pipelines.segment import segment
               help="SEG(t+s): refine every propagated mask with the spatial network guided by its own frame.")
 @click.option("--refine-weights", default=None, metavar="PATH|hf://ORG/REPO[@REV]/FILE",
               help="Weights of the SEG(t+s) refiner (default: the shipped ones; implies --refine).")
-@full_resolution_option
-@report_option
-@shot_options
-@span_options
+@frame_run_options
 @common
 def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, full_resolution,
                     report_dir, shots, allow_missing, resume, workers, device, quiet, weights, batch_size):
