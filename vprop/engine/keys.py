@@ -4,7 +4,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from vprop.errors import InputError, UsageError
 from vprop.io.images import find_indexed_files
@@ -47,9 +47,10 @@ def check_key_indices(files: Mapping[int, Path], frame_count: int | None) -> Map
 
 
 class LazyKeys(Mapping):
-    """Key data loaded when the frame loop reaches it, so long videos with many keys stay light."""
+    """Key data made when the frame loop reaches it, so long videos with many keys stay light: ``load`` of the
+    value ``files`` holds for that index (a key file's path; or another mapping's key data, e.g. shrunk)."""
 
-    def __init__(self, files: dict[int, Path], load: Callable[[Path], object]):
+    def __init__(self, files: Mapping[int, Any], load: Callable[[Any], object]):
         self.files, self.load = files, load
 
     def __getitem__(self, index: int):

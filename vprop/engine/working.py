@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from vprop.engine.confidence import FrameConfidence
+from vprop.engine.keys import LazyKeys
 from vprop.engine.propagator import Propagator, Settings, Task
 from vprop.io.video import VideoFrame
 
@@ -54,50 +55,16 @@ def enlarge(prop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 class _PropertyOnly:
     """A task as the frame loop sees it at the working size: a frame's output is its propagated property,
-    which ``propagate_at`` finishes on the full-size frame."""
+    which ``propagate_at`` finishes on the full-size frame. Everything else is the task's own."""
 
     def __init__(self, task: Task):
         self.task = task
 
-    def prepare(self, rgb):
-        return self.task.prepare(rgb)
-
-    def key(self, prepared, data):
-        return self.task.key(prepared, data)
-
-    def gray(self, prepared):
-        return self.task.gray(prepared)
-
-    def inputs(self, prepared, key, chain):
-        return self.task.inputs(prepared, key, chain)
-
-    def key_output(self, prepared, key):
-        return self.task.key_output(prepared, key)
-
-    def empty(self, prepared):
-        return self.task.empty(prepared)
+    def __getattr__(self, name):
+        return getattr(self.task, name)
 
     def finish(self, prepared, prop):
         return prop
-
-
-class _ShrunkKeys(Mapping):
-    """Key data at the working size, made from the full-size data when the frame loop reads it."""
-
-    def __init__(self, keys: Mapping[int, Any], shrink_key: Callable[[Any], Any]):
-        self.keys, self.shrink_key = keys, shrink_key
-
-    def __getitem__(self, index: int):
-        return self.shrink_key(self.keys[index])
-
-    def __iter__(self):
-        return iter(self.keys)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __contains__(self, index) -> bool:
-        return index in self.keys
 
 
 def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, settings: Settings,
@@ -118,7 +85,7 @@ def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, sett
     # The outputs come in decode order: each pairs with its original frame from a second view of the stream
     # (tee holds only the frames the loop itself holds).
     originals, frames = tee(frames)
-    small_keys = _ShrunkKeys(keys, lambda data: shrink_key(data, size))
+    small_keys = LazyKeys(keys, lambda data: shrink_key(data, size))
     for original, (frame, prop) in zip(originals, loop(shrink_frames(frames, size), small_keys, on_confidence,
                                                        cuts=cuts)):
         assert original.index == frame.index, "outputs out of decode order"
