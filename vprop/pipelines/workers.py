@@ -56,8 +56,9 @@ def run_spans(source: SpanSource, spans: Iterable[Span], workers: int = 1) -> It
 
 MAX_DEFAULT_WORKERS = 4     # each worker holds a model and a span of frames (some 0.7 GB at 854x480)
 # Starting a worker (a fresh interpreter, torch, the model) takes seconds: below this much work (frames x pixels)
-# one process finishes first. Measured on 2 CPUs (benchmarks/bench_workers.py): 50 frames at 320x180 (2.9 M) ran
-# 0.5x as fast with 2 workers, 60 frames at 640x360 (13.8 M) 1.4x as fast.
+# one process finishes first. Measured on 2 CPUs (benchmarks/bench_workers.py): under load, 50 frames at 320x180
+# (2.9 M) ran 0.5x as fast with 2 workers, 60 frames at 640x360 (13.8 M) 1.4x as fast; idle, the latter 1.04x and
+# 398 frames at 854x480 (163 M, --davis 5) 1.29x (one process already keeps 1.53 of the 2 CPUs busy).
 MIN_PARALLEL_WORK = 10_000_000
 
 
