@@ -1,6 +1,7 @@
 """J against adaptation steps (``vprop segment --adapt STEPS``) on held-out DAVIS videos, as users run it.
 
-    python benchmarks/eval_seg_adapt.py [--videos a,b,...] [--steps 0,10,25,50,100] [--lr 1e-4] [--threads 1]
+    python benchmarks/eval_seg_adapt.py [--videos a,b,...] [--steps 0,10,25,50,100] [--threads 1]
+        [--lr 1e-4 --scale 0.1 --rotate 15 --shift 0.1 --elastic 0]   (AdaptConfig's defaults)
 
 Full 854x480 frames, the first ground-truth mask the only key, SEG(t) online (the defaults of ``vprop segment``),
 J and F over every other frame with a mask. One adaptation per video runs to the largest step count; the model is
@@ -31,7 +32,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--videos", default="lucia,rhino,swing")
     ap.add_argument("--steps", default="0,10,25,50,100")
-    ap.add_argument("--lr", type=float, default=AdaptConfig.lr)
+    for name in ("lr", "scale", "rotate", "shift", "elastic"):
+        ap.add_argument(f"--{name}", type=float, default=getattr(AdaptConfig, name))
     ap.add_argument("--weights", default=None)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames (quick looks)")
@@ -56,7 +58,8 @@ def main() -> None:
         def keep(step, adapted):
             if step in steps:
                 snapshots[step] = (copy.deepcopy(adapted).eval(), time.perf_counter() - t0)
-        adapt_seg(model, key_rgb, truth[key], AdaptConfig(steps=max(steps), lr=a.lr), on_step=keep)
+        adapt_seg(model, key_rgb, truth[key], AdaptConfig(steps=max(steps), lr=a.lr, scale=a.scale, rotate=a.rotate,
+                                                               shift=a.shift, elastic=a.elastic), on_step=keep)
         table[name] = {}
         for n in steps:
             net, seconds = snapshots[n]
@@ -64,7 +67,8 @@ def main() -> None:
             table[name][n] = {"J": s.J, "F": s.F, "seconds": seconds}
             print(f"{name:18s} steps {n:4d}  J {s.J:.3f}  F {s.F:.3f}  adapt {seconds:6.1f} s", flush=True)
     print(f"\nmean over {len(table)} videos ({a.videos}), 854x480, first mask the only key, SEG(t) online, "
-          f"lr {a.lr:g}, {a.threads} thread(s)")
+          f"lr {a.lr:g}, jitter scale {a.scale:g} rotate {a.rotate:g} shift {a.shift:g} elastic {a.elastic:g}, "
+          f"{a.threads} thread(s)")
     print(f"{'steps':>5} {'J':>6} {'F':>6} {'seconds':>8}")
     for n in steps:
         rows = [v[n] for v in table.values()]

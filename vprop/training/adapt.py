@@ -40,6 +40,7 @@ class AdaptConfig:
     scale: float = 0.1         # the paper's still-image pairs: s in [0.9, 1.1],
     rotate: float = 15.0       # rotation in [-15, 15] degrees,
     shift: float = 0.1         # shift in [-0.1, 0.1] x min(H, W)
+    elastic: float = 0.0       # a smooth non-rigid warp on top, up to this x min(H, W) (objects bend; 0: none)
     flow: str = "medium"       # the frame loop's flow preset (``Settings.flow``)
     seed: int = 0              # the same video and key give the same adapted model (a resumed run relies on it)
 
@@ -62,6 +63,14 @@ def jitter(rgb: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: A
     matrix[:, 2] += rng.uniform(-cfg.shift, cfg.shift, 2) * min(h, w)
     image = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
     mask = cv2.warpAffine(labels, matrix, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT101)
+    if cfg.elastic > 0:
+        # Random displacements on a coarse 4x4 grid, up-sampled smoothly: a few bends across the frame.
+        coarse = rng.uniform(-1.0, 1.0, (4, 4, 2)).astype(np.float32) * cfg.elastic * min(h, w)
+        shift = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        mx, my = xs + shift[..., 0], ys + shift[..., 1]
+        image = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        mask = cv2.remap(mask, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT101)
     return image, mask
 
 
