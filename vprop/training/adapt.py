@@ -59,8 +59,8 @@ class Adapted:
 
 def jitter(rgb: np.ndarray, labels: np.ndarray, rng: np.random.Generator, cfg: AdaptConfig
            ) -> tuple[np.ndarray, np.ndarray]:
-    """(rgb, labels) under one random similarity transform: the "other frame" of a still-image pair. Borders are
-    reflected, in the image and the labels alike, so the two stay consistent."""
+    """(rgb, labels) under one random similarity transform and bend: the "other frame" of a still-image pair.
+    Borders are reflected, in the image and the labels alike, so the two stay consistent."""
     h, w = labels.shape
     angle = rng.uniform(-cfg.rotate, cfg.rotate)
     scale = 1.0 + rng.uniform(-cfg.scale, cfg.scale)
