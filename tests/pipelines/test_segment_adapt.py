@@ -10,6 +10,7 @@ from support.seg_media import save_palette, square_labels
 from vprop.models.hub import load_weights_file, save_weights
 from vprop.models.seg import seg_config
 from vprop.models.tpn import SwitchableTPN
+from vprop.errors import UsageError
 from vprop.io.images import read_mask
 from vprop.pipelines.run import RunOptions, run as run_pipeline
 from vprop.pipelines.segment import seg_pipeline, segment
@@ -78,3 +79,29 @@ def test_the_callers_model_is_not_changed(tmp_path, square_video, tiny_seg_weigh
 def test_negative_steps_are_a_usage_error(tmp_path, square_video):
     mask = save_palette(tmp_path / "m0.png", square_labels(0))
     misused(run("segment", square_video, "--mask", mask, "-o", tmp_path / "out", "--adapt", -1), "--adapt")
+
+
+class Stop(Exception):
+    """Stands for a kill: the run ends mid-way without cleaning up its state."""
+
+
+def test_a_resumed_adapted_run_writes_the_uninterrupted_masks_and_refuses_other_steps(tmp_path, square_video,
+                                                                                      tiny_seg_weights):
+    masks = {0: save_palette(tmp_path / "m0.png", square_labels(0)),
+             5: save_palette(tmp_path / "m5.png", square_labels(5))}
+    weights = str(tiny_seg_weights)
+    whole = segment(square_video, masks, tmp_path / "whole", weights=weights, adapt=3)
+
+    def stop_at_frame_7(index):
+        if index == 7:
+            raise Stop
+
+    out = tmp_path / "resumed"
+    with pytest.raises(Stop):
+        segment(square_video, masks, out, weights=weights, adapt=3, resume=True, on_frame=stop_at_frame_7)
+    with pytest.raises(UsageError, match="adapt"):    # the state records the steps: other steps are another run
+        segment(square_video, masks, out, weights=weights, adapt=4, resume=True)
+    written = []
+    segment(square_video, masks, out, weights=weights, adapt=3, resume=True, on_frame=written.append)
+    assert written == list(range(5, 10))              # the first span was not run again
+    assert files(out) == files(whole)                 # the adaptation is seeded: the same copy again
