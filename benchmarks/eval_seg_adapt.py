@@ -6,8 +6,8 @@
 Full 854x480 frames, the first ground-truth mask the only key, SEG(t) online (the defaults of ``vprop segment``),
 J and F over every other frame with a mask. One adaptation per video runs to the largest step count; the model is
 copied at each smaller one (the learning rate is constant, so the copy at N steps is the model ``--adapt N``
-gives), and the seconds are those of the adaptation up to that step. Default videos: the dev split's three
-never used to choose a checkpoint (lucia, rhino, swing).
+gives), and the seconds are those of the adaptation up to that step. Default videos: the three dev videos not
+used to tune the adaptation (lucia, rhino, swing; its jitter was chosen on breakdance-flare and elephant).
 """
 from __future__ import annotations
 
