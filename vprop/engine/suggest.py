@@ -13,6 +13,7 @@ import numpy as np
 
 from vprop.engine.confidence import Report
 
+RULES = ("step", "measured")
 FLOOR = 1e-3    # step trusts are clipped here before their logarithm
 
 
@@ -21,6 +22,23 @@ def step_costs(report: Report) -> np.ndarray:
     report's ``step`` (``vprop.engine.confidence.step_trust``); ``cost[0] = 0``."""
     costs = -np.log(np.clip([float(f["step"]) for f in report.frames], FLOOR, 1.0))
     costs[0] = 0.0
+    return costs
+
+
+def measured_costs(report: Report) -> np.ndarray:
+    """(T,) float64 like ``step_costs``, but from the confidence the run itself measured: ``cost[s]`` is what
+    the propagation from the key before lost from frame s-1 to s (the report's ``forward``; masks, online: its
+    ``object``, the trust around the objects), which also counts what the chain from the key lost and no single
+    step shows (an uncovered region stays wrong). Where that is not known (the step into a key, frames before
+    the first key) it is the step's cost."""
+    costs = step_costs(report)
+    field = "object" if report.mode == "online" and report.frames[0].get("object") is not None else "forward"
+    log = lambda f: np.log(max(float(f[field]), FLOOR))  # noqa: E731
+    for s in range(1, len(costs)):
+        prev, here = report.frames[s - 1], report.frames[s]
+        if here["forward"] is not None and prev["forward"] is not None and here["key_before"] != s \
+                and here["key_before"] == prev["key_before"]:
+            costs[s] = max(0.0, log(prev) - log(here))
     return costs
 
 
@@ -50,13 +68,17 @@ def predicted(costs: np.ndarray, keys, mode: str) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def suggest_keys(report: Report, count: int, min_gap: int | None = None) -> list[int]:
+def suggest_keys(report: Report, count: int, min_gap: int | None = None, rule: str = "step") -> list[int]:
     """Up to ``count`` frame indices, best first, where a new key raises the predicted confidence most.
+
+    ``rule``: the costs the prediction uses, ``step_costs`` (``step``) or ``measured_costs`` (``measured``).
 
     ``min_gap``: frames between any two keys, old or new (default: a quarter of the mean spacing the keys
     would have, so suggestions spread over the video's trouble spots rather than crowd one).
     """
-    costs = step_costs(report)
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}")
+    costs = step_costs(report) if rule == "step" else measured_costs(report)
     n = len(costs)
     keys = sorted(set(report.keys))
     gap = max(1, n // (4 * max(1, count + len(keys)))) if min_gap is None else max(1, min_gap)
