@@ -8,7 +8,7 @@ import pytest
 
 from vprop.engine.confidence import ConfidenceReport, load_report, region_trust
 from vprop.engine.propagator import Propagator, Settings
-from vprop.engine.suggest import predicted, suggest_keys
+from vprop.engine.suggest import chain_costs, predicted, spread_keys, suggest_keys
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
@@ -130,6 +130,21 @@ def test_offline_suggestion_splits_the_longest_stretch(tmp_path):
     steps[0] = 0
     (t,) = suggest_keys(fake_report(tmp_path, steps, [0, 20, 99], mode="offline"), 1)
     assert 50 <= t <= 70
+
+
+def test_spread_keys_are_even_where_the_costs_are_even_and_go_to_the_hard_part():
+    costs = np.full(90, 0.05)
+    costs[0] = 0
+    assert sorted(spread_keys(costs, [0], 2, 5, "online")) == [29, 59]      # thirds (within a frame)
+    assert sorted(spread_keys(costs, [0, 30, 60], 2, 5, "online")) == [15, 45]
+    costs[40:50] = 0.5      # fast motion from frame 40 to 49: one key just after it (online), one before it
+    chosen = sorted(spread_keys(costs, [0], 2, 5, "online"))
+    assert chosen[0] < 40 and 45 <= chosen[1] <= 50
+    assert chain_costs(costs, [0] + chosen, "online").sum() < chain_costs(costs, [0, 30, 60], "online").sum()
+    # Offline each frame takes the cheaper side: the key goes where that sum is least, never worse than midway.
+    (t,) = spread_keys(costs, [0, 89], 1, 5, "offline")
+    assert t != 44
+    assert chain_costs(costs, [0, 89, t], "offline").sum() < chain_costs(costs, [0, 44, 89], "offline").sum()
 
 
 def test_region_trust_is_the_mean_around_the_objects():

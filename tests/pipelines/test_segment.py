@@ -57,8 +57,8 @@ def test_mask_confidence_around_the_objects_ignores_the_background_elsewhere():
 
     def confidences(video):
         seen = []
-        outs = list(propagate_masks(Passthrough(), video, {0: square_labels(0)}, Settings(mode="online", align=True),
-                                    on_confidence=seen.append))
+        outs = list(propagate_masks(Passthrough(), video, {0: square_labels(0)},
+                                    Settings(mode="online", align=True), on_confidence=seen.append))
         assert [c.index for c in seen] == [f.index for f, _ in outs] and seen[0].object == 1.0
         return np.array([c.confidence for c in seen]), np.array([c.object for c in seen])
     clean, noisy = confidences(frames()), confidences(flickering())

@@ -13,7 +13,9 @@ import numpy as np
 
 from vprop.engine.confidence import Report
 
-RULES = ("step", "measured")
+# A rule is the costs (``step_costs`` / ``measured_costs``) and what is made of them: ``predicted`` confidence
+# raised greedily, or (``spread``) the chains' summed cost made least, which spaces keys evenly where costs are even.
+RULES = ("step", "measured", "spread", "spread-measured")
 FLOOR = 1e-3    # step trusts are clipped here before their logarithm
 
 
@@ -68,20 +70,61 @@ def predicted(costs: np.ndarray, keys, mode: str) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+def chain_costs(costs: np.ndarray, keys, mode: str) -> np.ndarray:
+    """(T,) the summed cost of the chain each frame is propagated along with key-frames ``keys`` (online: from
+    the key before, before the first key from it; offline: the cheaper side)."""
+    total = np.cumsum(costs)
+    keys = np.unique(np.asarray(list(keys), np.int64))
+    t = np.arange(len(costs))
+    i = np.searchsorted(keys, t, side="right") - 1
+    j = np.searchsorted(keys, t, side="left")
+    forward = np.where(i >= 0, total - total[keys[np.clip(i, 0, None)]], np.inf)
+    backward = np.where(j < len(keys), total[keys[np.clip(j, None, len(keys) - 1)]] - total, np.inf)
+    return np.where(i >= 0, forward, backward) if mode == "online" else np.minimum(forward, backward)
+
+
+def spread_keys(costs: np.ndarray, keys: list[int], count: int, gap: int, mode: str) -> list[int]:
+    """``count`` new keys that make the frames' summed ``chain_costs`` least: placed one by one, then each moved
+    to its best place given the others until none moves (greedy alone leaves the last stretch long)."""
+    def best(others: list[int]) -> tuple[float, int | None]:
+        taken = np.array(others, np.int64)
+        return min(((chain_costs(costs, others + [t], mode).sum(), t) for t in range(len(costs))
+                    if not len(taken) or np.abs(taken - t).min() >= gap), default=(np.inf, None))
+    chosen: list[int] = []
+    for _ in range(count):
+        t = best(keys + chosen)[1]
+        if t is None:
+            break
+        chosen.append(t)
+    for _ in range(10):
+        moved = False
+        for i in range(len(chosen)):
+            others = keys + chosen[:i] + chosen[i + 1:]
+            score, t = best(others)
+            if t is not None and score < chain_costs(costs, others + [chosen[i]], mode).sum() - 1e-9:
+                chosen[i], moved = t, True
+        if not moved:
+            break
+    return chosen
+
+
 def suggest_keys(report: Report, count: int, min_gap: int | None = None, rule: str = "step") -> list[int]:
     """Up to ``count`` frame indices, best first, where a new key raises the predicted confidence most.
 
-    ``rule``: the costs the prediction uses, ``step_costs`` (``step``) or ``measured_costs`` (``measured``).
+    ``rule``: one of RULES, the costs (``step_costs``, or ``measured_costs`` for ``*measured``) and how keys
+    are placed on them (``predicted`` confidence raised greedily, or ``spread_keys``).
 
     ``min_gap``: frames between any two keys, old or new (default: a quarter of the mean spacing the keys
     would have, so suggestions spread over the video's trouble spots rather than crowd one).
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}")
-    costs = step_costs(report) if rule == "step" else measured_costs(report)
+    costs = measured_costs(report) if rule.endswith("measured") else step_costs(report)
     n = len(costs)
     keys = sorted(set(report.keys))
     gap = max(1, n // (4 * max(1, count + len(keys)))) if min_gap is None else max(1, min_gap)
+    if rule.startswith("spread"):
+        return spread_keys(costs, keys, count, gap, report.mode)
     current = predicted(costs, keys, report.mode)
     chosen: list[int] = []
     for _ in range(count):
