@@ -1,11 +1,13 @@
 """Where new key-frames would help most, from a confidence report alone (never from ground truth).
 
 The report gives, for every frame, how much trust the single flow step into it keeps (``step``): little where
-the motion is fast, things appear or the scene cuts. A frame's predicted confidence is the product of the
-steps back to its key (both keys, offline, blended as the frame loop blends them); a new key at frame t
-restarts the chains of the frames it would serve from t. Keys are chosen greedily, each where it raises the
-predicted confidence summed over the video most, at least a minimum gap from the keys there are and from each
-other.
+the motion is fast, things appear or the scene cuts. Its -log is the step's cost, and a frame propagated from a
+key pays the summed cost of the steps between them (offline: of the cheaper side). The default rule
+(``spread``) places the new keys where that sum over the video is least: where the costs are even, that is
+even spacing; where a stretch is hard, the keys move towards it. The other rules were measured and lost on the
+tuning videos (benchmarks/eval_suggest.py, README): raising the predicted confidence (the product of the step
+trusts back to the key) greedily, and costs taken from the run's own confidence (``measured_costs``). New keys
+are at least a minimum gap from the keys there are and from each other.
 """
 from __future__ import annotations
 
@@ -108,8 +110,8 @@ def spread_keys(costs: np.ndarray, keys: list[int], count: int, gap: int, mode: 
     return chosen
 
 
-def suggest_keys(report: Report, count: int, min_gap: int | None = None, rule: str = "step") -> list[int]:
-    """Up to ``count`` frame indices, best first, where a new key raises the predicted confidence most.
+def suggest_keys(report: Report, count: int, min_gap: int | None = None, rule: str = "spread") -> list[int]:
+    """Up to ``count`` frame indices where a new key helps most, by ``rule``.
 
     ``rule``: one of RULES, the costs (``step_costs``, or ``measured_costs`` for ``*measured``) and how keys
     are placed on them (``predicted`` confidence raised greedily, or ``spread_keys``).
