@@ -55,6 +55,7 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
 
 
 def _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, on_confidence, cuts):
+    """``propagate_masks`` itself; confidences go to ``on_confidence`` as the frame loop reports them."""
     net = wrap_model(model, refiner)
     ids = object_ids(*masks.values()) if ids is None else tuple(ids)
     height, width = next(iter(masks.values())).shape if masks else (0, 0)
