@@ -19,14 +19,14 @@ from test_colorize_cli import colour_keys
 
 REPO = Path(__file__).resolve().parents[2]
 
-# `vprop` as a user runs it, with a frame source slowed to 0.05 s per frame.
+# `vprop` as a user runs it, with a frame source slowed to 0.1 s per frame (some 6 s left after the partial output appears, under load too).
 SLOW_VPROP = """
 import sys, time
 import vprop.pipelines.spanning as spanning
 decoded = spanning.read_frames
 def slowly(path, *args):
     for frame in decoded(path, *args):
-        time.sleep(0.05)
+        time.sleep(0.1)
         yield frame
 spanning.read_frames = slowly
 from vprop.cli import main
