@@ -19,7 +19,8 @@ from test_colorize_cli import colour_keys
 
 REPO = Path(__file__).resolve().parents[2]
 
-# `vprop` as a user runs it, with a frame source slowed to 0.1 s per frame (some 6 s left after the partial output appears, under load too).
+# `vprop` as a user runs it, with a frame source slowed to 0.1 s per frame: some 6 s of run are left once the
+# partial output appears, so the signal lands mid-run under load too.
 SLOW_VPROP = """
 import sys, time
 import vprop.pipelines.spanning as spanning
