@@ -3,6 +3,7 @@
 
     python benchmarks/eval_color_sizes.py --interval 10 --mode online
     python benchmarks/eval_color_sizes.py --interval 30 --mode offline --json k30.json
+    python benchmarks/eval_color_sizes.py --methods flow vprop      (only these; the slow full-resolution run skipped)
 
 Keys every K frames from the true colour frames; each method colours the rest from their lightness alone.
 Prints the mean PSNR (RGB, non-key frames) and the CDC (flicker; vprop.eval.metrics) of each method per video,
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--videos", nargs="+", default=DEV)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--methods", nargs="+", default=None, help="run only these methods (default: all)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     a = ap.parse_args()
     if a.threads:
@@ -75,7 +77,11 @@ def main() -> None:
         video = a.data / f"{name}.mp4"
         first = next(read_frames(video)).rgb
         size = working_size(first.shape[1], first.shape[0], working_short_side(model))
-        per_video[name] = evaluate(video, a.interval, methods(model, a.mode, size))
+        runs = methods(model, a.mode, size)
+        unknown = set(a.methods or ()) - set(runs)
+        if unknown:
+            ap.error(f"--methods: unknown {sorted(unknown)}; choose from {list(runs)}")
+        per_video[name] = evaluate(video, a.interval, {m: r for m, r in runs.items() if not a.methods or m in a.methods})
         print(f"{name:18s} " + "  ".join(f"{m} {s['psnr']:.2f} dB / CDC {s['cdc']:.5f}"
                                          for m, s in per_video[name].items() if m != "truth"), flush=True)
     names = [m for m in next(iter(per_video.values())) if m != "truth"]
