@@ -68,7 +68,7 @@ def main() -> None:
             shown.append(meter.fps())
 
         colorize(folder / "gray.mp4", folder / "keys", folder / "out.mp4", interval=args.interval,
-                 mode="offline", on_frame=on_frame)
+                 mode="offline", on_frame=on_frame, on_begin=meter.begin)
     if args.ticks:
         args.ticks.write_text(json.dumps([t - start for t in ticks]))
     # Rich's speed column over the same ticks (the samples of its last 30 s), as the bar computed it before.

@@ -3,7 +3,11 @@
 
     python benchmarks/eval_color_sizes.py --interval 10 --mode online
     python benchmarks/eval_color_sizes.py --interval 30 --mode offline --json k30.json
-    python benchmarks/eval_color_sizes.py --methods flow vprop      (only these; the slow full-resolution run skipped)
+    python benchmarks/eval_color_sizes.py --videos ../shared/data/clips/pexels-*.mp4 --no-full-resolution
+    python benchmarks/eval_color_sizes.py --methods flow vprop      (only these methods)
+
+--videos takes DAVIS names (under --data) or paths to any colour clip: the Pexels clips were never used to train
+or choose the shipped colour weights, so they are a hold-out at real sizes (960x720, 960x506, 540x960).
 
 Keys every K frames from the true colour frames; each method colours the rest from their lightness alone.
 Prints the mean PSNR (RGB, non-key frames) and the CDC (flicker; vprop.eval.metrics) of each method per video,
@@ -33,13 +37,14 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-trai
 DEV = ["breakdance-flare", "elephant", "lucia", "rhino", "swing"]
 
 
-def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None) -> dict:
+def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, full_resolution: bool = True) -> dict:
     """name -> (frames, keys) -> (frame, RGB output) for every frame."""
     settings = Settings(mode=mode)
     runs = {"flow": lambda frames, keys: Propagator(Passthrough(), ColorTask(), Settings(mode="online"))(frames, keys)}
     if mode == "offline":
         runs["flow-2sided"] = lambda frames, keys: Propagator(Passthrough(), ColorTask(), settings)(frames, keys)
-    runs["vprop --full-resolution"] = lambda frames, keys: propagate_color(model, settings, frames, keys)
+    if full_resolution:
+        runs["vprop --full-resolution"] = lambda frames, keys: propagate_color(model, settings, frames, keys)
     runs["vprop"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size)
     return runs
 
@@ -65,6 +70,8 @@ def main() -> None:
     ap.add_argument("--interval", type=int, default=10)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--videos", nargs="+", default=DEV)
+    ap.add_argument("--no-full-resolution", dest="full_resolution", action="store_false",
+                    help="leave out vprop --full-resolution (the slow one at 720p and above)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--methods", nargs="+", default=None, help="run only these methods (default: all)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
@@ -74,10 +81,11 @@ def main() -> None:
     model, _ = load_model("color", a.weights)
     per_video = {}
     for name in a.videos:
-        video = a.data / f"{name}.mp4"
+        video = Path(name) if Path(name).is_file() else a.data / f"{name}.mp4"
+        name = video.stem[:40]
         first = next(read_frames(video)).rgb
         size = working_size(first.shape[1], first.shape[0], working_short_side(model))
-        runs = methods(model, a.mode, size)
+        runs = methods(model, a.mode, size, a.full_resolution)
         unknown = set(a.methods or ()) - set(runs)
         if unknown:
             ap.error(f"--methods: unknown {sorted(unknown)}; choose from {list(runs)}")

@@ -102,3 +102,25 @@ def test_the_rate_follows_a_change_of_speed_within_a_window():
         meter.tick()
     assert meter.fps() == pytest.approx(0.5)          # the last minute, not the mean since the start (0.75)
     assert meter.eta() == pytest.approx(100 / 0.5)
+
+
+def test_the_preparation_before_begin_is_not_in_the_rate():
+    """A film's cut scan and key checks take minutes before the first frame; the rate is that of frame work."""
+    clock = FakeClock()
+    meter = Meter(total=1000, clock=clock)
+    clock.now = 600.0                      # ten minutes of preparation, no frame yet
+    meter.begin()
+    for _ in range(20):                    # then 2 fps
+        clock.now += 0.5
+        meter.tick()
+    assert meter.fps() == pytest.approx(2.0)
+    assert meter.line("colorize").startswith("colorize: 20/1000 frames, 2.00 fps, elapsed 0:10:10")
+
+
+def test_the_ticker_counts_notes_and_begins_the_meter(capsys):
+    with progress("train color", 5, quiet=False, every=60.0, unit="steps/s") as tick:
+        tick.begin()
+        tick(note="loss 0.5")
+        tick(7, note="loss 0.25")
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r"train color: 2/5 steps, [\d.]+ steps/s, loss 0\.25, elapsed 0:00:00, ETA 0:00:00", last), last

@@ -1,4 +1,7 @@
 """The fast paths equal the reference (vprop.ops.naive), forward and backward; API behaviour."""
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -8,7 +11,8 @@ from vprop.ops.naive import DIRECTIONS
 
 from support.propagate import SHAPES, ignored_gates, make_inputs, value_and_grads
 
-# "auto" on CPU is the registered custom op vprop::propagate (CPU kernel = the scan-major path).
+# "auto" on CPU is the registered custom op vprop::propagate (CPU kernel = the scan-major path) where a gradient
+# is needed, and that kernel called directly in eager inference.
 FAST_IMPLS = ["cpu", "auto"]
 
 
@@ -36,6 +40,29 @@ def test_matches_reference_float32(impl, direction):
     got = value_and_grads(lambda x, g: ops.propagate(x, g, direction, impl=impl), x, gates)
     assert got[0].dtype == torch.float32
     assert_same(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_inference_calls_the_ops_cpu_kernel_directly_with_the_same_result(shape):
+    x, gates = make_inputs(shape)
+    with torch.no_grad():
+        direct = ops.propagate_4dir(x, gates)
+        one = ops.propagate(x, gates[:, :3], "r2l")
+    torch.testing.assert_close(direct, torch.ops.vprop.propagate_4dir(x, gates), rtol=0, atol=0)
+    torch.testing.assert_close(one, torch.ops.vprop.propagate(x, gates[:, :3], "r2l"), rtol=0, atol=0)
+    torch.testing.assert_close(direct, naive.propagate_4dir(x, gates))
+
+
+def test_inference_does_not_import_dynamo():
+    """The custom op's first call imports torch._dynamo: seconds on every `vprop` run, for nothing in eager
+    inference."""
+    code = ("import sys, torch, vprop.ops as ops\n"
+            "x, g = torch.rand(1, 2, 6, 7), torch.rand(1, 12, 6, 7) / 3\n"
+            "with torch.inference_mode():\n"
+            "    ops.propagate_4dir(x, g)\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_4dir_reference_is_the_per_direction_op():

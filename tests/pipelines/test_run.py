@@ -7,7 +7,7 @@ import vprop
 from support.seg_media import SIZE, save_palette, square_labels
 from vprop.engine.masks import propagate_masks
 from vprop.engine.propagator import Propagator, Settings
-from vprop.errors import UsageError
+from vprop.errors import InputError, UsageError
 from vprop.io.video import VideoFrame
 from vprop.models.hub import load_model
 from vprop.pipelines.run import frame_loop
@@ -81,3 +81,17 @@ def test_hdr_weights_against_an_explicit_alignment_name_the_option(hdr_clip, tin
     with pytest.raises(UsageError, match=r"--no-align: .* expects 9 guidance channels; unaligned HDR inputs have 6"):
         vprop.hdr(video, keys, tmp_path / "exr", weights=str(tiny_hdr_weights), align=False, shots=False)
     assert not (tmp_path / "exr").exists()
+
+
+def test_the_run_begins_once_after_its_checks_and_before_any_frame(tmp_path, square_video, tiny_seg_weights):
+    mask = tmp_path / "mask.png"
+    save_palette(mask, square_labels(0))
+    events = []
+    vprop.segment(square_video, {0: mask}, tmp_path / "out", weights=str(tiny_seg_weights),
+                  on_begin=lambda: events.append("begin"), on_frame=lambda index: events.append(index))
+    assert events[0] == "begin" and events.count("begin") == 1 and len(events) > 1
+    events.clear()
+    with pytest.raises(InputError):    # a key beyond the end fails in the checks: no begin
+        vprop.segment(square_video, {999: mask}, tmp_path / "out2", weights=str(tiny_seg_weights),
+                      on_begin=lambda: events.append("begin"))
+    assert events == []

@@ -52,7 +52,9 @@ class Meter:
     rate over the samples of the last few seconds swings between zero and hundreds. Here the rate is measured
     from the latest finished frame at least ``window`` seconds older than the newest one: over a whole key
     segment and the frames finished with it, or over the last ``window`` seconds when frames stream out. Until
-    such a frame exists it is measured from the start. ``done`` may start above 0 (a resumed training run).
+    such a frame exists it is measured from ``begin()``: when the frames' work started, after the preparation
+    (probing, reading every key, finding cuts, loading the model), which on a long film is minutes of no frames and
+    would make the rate of the first key segments read low. ``done`` may start above 0 (a resumed training run).
     """
 
     total: int | None
@@ -63,12 +65,18 @@ class Meter:
     unit: str = "fps"
     note: str = ""                                          # e.g. the training loss, shown after the rate
     start: float = field(init=False)
+    began: float = field(init=False)                        # when the frames' work started (``begin``)
     done_at_start: int = field(init=False)
     last: float | None = field(init=False, default=None)    # when the latest frame finished
     _since: deque = field(init=False, default_factory=deque)  # (time, done) of the recent finished frames
 
     def __post_init__(self):
-        self.start, self.done_at_start = self.clock(), self.done
+        self.start = self.began = self.clock()
+        self.done_at_start = self.done
+
+    def begin(self) -> None:
+        """The preparation is over: measure the rate of frame work from now (until a window-old frame exists)."""
+        self.began, self.done_at_start = self.clock(), self.done
 
     def tick(self) -> None:
         self.done += 1
@@ -82,7 +90,7 @@ class Meter:
             return None
         since, done_then = self._since[0]
         if since > self.last - self.window:
-            since, done_then = self.start, self.done_at_start
+            since, done_then = self.began, self.done_at_start
         return (self.done - done_then) / (self.last - since) if self.last > since else None
 
     def eta(self) -> float | None:
@@ -114,22 +122,37 @@ def _rate_text(meter: Meter) -> str:
     return f"  ... {unit}" if fps is None else f"{fps:5.2f} {unit}" if fps < 10 else f"{fps:5.1f} {unit}"
 
 
+@dataclass
+class Ticker:
+    """What a run is handed for its progress: called once per finished frame (or training step, with an optional
+    ``note`` such as the loss), and ``begin()`` once the preparation is over and frames start (``Meter.begin``)."""
+
+    meter: Meter | None = None                      # None: quiet
+    advance: Callable[[], None] = lambda: None      # moves the live bar, where there is one
+
+    def __call__(self, *_, note: str | None = None) -> None:
+        if self.meter is None:
+            return
+        self.meter.tick()
+        if note is not None:
+            self.meter.note = note
+        self.advance()
+
+    def begin(self) -> None:
+        if self.meter is not None:
+            self.meter.begin()
+
+
 @contextlib.contextmanager
 def progress(description: str, total: int | None, quiet: bool, every: float = PLAIN_EVERY_S,
              unit: str = "fps", completed: int = 0):
-    """Yields a callback to call once per finished frame (or training step: ``unit="steps/s"``, counting from
-    ``completed``), optionally with a ``note`` such as the loss. On a terminal: a live bar of the count, rate and
-    ETA of finished work on stderr; otherwise (a log file) a plain line every ``every`` seconds and one at the end."""
+    """Yields a ``Ticker`` over ``total`` frames (or training steps: ``unit="steps/s"``, counting from
+    ``completed``). On a terminal: a live bar of the count, rate and ETA of finished work on stderr; otherwise (a
+    log file) a plain line every ``every`` seconds and one at the end."""
     if quiet:
-        yield lambda *_, **__: None
+        yield Ticker()
         return
     meter = Meter(total, done=completed, noun="steps" if unit == "steps/s" else "frames", unit=unit)
-
-    def count(note: str | None):
-        meter.tick()
-        if note is not None:
-            meter.note = note
-
     if not stderr.is_terminal:
         stop = threading.Event()
 
@@ -140,7 +163,7 @@ def progress(description: str, total: int | None, quiet: bool, every: float = PL
         thread = threading.Thread(target=report, daemon=True)
         thread.start()
         try:
-            yield lambda *_, note=None: count(note)
+            yield Ticker(meter)
         finally:
             stop.set()
             thread.join()
@@ -150,14 +173,9 @@ def progress(description: str, total: int | None, quiet: bool, every: float = PL
                    _MeterColumn(lambda m: m.note), TimeElapsedColumn(),
                    _MeterColumn(lambda m: f"ETA {_clock_text(m.eta())}"), console=stderr, transient=False)
     task = bar.add_task(description, total=total, completed=completed, meter=meter)
-
-    def tick(*_, note: str | None = None):
-        count(note)
-        bar.advance(task)
-
     bar.start()
     try:
-        yield tick
+        yield Ticker(meter, lambda: bar.advance(task))
     except BaseException:
         bar.live.transient = True     # the error's one line replaces the bar
         raise
@@ -262,9 +280,9 @@ def wrote(path, report_dir=None) -> str:
     return f"wrote {path}" + (f" and the confidence report {report_dir}" if report_dir else "")
 
 
-def run_over_video(label: str, video, quiet: bool, work: Callable[[Callable], object],
+def run_over_video(label: str, video, quiet: bool, work: Callable[[Ticker], object],
                    written: Callable[[object], str], completed: int = 0) -> None:
-    """A command's run over VIDEO: a progress bar over its frames for ``work(on_frame)``, then the line
+    """A command's run over VIDEO: a progress bar over its frames for ``work(ticker)``, then the line
     ``written(result)``; a user error is one line (``user_errors``). ``completed``: frames already done (resume)."""
     with user_errors(quiet):
         info = probe(video)

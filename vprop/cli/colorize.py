@@ -24,6 +24,6 @@ def colorize_command(video, keys_dir, interval, mode, align, blend, full_resolut
     run_over_video("colorize", video, quiet, lambda tick: colorize(
         video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend, weights=weights,
         device=device, batch_size=batch_size, crf=crf, lossless=lossless, report=report_dir, on_frame=tick,
-        shots=shots, allow_missing=allow_missing, resume=resume, workers=workers, full_resolution=full_resolution),
+        on_begin=tick.begin, shots=shots, allow_missing=allow_missing, resume=resume, workers=workers, full_resolution=full_resolution),
         lambda path: wrote(path, report_dir),
         completed=finished_frames(output) if resume else 0)

@@ -4,7 +4,7 @@ import json
 import click
 
 from vprop.cli._console import stderr, user_errors
-from vprop.cli._options import resolve_device
+from vprop.cli._options import full_resolution_option, resolve_device
 from vprop.engine.propagator import MODES
 from vprop.eval.baselines import resized_frames
 from vprop.eval.color import color_methods, evaluate_color
@@ -59,10 +59,12 @@ def _apply(*decorators):
 @intervals_options("10 20 30 40")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames so their short side is this (faster; default: native size).")
+@full_resolution_option
 @measure_options("Write a PNG strip of sample frames and a plot of PSNR against key distance.")
-def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_path, report_dir, weights,
-               device, batch_size, quiet):
+def eval_color(video, intervals, more_intervals, mode, short_side, full_resolution, limit, json_path, report_dir,
+               weights, device, batch_size, quiet):
     """Colour VIDEO's own gray version from every K-th frame; PSNR/RMSE in RGB beside copy and optical flow.
+    vprop runs as `vprop colorize` does (with --full-resolution, as `vprop colorize --full-resolution`).
 
     CDC: flicker, the Jensen-Shannon divergence of the R, G, B histograms of frames 1, 2 and 4 apart (Lei &
     Chen, CVPR 2019), for each output and for VIDEO itself; lower is steadier.
@@ -78,7 +80,8 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
             if not quiet:
                 stderr.print(f"K = {k} ...")
             keep = {k // 2, k - 1, k + k // 2} if report_dir else set()
-            scores = evaluate_color(frames, k, color_methods(model, mode, device, batch_size), keep)
+            scores = evaluate_color(frames, k, color_methods(model, mode, device, batch_size), keep,
+                                    full_resolution)
             table[k] = {name: {"psnr": s.psnr, "rmse": s.rmse, "cdc": s.cdc, "frames": len(s.mse),
                                "psnr_by_distance": s.psnr_by_distance()} for name, s in scores.items()}
             if report_dir:
@@ -92,7 +95,8 @@ def eval_color(video, intervals, more_intervals, mode, short_side, limit, json_p
         click.echo(f"ground truth CDC {truth_cdc:.5f}")
         if json_path:
             with open(json_path, "w") as f:
-                json.dump({"video": video, "mode": mode, "short_side": short_side, "weights": meta,
+                json.dump({"video": video, "mode": mode, "short_side": short_side,
+                           "full_resolution": full_resolution, "weights": meta,
                            "truth_cdc": truth_cdc, "results": table}, f, indent=1)
 
 

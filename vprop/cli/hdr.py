@@ -52,7 +52,7 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
     run_over_video("hdr", video, quiet, lambda tick: hdr(
         video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights, device=device,
         batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode, align=align, blend_rule=blend_rule,
-        report=report_dir, on_frame=tick, shots=shots, resume=resume, workers=workers),
+        report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, resume=resume, workers=workers),
         lambda path: f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p),
         completed=finished_frames(output) if resume else 0)
 

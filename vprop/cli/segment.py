@@ -45,7 +45,7 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
     run_over_video("segment", video, quiet, lambda tick: segment(
         video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size, overlay=overlay,
         alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
-        report=report_dir, on_frame=tick, shots=shots, allow_missing=allow_missing, resume=resume,
-        workers=workers),
+        report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, allow_missing=allow_missing,
+        resume=resume, workers=workers),
         lambda path: wrote(path, report_dir),
         completed=finished_frames(output) if resume else 0)

@@ -9,11 +9,12 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from vprop.engine.propagator import Propagator
+from vprop.engine.working import working_short_side, working_size
 from vprop.eval.baselines import Methods, baseline_methods, model_settings
 from vprop.eval.metrics import ColorConsistency, psnr
 from vprop.io.video import VideoFrame
-from vprop.tasks.color import ColorTask
+from vprop.pipelines.colorize import propagate_color
+from vprop.tasks.color import rgb_to_lab
 
 
 @dataclass
@@ -48,20 +49,23 @@ def color_methods(model: torch.nn.Module, mode: str, device: str = "cpu", batch_
 
 
 def evaluate_color(frames: Callable[[], Iterator[VideoFrame]], interval: int,
-                   methods: Methods, keep: set[int] = frozenset()
+                   methods: Methods, keep: set[int] = frozenset(), full_resolution: bool = False
                    ) -> dict[str, Scores]:
-    """Keys every ``interval`` frames from the ground truth; each method colours the rest from L alone.
-    (The ground truth's own CDC, for comparison: ``vprop.eval.metrics.cdc``.)
+    """Keys every ``interval`` frames from the ground truth; each method colours the rest from L alone, as
+    `vprop colorize` runs it: a network at its working size (``vprop.engine.working``) unless
+    ``full_resolution``, the baselines at the frames' own size. (The ground truth's own CDC, for comparison:
+    ``vprop.eval.metrics.cdc``.)
 
     ``keep``: frame indices whose outputs are kept in ``Scores.samples`` (for reports).
     """
-    task = ColorTask()
-    keys = {f.index: task.prepare_key(f.rgb) for f in frames() if f.index % interval == 0}
+    keys = {f.index: rgb_to_lab(f.rgb) for f in frames() if f.index % interval == 0}
+    height, width = next(iter(keys.values())).shape[:2]
     results = {}
     for name, (model, settings) in methods.items():
         scores, consistency = Scores(), ColorConsistency()
         truth = frames()
-        for frame, out in Propagator(model, task, settings)(frames(), keys):
+        size = None if full_resolution else working_size(width, height, working_short_side(model))
+        for frame, out in propagate_color(model, settings, frames(), keys, size):
             gt = next(truth)
             consistency.add(out)
             if frame.index in keys:

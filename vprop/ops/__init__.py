@@ -72,6 +72,8 @@ def propagate(x: Tensor, gates: Tensor, direction: str, impl: str | None = None)
             y = cpu.propagate(x, gates, direction)
         elif impl == "triton":
             y = _triton_kernels().propagate(x, gates, direction)
+        elif _eager_cpu_inference(x, gates):
+            y = cpu.propagate_fwd(x, gates, direction)     # the custom op's own CPU kernel
         else:
             y = torch.ops.vprop.propagate(x, gates, direction)
     return y.to(x_dtype)
@@ -100,6 +102,8 @@ def propagate_4dir(x: Tensor, gates: Tensor, impl: str | None = None) -> Tensor:
             y = cpu.propagate_4dir(x, gates)
         elif impl == "triton":
             y = _triton_kernels().propagate_4dir(x, gates)
+        elif _eager_cpu_inference(x, gates):
+            y = cpu.propagate_4dir_fwd(x, gates)           # the custom op's own CPU kernel
         else:
             y = torch.ops.vprop.propagate_4dir(x, gates)
     return y.to(x_dtype)
@@ -143,6 +147,14 @@ def _resolve_impl(impl: str | None) -> str:
     if impl not in IMPLS:
         raise ValueError(f"unknown propagate impl {impl!r} (argument or ${IMPL_ENV_VAR}); expected one of {IMPLS}")
     return impl
+
+
+def _eager_cpu_inference(x: Tensor, gates: Tensor) -> bool:
+    """Whether the CPU kernel can be called directly instead of through the custom op. The op's first call imports
+    torch._dynamo, seconds at the start of every run; eager inference needs neither the op's autograd nor its
+    opacity to torch.compile."""
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or gates.requires_grad)
+    return x.device.type == "cpu" and not needs_grad and not torch.compiler.is_compiling()
 
 
 def _check_inputs(x: Tensor, gates: Tensor, gate_channels: int) -> None:

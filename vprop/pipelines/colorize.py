@@ -20,13 +20,15 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
              align: bool | None = None, blend: str = "confidence", weights: str | None = None,
              device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False,
              report=None, on_frame: Callable[[int], None] | None = None,
+             on_begin: Callable[[], None] | None = None,
              model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
              resume: bool = False, workers: int | None = 1, full_resolution: bool = False) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
     ``model``: a colour model already loaded (a batch worker holds one for many videos); ``weights`` is then unused.
-    Returns the output path, written atomically. ``on_frame(index)`` is called after each frame.
+    Returns the output path, written atomically. ``on_frame(index)`` is called after each frame, ``on_begin()``
+    once every check is done and the frames' work starts (a progress meter's clock).
     ``report``: a directory for the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``).
     ``shots``: find the hard cuts first (``vprop.engine.shots``) and colour every shot from its own keys only; a
     shot without a key is an error, or with ``allow_missing`` stays gray. ``resume``: keep finished key segments
@@ -39,7 +41,7 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     pipeline = color_pipeline(keys_dir=keys_dir, output=str(output), interval=interval, crf=crf, lossless=lossless,
                               full_resolution=full_resolution)
     return run(video, pipeline, RunOptions(mode=mode, align=align, blend=blend, weights=weights, device=device,
-                                           batch_size=batch_size, report=report, on_frame=on_frame, model=model,
+                                           batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
                                            shots=shots, allow_missing=allow_missing, resume=resume,
                                            workers=workers)).path
 

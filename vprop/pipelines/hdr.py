@@ -24,7 +24,8 @@ from vprop.tasks.hdr import Blender, HDRTask, curve_for, guidance_channels
 def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: bool = True,
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
         hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
-        report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
+        report=None, on_frame: Callable[[int], None] | None = None,
+        on_begin: Callable[[], None] | None = None, model: torch.nn.Module | None = None,
         shots: bool = True, resume: bool = False, workers: int | None = 1) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
@@ -41,7 +42,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
                             gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule,
                             preview=preview and str(preview), hdr10=hdr10 and str(hdr10))
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
-                                           batch_size=batch_size, report=report, on_frame=on_frame, model=model,
+                                           batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
                                            shots=shots, resume=resume, workers=workers)).path
 
 

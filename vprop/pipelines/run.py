@@ -62,6 +62,7 @@ class RunOptions:
     batch_size: int = 4
     report: Any = None                 # a directory for the confidence report
     on_frame: Callable[[int], None] | None = None
+    on_begin: Callable[[], None] | None = None     # called once every check is done and the frames' work starts
     model: torch.nn.Module | None = None    # already loaded (a batch worker holds one for many videos)
     shots: bool = True
     allow_missing: bool = False
@@ -111,6 +112,8 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
     state = _state(video, sink, files, model, settings, options, pipeline, plan.spans) if options.resume else None
     source = SpanSource(Path(video), plan.index, dict(files), list(cuts), model, settings, info, pipeline.recipe,
                         report, pipeline.propagation(model, settings, info))
+    if options.on_begin:
+        options.on_begin()
     with SpanOutputs(info, plan.spans, sink.folders, sink.videos, state, pieces=workers > 1) as place:
         todo = [span for span in plan.spans if not (state and state.is_finished(span))]
         for span, results in run_spans(source, todo, workers):

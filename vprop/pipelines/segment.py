@@ -20,7 +20,8 @@ from vprop.pipelines.sinks import LabelSink
 def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", weights: str | None = None,
             device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
             refine: bool = False, refine_weights: str | None = None, alpha=None, full_resolution: bool = False,
-            report=None, on_frame: Callable[[int], None] | None = None, model: torch.nn.Module | None = None,
+            report=None, on_frame: Callable[[int], None] | None = None,
+            on_begin: Callable[[], None] | None = None, model: torch.nn.Module | None = None,
             refiner: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
             resume: bool = False, workers: int | None = 1) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
@@ -47,7 +48,7 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
                             refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
                             device=device, refiner=refiner)
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
-                                           batch_size=batch_size, report=report, on_frame=on_frame, model=model,
+                                           batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
                                            shots=shots, allow_missing=allow_missing, resume=resume,
                                            workers=workers)).path
 
