@@ -112,11 +112,11 @@ def propagate_4dir(x: Tensor, gates: Tensor, impl: str | None = None) -> Tensor:
 def propagate_4dir_max(x: Tensor, gates: Tensor, impl: str | None = None) -> Tensor:
     """``propagate_4dir(x, gates, impl).amax(dim=1)``: the four scans merged by node-wise max-pooling, (B, C, H, W).
 
-    On CPU with no gradient to record, and ``impl`` "auto" or "cpu", a fused path gives the same values faster
-    (:func:`vprop.ops.cpu.propagate_4dir_max_fwd`); elsewhere it is the expression above.
+    In eager CPU inference (no gradient to record, not compiling), with ``impl`` "auto" or "cpu", a fused path
+    gives the same values faster (:func:`vprop.ops.cpu.propagate_4dir_max_fwd`); elsewhere it is the expression
+    above.
     """
-    recording = torch.is_grad_enabled() and (x.requires_grad or gates.requires_grad)
-    if x.device.type != "cpu" or recording or _resolve_impl(impl) not in ("auto", "cpu"):
+    if not _eager_cpu_inference(x, gates) or _resolve_impl(impl) not in ("auto", "cpu"):
         return propagate_4dir(x, gates, impl).amax(dim=1)
     _check_inputs(x, gates, 12)
     x_dtype = x.dtype
