@@ -3,7 +3,6 @@ protocol beside ``Propagator``'s paper protocol. Everything a call needs comes i
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import replace
 from itertools import groupby, tee
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -51,8 +50,6 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     # Segment small, answer at the frame's own size: the outputs come in decode order, so each pairs with its
     # original frame from a second view of the stream (tee holds only the frames the loop holds).
     task = SegTask(ids, *key_inputs(net), out_size=(width, height))
-    # The flow down to the working size's own resolution, as colour's (vprop.engine.working.propagate_at).
-    settings = replace(settings, flow="fast-full")
     small = {i: cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for i, m in masks.items()}
     originals, frames = tee(frames)
     shrunk = shrink_frames(frames, size)
