@@ -1,13 +1,23 @@
-"""Do the keys `vprop keys --suggest` picks help more than evenly spaced ones? Held-out DAVIS videos.
+"""Do the keys `vprop keys --suggest` picks help more than evenly spaced ones? All 30 DAVIS videos, split.
 
-    python benchmarks/eval_suggest.py [--extra 2] [--interval 30] [--short-side 240] [--task color seg]
+    python benchmarks/eval_suggest.py --split tune|holdout [--task color seg] [--extra 2] [--interval 30]
+        [--rules even step ...] [--short-side 0] [--cache DIR] [--json OUT] [--threads 1]
 
-Colour: keys every --interval frames from the ground truth, online; masks: the first ground-truth mask, online
-(SEG(t), as `vprop segment` runs by default). Each video is run three times: the base keys only; plus --extra
-keys spaced as evenly as the base keys allow (each added where the longest stretch without a key is); plus
---extra keys suggested from the base run's confidence report, which holds no ground truth. Every row is scored
-on the same frames, all but the base keys (an added key counts with its own, near-perfect, output): mean PSNR
-per frame for colour, mean J per frame for masks.
+Colour: keys every --interval frames from the ground truth; masks: the first ground-truth mask (SEG(t)); both
+online, at the videos' own size (854x480) through the CLI's own path: propagated at the model's working size and
+answered at full size (``propagate_color`` / ``propagate_masks``). Each video is run with the base keys (writing
+the confidence report that `vprop keys --suggest` reads) and with --extra keys added by each rule: ``even``
+(``evenly_spaced``) or a rule of ``vprop.engine.suggest`` fed the base run's report alone (no ground truth).
+Every row is scored on the same frames, all but the base keys (an added key counts with its own output): mean
+PSNR per frame for colour, mean J per frame for masks.
+
+Split: ``tune`` is the five seg dev videos (on which the first rule was picked) and the first five of the rest in
+alphabetical order; rules and parameters are chosen there only. ``holdout`` is the other 20, for the report.
+(The seg and colour networks were trained on DAVIS-train videos other than the five dev ones: the hold-out videos
+are the networks' training footage, which favours no key placement over another.)
+
+Online, a frame's output depends only on the key before it, so each key's run is made once per video (as far as
+the next key of any key set asked) and shared by every key set (``Scores``); --cache keeps them between runs.
 """
 from __future__ import annotations
 
@@ -21,19 +31,25 @@ import torch
 
 from vprop.engine.confidence import ConfidenceReport, load_report
 from vprop.engine.masks import propagate_masks
-from vprop.engine.propagator import Propagator, Settings
-from vprop.engine.suggest import suggest_keys
-from vprop.engine.working import working_short_side
-from vprop.eval.baselines import resized_frames
+from vprop.engine.suggest import RULES, suggest_keys
+from vprop.engine.working import working_short_side, working_size
+from vprop.eval.baselines import model_settings, resized_frames
 from vprop.eval.metrics import jaccard, psnr
 from vprop.eval.seg import load_truth
 from vprop.models.hub import load_model
+from vprop.pipelines.colorize import propagate_color
 from vprop.tasks import seg
-from vprop.tasks.color import ColorTask
+from vprop.tasks.color import rgb_to_lab
 from vprop.training.run import SEG_DEV
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"
-ROWS = ("base", "+even", "+suggested")
+
+
+def split(data: Path) -> dict[str, list[str]]:
+    names = sorted(p.stem for p in data.glob("*.mp4"))
+    rest = [n for n in names if n not in SEG_DEV]
+    tune = sorted(SEG_DEV) + rest[:5]
+    return {"tune": tune, "holdout": [n for n in names if n not in tune]}
 
 
 def evenly_spaced(keys: list[int], frame_count: int, extra: int) -> list[int]:
@@ -48,95 +64,131 @@ def evenly_spaced(keys: list[int], frame_count: int, extra: int) -> list[int]:
     return sorted(a + round(j * n / p) for a, n, p in zip(starts, lengths, parts) for j in range(1, p))
 
 
-def compare(run, base: list[int], frame_count: int, extra: int, task: str) -> dict:
-    """The score of ``run(keys, on_confidence)`` with the base keys, plus ``extra`` even ones, plus ``extra``
-    suggested from the base run's confidence report alone (written and read back as `vprop keys` does)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        report = ConfidenceReport(Path(tmp) / "report", video="dev", task=task, mode="online")
-        base_score = run(base, report)
-        report.write()
-        chosen = sorted(suggest_keys(load_report(Path(tmp) / "report"), extra))
-    even = evenly_spaced(base, frame_count, extra)
-    return {"keys": {"base": base, "+even": even, "+suggested": chosen},
-            "base": base_score, "+even": run(sorted(base + even)), "+suggested": run(sorted(base + chosen))}
+class Scores:
+    """Per-frame scores of one video propagated online from any key set. ``run(start, stop, keys, report)``
+    scores frames start..stop-1 propagated from ``keys``; a frame's score depends only on the key before it,
+    so ``from_key[k]`` (frame k onwards, from key k alone) is computed once, as far as asked, and reused."""
+
+    def __init__(self, run, frame_count: int, cached: dict | None = None):
+        self.run, self.count = run, frame_count
+        self.from_key: dict[int, list[float]] = {int(k): v for k, v in (cached or {}).items()}
+
+    def base(self, keys: list[int], report) -> None:
+        """The base run, whole video, writing ``report``; it fills ``from_key`` for the base keys."""
+        scores = self.run(0, self.count, keys, report)
+        bounds = sorted(keys) + [self.count]
+        for k, stop in zip(bounds, bounds[1:]):
+            self.from_key[k] = scores[k:stop]
+
+    def frames(self, keys: list[int]) -> np.ndarray:
+        bounds = sorted(set(keys)) + [self.count]
+        out = []
+        for k, stop in zip(bounds, bounds[1:]):
+            if len(self.from_key.get(k, [])) < stop - k:
+                self.from_key[k] = self.run(k, stop, [k], None)
+            out += self.from_key[k][:stop - k]
+        return np.array(out)
 
 
-def color_video(model, video: Path, a) -> dict:
-    frames = lambda: resized_frames(video, a.short_side)  # noqa: E731
-    truth = [f.rgb for f in frames()]
-    task = ColorTask()
-    settings = Settings(mode="online", align=True, batch_size=4)
-    base = list(range(0, len(truth), a.interval))
+def color_runner(model, video: Path, short_side: int | None):
+    frames = list(resized_frames(video, short_side))
+    h, w = frames[0].rgb.shape[:2]
+    size = working_size(w, h, working_short_side(model))
+    settings = model_settings(model, "online")
 
-    def run(keys, on_confidence=None) -> float:
-        key_data = {f.index: task.prepare_key(f.rgb) for f in frames() if f.index in keys}
-        scores = [psnr(float(np.mean((out.astype(np.float32) - truth[f.index].astype(np.float32)) ** 2)))
-                  for f, out in Propagator(model, task, settings)(frames(), key_data, on_confidence)
-                  if f.index not in base]
-        return float(np.mean(scores))
-
-    return compare(run, base, len(truth), a.extra, "color")
+    def run(start, stop, keys, report):
+        data = {k: rgb_to_lab(frames[k].rgb) for k in keys}
+        outs = propagate_color(model, settings, iter(frames[start:stop]), data, size, report)
+        return [psnr(float(np.mean((out.astype(np.float32) - f.rgb.astype(np.float32)) ** 2))) for f, out in outs]
+    return run, len(frames), [0]
 
 
-def seg_video(model, video: Path, masks: Path, a) -> dict:
-    frames = lambda: resized_frames(video, a.short_side)  # noqa: E731
-    first = next(frames())
-    truth = load_truth(masks, first.rgb.shape[1::-1])
-    count = sum(1 for _ in frames())
+def seg_runner(model, video: Path, masks: Path, short_side: int | None):
+    frames = list(resized_frames(video, short_side))
+    truth = load_truth(masks, frames[0].rgb.shape[1::-1])
     ids = seg.object_ids(truth[min(truth)])
-    settings = Settings(mode="online", align=True, batch_size=4)
-    base = [min(truth)]
+    settings = model_settings(model, "online")
 
-    def run(keys, on_confidence=None) -> float:
-        scores = [np.mean([jaccard(out == i, truth[f.index] == i) for i in ids])
-                  for f, out in propagate_masks(model, frames(), {k: truth[k] for k in keys}, settings, ids=ids,
-                                                working_short_side=working_short_side(model),
-                                                on_confidence=on_confidence)
-                  if f.index in truth and f.index not in base]
-        return float(np.mean(scores))
-
-    return compare(run, base, count, a.extra, "seg")
+    def run(start, stop, keys, report):
+        outs = propagate_masks(model, iter(frames[start:stop]), {k: truth[k] for k in keys}, settings, ids=ids,
+                               working_short_side=working_short_side(model), on_confidence=report)
+        return [float(np.mean([jaccard(out == i, truth[f.index] == i) for i in ids])) for f, out in outs]
+    return run, len(frames), [min(truth)]
 
 
-def table(title: str, results: dict[str, dict], unit: str) -> None:
+def evaluate(runner, task: str, rules: list[str], extra: int, cache: Path | None) -> dict:
+    """The scores of the base keys and of each rule's; ``cache``: a directory for this video's report and
+    ``Scores.from_key`` (``from_key.json``), read back when there."""
+    run, count, base = runner
+    cached = cache / "from_key.json" if cache else None
+    scores = Scores(run, count, json.loads(cached.read_text()) if cached and cached.exists() else None)
+    with tempfile.TemporaryDirectory() as tmp:
+        where = cache / "report" if cache else Path(tmp) / "report"
+        if not (where / "confidence.json").exists():
+            report = ConfidenceReport(where, video="dev", task=task, mode="online")
+            scores.base(base, report)
+            report.write()
+        loaded = load_report(where)
+    keys = {"base": base}
+    for rule in rules:
+        added = evenly_spaced(base, count, extra) if rule == "even" else suggest_keys(loaded, extra, rule=rule)
+        keys[rule] = sorted(base + list(added))
+    scored = [t for t in range(count) if t not in base]
+    out = {"keys": keys, **{name: float(scores.frames(k)[scored].mean()) for name, k in keys.items()}}
+    if cached:
+        cached.write_text(json.dumps({str(k): v for k, v in scores.from_key.items()}))
+    return out
+
+
+def table(title: str, results: dict[str, dict], rows: list[str]) -> None:
     print(f"\n{title}")
-    print(f"{'video':<18} " + " ".join(f"{r:>11}" for r in ROWS) + "   keys added: even / suggested")
+    print(f"{'video':<18} " + " ".join(f"{r:>10}" for r in rows) + "   keys added per row")
     for name, r in results.items():
-        print(f"{name:<18} " + " ".join(f"{r[row]:11.3f}" for row in ROWS)
-              + f"   {r['keys']['+even']} / {r['keys']['+suggested']}")
-    means = [np.mean([r[row] for r in results.values()]) for row in ROWS]
-    print(f"{'mean ' + unit:<18} " + " ".join(f"{m:11.3f}" for m in means))
+        added = " / ".join(str([k for k in r['keys'][row] if k not in r['keys']['base']]) for row in rows[1:])
+        print(f"{name:<18} " + " ".join(f"{r[row]:10.3f}" for row in rows) + f"   {added}")
+    print(f"{'mean':<18} " + " ".join(f"{np.mean([r[row] for r in results.values()]):10.3f}" for row in rows))
+    for row in rows[2:]:
+        wins = sum(r[row] > r[rows[1]] for r in results.values())
+        print(f"{row} beats {rows[1]} on {wins} of {len(results)} videos")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--split", choices=["tune", "holdout"], required=True)
     ap.add_argument("--task", nargs="+", choices=["color", "seg"], default=["color", "seg"])
+    ap.add_argument("--rules", nargs="+", default=["even", "step"], choices=["even", *RULES])
     ap.add_argument("--extra", type=int, default=2, help="keys added to the base keys (N)")
     ap.add_argument("--interval", type=int, default=30, help="colour: base keys every K frames")
-    ap.add_argument("--short-side", type=int, default=240)
+    ap.add_argument("--short-side", type=int, default=0, help="resize the videos first (0: their own size)")
+    ap.add_argument("--videos", nargs="+", default=None, help="only these (of the split)")
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--cache", type=Path, default=None, help="keep each key's scores here between runs")
     ap.add_argument("--json", type=Path, default=None)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    names = [n for n in split(a.data)[a.split] if a.videos is None or n in a.videos]
     out = {}
-    if "color" in a.task:
-        model, _ = load_model("color")
-        out["color"] = {}
-        for name in SEG_DEV:
-            out["color"][name] = color_video(model, a.data / f"{name}.mp4", a)
-            print(name, {k: v for k, v in out["color"][name].items()}, flush=True)
-        table(f"colour, online, keys every {a.interval} + {a.extra}: PSNR (dB) of the frames between the base keys",
-              out["color"], "PSNR")
-    if "seg" in a.task:
-        model, _ = load_model("seg")
-        out["seg"] = {}
-        for name in SEG_DEV:
-            out["seg"][name] = seg_video(model, a.data / f"{name}.mp4", a.data / "masks" / name, a)
-            print(name, {k: v for k, v in out["seg"][name].items()}, flush=True)
-        table(f"masks, SEG(t) online, first mask + {a.extra}: J of the frames after the first", out["seg"], "J")
-    if a.json:
-        a.json.write_text(json.dumps(out, indent=1))
+    for task in a.task:
+        model, _ = load_model(task)
+        out[task] = {}
+        for name in names:
+            video = a.data / f"{name}.mp4"
+            runner = color_runner(model, video, a.short_side or None) if task == "color" else \
+                seg_runner(model, video, a.data / "masks" / name, a.short_side or None)
+            if task == "color":
+                runner = (runner[0], runner[1], list(range(0, runner[1], a.interval)))
+            base = "first" if task == "seg" else f"every{a.interval}"
+            cache = a.cache / f"{task}-{base}-side{a.short_side}-{name}" if a.cache else None
+            if cache:
+                cache.mkdir(parents=True, exist_ok=True)
+            out[task][name] = evaluate(runner, task, a.rules, a.extra, cache)
+            print(task, name, out[task][name], flush=True)
+            if a.json:
+                a.json.write_text(json.dumps(out, indent=1))
+        title = (f"colour, online, keys every {a.interval} + {a.extra}: PSNR (dB) of the frames between the base keys"
+                 if task == "color" else f"masks, SEG(t) online, first mask + {a.extra}: J of the frames after it")
+        table(f"{title} ({a.split}, {len(names)} videos)", out[task], ["base", *a.rules])
 
 
 if __name__ == "__main__":

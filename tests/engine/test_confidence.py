@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vprop.engine.confidence import ConfidenceReport, load_report
+from vprop.engine.confidence import ConfidenceReport, load_report, region_trust
 from vprop.engine.propagator import Propagator, Settings
-from vprop.engine.suggest import predicted, suggest_keys
+from vprop.engine.suggest import chain_costs, predicted, spread_keys, suggest_keys
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
@@ -130,6 +130,47 @@ def test_offline_suggestion_splits_the_longest_stretch(tmp_path):
     steps[0] = 0
     (t,) = suggest_keys(fake_report(tmp_path, steps, [0, 20, 99], mode="offline"), 1)
     assert 50 <= t <= 70
+
+
+def test_spread_keys_are_even_where_the_costs_are_even_and_go_to_the_hard_part():
+    costs = np.full(90, 0.05)
+    costs[0] = 0
+    assert sorted(spread_keys(costs, [0], 2, 5, "online")) == [29, 59]      # thirds (within a frame)
+    assert sorted(spread_keys(costs, [0, 30, 60], 2, 5, "online")) == [15, 45]
+    costs[40:50] = 0.5      # fast motion from frame 40 to 49: one key just after it (online), one before it
+    chosen = sorted(spread_keys(costs, [0], 2, 5, "online"))
+    assert chosen[0] < 40 and 45 <= chosen[1] <= 50
+    assert chain_costs(costs, [0] + chosen, "online").sum() < chain_costs(costs, [0, 30, 60], "online").sum()
+    # Offline each frame takes the cheaper side: the key goes where that sum is least, never worse than midway.
+    (t,) = spread_keys(costs, [0, 89], 1, 5, "offline")
+    assert t != 44
+    assert chain_costs(costs, [0, 89, t], "offline").sum() < chain_costs(costs, [0, 44, 89], "offline").sum()
+
+
+def test_region_trust_is_the_mean_around_the_objects():
+    trust = np.ones((40, 80), np.float32)
+    trust[:, 40:] = 0.0                 # lost on the right half
+    objects = np.zeros((80, 160), bool)     # at twice the map's size
+    objects[20:40, 20:40] = True        # left: rows and columns 10..19 of the map, grown by 2 or 3 each side
+    assert region_trust(trust, objects) == 1.0
+    objects[20:40, 100:120] = True      # and one on the right: the box spans both halves
+    assert 0.3 < region_trust(trust, objects) < 0.7
+    assert region_trust(trust, np.zeros_like(objects)) is None
+
+
+def test_measured_rule_goes_where_the_run_lost_confidence(tmp_path):
+    # The steps are alike everywhere, but the run itself lost confidence after the second key (something the
+    # single steps do not show, such as an occluded object): the measured rule goes there, the step rule cannot.
+    steps = np.full(80, 0.01)
+    steps[0] = 0
+    report = fake_report(tmp_path, steps, [0, 40])
+    for frame in report.frames[41:]:
+        frame["forward"] = frame["confidence"] = frame["confidence"] * np.exp(-0.1 * (frame["index"] - 40))
+    (t,) = suggest_keys(report, 1, rule="measured")
+    assert 40 < t < 80
+    assert suggest_keys(report, 1, rule="step")[0] < 40     # equal stretches: the first one
+    with pytest.raises(ValueError, match="unknown rule"):
+        suggest_keys(report, 1, rule="guess")
 
 
 @pytest.mark.parametrize("content, words", [

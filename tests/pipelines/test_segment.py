@@ -47,6 +47,26 @@ def test_flow_follows_the_moving_square_better_than_copying():
     assert mean_j(flow) > 0.8
 
 
+def test_mask_confidence_around_the_objects_ignores_the_background_elsewhere():
+    rng = np.random.default_rng(0)
+
+    def flickering():       # far below the square, noise that changes every frame: no flow can follow it
+        for f in frames():
+            f.rgb[38:] = rng.integers(0, 256, f.rgb[38:].shape, dtype=np.uint8)
+            yield f
+
+    def confidences(video):
+        seen = []
+        outs = list(propagate_masks(Passthrough(), video, {0: square_labels(0)},
+                                    Settings(mode="online", align=True), on_confidence=seen.append))
+        assert [c.index for c in seen] == [f.index for f, _ in outs] and seen[0].object == 1.0
+        return np.array([c.confidence for c in seen]), np.array([c.object for c in seen])
+    clean, noisy = confidences(frames()), confidences(flickering())
+    assert (clean[0] - noisy[0])[3:].min() > 0.1             # the whole frame's confidence falls with the noise
+    assert np.abs(clean[1] - noisy[1]).max() < 0.05          # the square's does not
+    assert clean[1][-1] < clean[0][-1]                       # the moving square is harder than the still background
+
+
 def test_evaluate_seg_runs_the_baselines_through_the_loop():
     truth = {i: square_labels(i) for i in range(10)}
     scores = evaluate_seg(lambda: frames(), truth, seg_methods(None), keep=True)

@@ -1,6 +1,6 @@
 import click
 
-from vprop.cli._console import run_over_video, wrote
+from vprop.cli._console import log_to_stderr, run_over_video, wrote
 from vprop.cli._options import common, frame_run_options, resolve_device
 from vprop.engine.propagator import MODES
 from vprop.io.keyframes import parse_mask_option
@@ -28,10 +28,14 @@ from vprop.pipelines.segment import segment
               help="SEG(t+s): refine every propagated mask with the spatial network guided by its own frame.")
 @click.option("--refine-weights", default=None, metavar="PATH|hf://ORG/REPO[@REV]/FILE",
               help="Weights of the SEG(t+s) refiner (default: the shipped ones; implies --refine).")
+@click.option("--adapt", type=click.IntRange(min=0), default=0, show_default=True, metavar="STEPS",
+              help="First fine-tune a copy of the mask model for STEPS steps on the first mask (its frame and "
+                   "jittered copies); prints its cost. 0: the model as shipped.")
 @frame_run_options
 @common
-def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, full_resolution,
-                    report_dir, shots, allow_missing, resume, workers, device, quiet, weights, batch_size):
+def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, adapt,
+                    full_resolution, report_dir, shots, allow_missing, resume, workers, device, quiet, weights,
+                    batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
     keys = {}
@@ -42,10 +46,11 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
         keys[index] = path
     if chain and mode == "offline":
         raise click.UsageError("--chain works online only (drop --mode offline)")
-    run_over_video("segment", video, quiet, lambda tick: segment(
-        video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size, overlay=overlay,
-        alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
-        report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, allow_missing=allow_missing,
-        resume=resume, workers=workers),
-        lambda path: wrote(path, report_dir),
-        completed=finished_frames(output) if resume else 0)
+    with log_to_stderr(quiet):      # the adaptation's cost is one log line
+        run_over_video("segment", video, quiet, lambda tick: segment(
+            video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size, overlay=overlay,
+            alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
+            report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, allow_missing=allow_missing,
+            resume=resume, workers=workers, adapt=adapt),
+            lambda path: wrote(path, report_dir),
+            completed=finished_frames(output) if resume else 0)

@@ -53,11 +53,29 @@ def step_trust(prev_gray: np.ndarray, gray: np.ndarray, to_prev: np.ndarray | No
     return float(trust_map(chain, prev_gray, gray, 1).mean())
 
 
+# Around the objects' bounding box, this fraction of its width and height on each side: where they can move to
+# within a few frames, and the background their edges are told from.
+REGION_MARGIN = 0.25
+
+
+def region_trust(trust: np.ndarray, objects: np.ndarray) -> float | None:
+    """Mean of ``trust`` (h, w) within the bounding box of ``objects`` (any (H, W) boolean map, resized to
+    ``trust``'s size) grown by REGION_MARGIN on each side; None where there is no object."""
+    small = cv2.resize(objects.astype(np.uint8), trust.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    rows, cols = np.flatnonzero(small.any(1)), np.flatnonzero(small.any(0))
+    if not len(rows):
+        return None
+    dy = round((rows[-1] - rows[0] + 1) * REGION_MARGIN)
+    dx = round((cols[-1] - cols[0] + 1) * REGION_MARGIN)
+    return float(trust[max(0, rows[0] - dy):rows[-1] + dy + 1, max(0, cols[0] - dx):cols[-1] + dx + 1].mean())
+
+
 @dataclass
 class FrameConfidence:
     """One frame's confidence. ``step``: ``step_trust`` into this frame (1 for the first); ``forward``/``backward``:
-    mean trust of its propagation from the key before / after it (None where that side was not used); ``trust``:
-    the map of the final output (None at a key)."""
+    mean trust of its propagation from the key before / after it (None where that side was not used); ``object``:
+    masks only, the mean trust of the output within the region around its objects (``region_trust``; the
+    objects are what J scores, the rest of the frame is not); ``trust``: the map of the final output (None at a key)."""
 
     index: int
     confidence: float
@@ -67,6 +85,7 @@ class FrameConfidence:
     forward: float | None = None
     backward: float | None = None
     trust: np.ndarray | None = field(default=None, repr=False)
+    object: float | None = None
 
     @classmethod
     def at_key(cls, index: int, step: float = 1.0) -> "FrameConfidence":
@@ -198,7 +217,8 @@ def load_report(directory) -> Report:
         report = Report(str(data["video"]), str(data["task"]), str(data["mode"]),
                         [int(k) for k in data["keys"]], list(data["frames"]))
         indices = [int(f["index"]) for f in report.frames]
-        values = np.r_[report.confidence, [float(f["step"]) for f in report.frames]]
+        values = np.r_[report.confidence, [float(f["step"]) for f in report.frames],
+                       [float(f["object"]) for f in report.frames if f.get("object") is not None]]
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise InputError(path, f"not a vprop confidence report ({type(error).__name__}: {error})") from None
     if not indices or indices != list(range(len(indices))):

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from vprop.engine.confidence import FrameConfidence, step_trust, trust_map
+from vprop.engine.confidence import FrameConfidence, region_trust, step_trust, trust_map
 from vprop.engine.flow import ChainedWarp, FlowEstimator
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.working import shrink_frames, working_size
@@ -39,6 +39,23 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     """
     if chain and settings.mode == "offline":     # as the CLI: the chained protocol has no backward pass
         raise UsageError("--chain", "works online only (drop --mode offline)")
+    if on_confidence is None:
+        yield from _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, None, cuts)
+        return
+    # A frame's confidence comes just before its labels: held until they come, to add the trust around its objects.
+    held: list[FrameConfidence] = []
+    for frame, labels in _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side,
+                                held.append, cuts):
+        for confidence in held:     # a key, a keyless frame or one whose objects are lost: its own confidence
+            around = None if confidence.trust is None else region_trust(confidence.trust, labels > 0)
+            confidence.object = confidence.confidence if around is None else around
+            on_confidence(confidence)
+        held.clear()
+        yield frame, labels
+
+
+def _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, on_confidence, cuts):
+    """``propagate_masks`` itself; confidences go to ``on_confidence`` as the frame loop reports them."""
     net = wrap_model(model, refiner)
     ids = object_ids(*masks.values()) if ids is None else tuple(ids)
     height, width = next(iter(masks.values())).shape if masks else (0, 0)

@@ -9,6 +9,7 @@ its frames are propagated, and where the outputs go (``vprop.pipelines.sinks``).
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,7 +25,7 @@ from vprop.engine.propagator import Settings
 from vprop.engine.shots import video_cuts
 from vprop.engine.spans import Span
 from vprop.errors import UsageError
-from vprop.io.video import FrameIndex, VideoFrame, VideoInfo, probe
+from vprop.io.video import FrameIndex, VideoFrame, VideoInfo, probe, read_frames
 from vprop.models.hub import load_model
 from vprop.models.tpn import model_aligned
 from vprop.pipelines.resume import ResumeState, fingerprint
@@ -82,6 +83,9 @@ class Pipeline:
     # How a worker process builds this pipeline again: a picklable call (a module-level function and keyword
     # arguments, whose values are also what the run's state records of its arguments).
     recipe: partial | None = None
+    # (model, the first key's frame as RGB, its key as ``load_key`` reads it) -> the model the run uses: a copy
+    # tuned to this video (seg ``--adapt``), made once here; worker processes are given it with the span source.
+    adapt: Callable[[torch.nn.Module, np.ndarray, Any], torch.nn.Module] | None = None
 
 
 def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
@@ -109,7 +113,14 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
     if workers is None:
         workers = 1 if report else default_workers(options.device, plan.frame_count, info.width, info.height,
                                                    len(plan.spans))
+    # The state records the loaded weights and the recipe's arguments (the adaptation's among them), so a resumed
+    # run is checked before it spends time adapting; the adaptation is seeded, and gives the same copy again.
     state = _state(video, sink, files, model, settings, options, pipeline, plan.spans) if options.resume else None
+    if pipeline.adapt is not None:
+        first = min(files)
+        with contextlib.closing(read_frames(video, first, first + 1, plan.index)) as frames:
+            rgb = next(frames).rgb
+        model = pipeline.adapt(model, rgb, pipeline.load_key(files[first], info))
     source = SpanSource(Path(video), plan.index, dict(files), list(cuts), model, settings, info, pipeline.recipe,
                         report, pipeline.propagation(model, settings, info))
     if options.on_begin:

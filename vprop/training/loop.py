@@ -100,7 +100,7 @@ def _widened(source: torch.Size, own: torch.Size) -> bool:
             and source[1] < own[1])
 
 
-class _Pair(torch.nn.Module):
+class Pair(torch.nn.Module):
     """The training forward as one ``forward`` (what DistributedDataParallel hooks): the switchable pair when a
     target is given, else the plain forward pass."""
 
@@ -112,6 +112,17 @@ class _Pair(torch.nn.Module):
         if target is None:
             return self.model(guidance, prop)
         return self.model.forward_pair(guidance, prop, target)
+
+
+def switchable_loss(net: torch.nn.Module, guidance, prop, truth, loss_fn: Callable, switch: bool = True,
+                    lam: float = 0.1) -> torch.Tensor:
+    """The training loss of a batch: ``loss_fn`` on the forward pass, plus (``switch``, eq. 9) ``lam`` times
+    ``loss_fn`` of the switched reverse pass against the key's property. ``net``: a ``Pair``, or one wrapped in
+    DistributedDataParallel."""
+    if switch:
+        forward, reverse = net(guidance, prop, truth)
+        return loss_fn(forward, truth) + lam * loss_fn(reverse, prop[:, : reverse.shape[1]])
+    return loss_fn(net(guidance, prop), truth)
 
 
 class Trainer:
@@ -134,7 +145,7 @@ class Trainer:
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         torch.manual_seed(cfg.seed)
         self.model = SwitchableTPN(model_cfg).to(self.device)
-        self.net = distributed.wrap(_Pair(self.model))
+        self.net = distributed.wrap(Pair(self.model))
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.step = 0
@@ -205,10 +216,7 @@ class Trainer:
         self._stop = True
 
     def loss(self, guidance, prop, truth) -> torch.Tensor:
-        if self.cfg.switch:
-            forward, reverse = self.net(guidance, prop, truth)
-            return self.loss_fn(forward, truth) + self.cfg.lam * self.loss_fn(reverse, prop[:, : reverse.shape[1]])
-        return self.loss_fn(self.net(guidance, prop), truth)
+        return switchable_loss(self.net, guidance, prop, truth, self.loss_fn, self.cfg.switch, self.cfg.lam)
 
     def export(self, path: Path, **metadata) -> None:
         """The model as a weights file, with its task, step and training config beside ``metadata``."""
