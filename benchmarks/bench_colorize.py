@@ -1,7 +1,7 @@
 """Colorize speed and memory, printed side by side with the optical-flow baseline on the same clip.
 
     python benchmarks/bench_colorize.py speed  [--video V --keys DIR --interval K] [--sizes 854x480 1280x720]
-                                               [--no-full-resolution]
+                                               [--no-full-resolution] [--threads N]
     python benchmarks/bench_colorize.py memory [--short-side 180]
 
 speed: frames/s of offline vprop as it runs by default (the working size), of vprop at the frames' own size
@@ -148,7 +148,12 @@ if __name__ == "__main__":
     ap.add_argument("--sizes", nargs="+", default=["854x480", "1280x720"], help="speed: frame sizes WxH")
     ap.add_argument("--no-full-resolution", action="store_true", help="speed: skip the slow --full-resolution run")
     ap.add_argument("--repeats", type=int, default=2, help="speed: runs of vprop and of the baseline, best kept")
+    ap.add_argument("--threads", type=int, default=None, help="speed: torch and OpenCV threads (default: their own)")
     a = ap.parse_args()
+    if a.threads:
+        import cv2
+        torch.set_num_threads(a.threads)
+        cv2.setNumThreads(a.threads)
     if a.what == "speed":
         speed(a.video, a.keys, a.interval, a.weights, [tuple(map(int, s.split("x"))) for s in a.sizes],
               not a.no_full_resolution, a.repeats)

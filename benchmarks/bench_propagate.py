@@ -4,7 +4,8 @@
 
 Forward is timed under torch.no_grad(); forward+backward with both inputs requiring grad. Each number is
 the median of --reps runs after one warm-up, on one CPU thread unless --threads says otherwise. B=1.
-"4dir" is propagate_4dir: the four directions at once.
+"4dir" is propagate_4dir: the four directions at once. Then the inference merge of a propagation unit,
+propagate_4dir(...).amax(1) against the fused propagate_4dir_max, B=4 as the frame loop batches.
 On CUDA, the Triton columns add the effective bandwidth: the bytes a pass must move at least (every
 input read once, every output written once) divided by its time, against the device's peak.
 """
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from vprop.ops import naive, propagate, propagate_4dir
+from vprop.ops import naive, propagate, propagate_4dir, propagate_4dir_max
 from vprop.ops.naive import DIRECTIONS
 
 
@@ -112,6 +113,15 @@ def main():
             cf, cfb = fwd_and_fwd_bwd(make_call(direction, "cpu"), x, gates, timer)
             print(f"{f'{args.channels}x{size}x{size}':>14} {direction:>5} | {nf:9.2f} {cf:8.2f} {nf / cf:4.1f}x | "
                   f"{nfb:9.2f} {cfb:8.2f} {nfb / cfb:4.1f}x")
+
+    print(f"\n{'B x C x H x W':>18} | {'4dir+amax':>9} {'4dir_max':>8} {'x':>5}   (inference forward, cpu)")
+    for size in args.sizes:
+        x = torch.randn(4, args.channels, size, size)
+        gates = torch.softmax(torch.randn(4, 12, size, size), 1) * 0.9
+        with torch.inference_mode():
+            plain = median_ms(lambda: propagate_4dir(x, gates, impl="cpu").amax(1), args.reps)
+            fused = median_ms(lambda: propagate_4dir_max(x, gates, impl="cpu"), args.reps)
+        print(f"{f'4x{args.channels}x{size}x{size}':>18} | {plain:9.2f} {fused:8.2f} {plain / fused:4.1f}x")
 
     if not torch.cuda.is_available():
         print("\nCUDA not available: Triton kernels not timed.")

@@ -4,6 +4,7 @@
     python benchmarks/eval_color_sizes.py --interval 10 --mode online
     python benchmarks/eval_color_sizes.py --interval 30 --mode offline --json k30.json
     python benchmarks/eval_color_sizes.py --videos ../shared/data/clips/pexels-*.mp4 --no-full-resolution
+    python benchmarks/eval_color_sizes.py --methods flow vprop      (only these methods)
 
 --videos takes DAVIS names (under --data) or paths to any colour clip: the Pexels clips were never used to train
 or choose the shipped colour weights, so they are a hold-out at real sizes (960x720, 960x506, 540x960).
@@ -72,6 +73,7 @@ def main() -> None:
     ap.add_argument("--no-full-resolution", dest="full_resolution", action="store_false",
                     help="leave out vprop --full-resolution (the slow one at 720p and above)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--methods", nargs="+", default=None, help="run only these methods (default: all)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     a = ap.parse_args()
     if a.threads:
@@ -83,7 +85,11 @@ def main() -> None:
         name = video.stem[:40]
         first = next(read_frames(video)).rgb
         size = working_size(first.shape[1], first.shape[0], working_short_side(model))
-        per_video[name] = evaluate(video, a.interval, methods(model, a.mode, size, a.full_resolution))
+        runs = methods(model, a.mode, size, a.full_resolution)
+        unknown = set(a.methods or ()) - set(runs)
+        if unknown:
+            ap.error(f"--methods: unknown {sorted(unknown)}; choose from {list(runs)}")
+        per_video[name] = evaluate(video, a.interval, {m: r for m, r in runs.items() if not a.methods or m in a.methods})
         print(f"{name:18s} " + "  ".join(f"{m} {s['psnr']:.2f} dB / CDC {s['cdc']:.5f}"
                                          for m, s in per_video[name].items() if m != "truth"), flush=True)
     names = [m for m in next(iter(per_video.values())) if m != "truth"]

@@ -36,7 +36,7 @@ STAGES = [
     ("residual decoder", "vprop.models.tpn", "SwitchableTPN._output"),
     ("working size: resize", "vprop.engine.working", "shrink"),
     ("working size: resize", "vprop.engine.working", "enlarge"),
-    ("blend weights", "vprop.engine.propagator", "Propagator._confidence"),
+    ("blend weights", "vprop.engine.propagator", "Propagator.blend_weight"),
     ("encode", "vprop.io.video", "VideoWriter.write"),
 ]
 # Before the issue-12 layout the same functions lived here.
@@ -125,7 +125,12 @@ def main() -> None:
     ap.add_argument("--interval", type=int, default=20)
     ap.add_argument("--mode", default="offline")
     ap.add_argument("--full-resolution", action="store_true", help="the full-resolution path, where the option exists")
+    ap.add_argument("--threads", type=int, default=None, help="torch and OpenCV threads (default: their own choice)")
     a = ap.parse_args()
+    if a.threads:
+        import cv2
+        torch.set_num_threads(a.threads)
+        cv2.setNumThreads(a.threads)
 
     import vprop.pipelines.colorize  # noqa: F401  (import every module before patching names)
     from vprop.io.video import probe

@@ -107,3 +107,18 @@ def test_offline_streams_after_the_last_key():
     for _ in range(12):
         next(stream)
     assert len(consumed) < 20
+
+
+def test_bf16_convolutions_keep_the_colours(tiny_color_weights):
+    from vprop.models.hub import load_weights_file
+    model, _ = load_weights_file(tiny_color_weights)
+    keys = {0: solid_key((160, 120, 120))}
+    runs = [list(Propagator(model, ColorTask(), Settings(mode="online", precision=p))(gray_frames(6), keys))
+            for p in ("fp32", "bf16")]
+    for (_, a), (_, b) in zip(*runs):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
+
+
+def test_precision_is_checked():
+    with pytest.raises(ValueError, match="precision"):
+        Propagator(Passthrough(), ColorTask(), Settings(precision="fp16"))

@@ -82,6 +82,19 @@ def test_4dir_matches_reference(impl, shape):
     assert_same(got, want)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_4dir_max_is_the_max_of_the_four_scans(shape):
+    x, gates = make_inputs(shape)
+    want = naive.propagate_4dir(x, gates).amax(1)
+    with torch.inference_mode():     # the fused inference path
+        got = ops.propagate_4dir_max(x.contiguous(memory_format=torch.channels_last), gates)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    # recording gradients, it is the differentiable expression
+    x.requires_grad_()
+    ops.propagate_4dir_max(x, gates).sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape
+
+
 @pytest.mark.parametrize("impl", ["naive", *FAST_IMPLS])
 @pytest.mark.parametrize("direction", DIRECTIONS)
 def test_zero_gates_return_x_exactly(impl, direction):

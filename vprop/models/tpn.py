@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vprop.ops import propagate_4dir
+from vprop.ops import propagate_4dir_max
 
 # Gate channel groups of one propagation unit, in order; the switch swaps opposite directions.
 DIRECTION_ORDER = ("l2r", "r2l", "t2b", "b2t")
@@ -82,7 +82,7 @@ def switch_gates(gates: torch.Tensor) -> torch.Tensor:
 
 def propagation_unit(x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
     """Four directional scans of x merged by node-wise max-pooling. gates: (B, 12, H, W)."""
-    return propagate_4dir(x, gates).amax(dim=1)
+    return propagate_4dir_max(x, gates)
 
 
 class GuidanceUNet(nn.Module):

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from . import _library, cpu, naive  # noqa: F401  (_library registers the vprop:: ops)
 from .naive import DIRECTIONS
 
-__all__ = ["DIRECTIONS", "IMPLS", "Propagate", "propagate", "propagate_4dir"]
+__all__ = ["DIRECTIONS", "IMPLS", "Propagate", "propagate", "propagate_4dir", "propagate_4dir_max"]
 
 IMPLS = ("auto", "naive", "cpu", "triton")
 IMPL_ENV_VAR = "VPROP_PROPAGATE_IMPL"
@@ -107,6 +107,22 @@ def propagate_4dir(x: Tensor, gates: Tensor, impl: str | None = None) -> Tensor:
         else:
             y = torch.ops.vprop.propagate_4dir(x, gates)
     return y.to(x_dtype)
+
+
+def propagate_4dir_max(x: Tensor, gates: Tensor, impl: str | None = None) -> Tensor:
+    """``propagate_4dir(x, gates, impl).amax(dim=1)``: the four scans merged by node-wise max-pooling, (B, C, H, W).
+
+    In eager CPU inference (no gradient to record, not compiling), with ``impl`` "auto" or "cpu", a fused path
+    gives the same values faster (:func:`vprop.ops.cpu.propagate_4dir_max_fwd`); elsewhere it is the expression
+    above.
+    """
+    if not _eager_cpu_inference(x, gates) or _resolve_impl(impl) not in ("auto", "cpu"):
+        return propagate_4dir(x, gates, impl).amax(dim=1)
+    _check_inputs(x, gates, 12)
+    x_dtype = x.dtype
+    x, gates = _to_compute_dtype(x, gates)
+    with torch.autocast("cpu", enabled=False):
+        return cpu.propagate_4dir_max_fwd(x, gates).to(x_dtype)
 
 
 class Propagate(nn.Module):

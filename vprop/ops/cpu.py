@@ -130,6 +130,27 @@ def propagate_4dir_bwd(grad: Tensor, x: Tensor, gates: Tensor, y: Tensor) -> tup
     return torch.stack(dxs).sum(0), torch.cat(dgs, dim=1)
 
 
+def propagate_4dir_max_fwd(x: Tensor, gates: Tensor) -> Tensor:
+    """The node-wise max of the four scans, ``propagate_4dir_fwd(x, gates).amax(1)``, equal to it, for inference.
+
+    ~1.5x faster on CPU (benchmarks/bench_propagate.py): x and the gates are copied to scan-major once per
+    axis instead of once per direction, and the max is taken pairwise as the scans finish, instead of
+    stacking four outputs and reducing over a middle axis (a slow reduction in PyTorch).
+    """
+    out = None
+    for axis in (DIRECTIONS[:2], DIRECTIONS[2:]):        # (l2r, r2l), then (t2b, b2t): one layout each
+        first = DIRECTIONS.index(axis[0])
+        x_s = to_scan_major(x, axis[0])
+        g_s = to_scan_major(gates[:, 3 * first : 3 * first + 6], axis[0])
+        best = None
+        for k, direction in enumerate(axis):
+            y = scan_fwd(x_s, g_s[:, :, 3 * k : 3 * k + 3], _reverse(direction))
+            best = y if best is None else torch.maximum(best, y, out=best)
+        best = from_scan_major(best, axis[0])
+        out = best if out is None else torch.maximum(out, best, out=out)
+    return out
+
+
 class PropagateFunction(torch.autograd.Function):
     """Autograd wrapper that keeps the scan-major tensors for the backward instead of permuting them twice."""
 
