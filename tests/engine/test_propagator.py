@@ -67,28 +67,34 @@ def test_frames_before_the_first_key_come_from_the_following_key():
         assert np.abs(chroma(out[0][1]) - chroma(out[4][1])).max() < 3
 
 
+def counted(frames, consumed: list):
+    """``frames``, noting each index in ``consumed`` as the loop takes it."""
+    for f in frames:
+        consumed.append(f.index)
+        yield f
+
+
 def test_online_streams_without_waiting_for_the_end():
     """Online output is yielded while frames are still arriving: memory does not grow with the video."""
     consumed = []
-
-    def frames():
-        for f in gray_frames(1000):
-            consumed.append(f.index)
-            yield f
-
     keys = {0: solid_key((160, 120, 120))}
-    stream = Propagator(Passthrough(), ColorTask(), Settings(mode="online", align=True, batch_size=2))(frames(), keys)
+    stream = Propagator(Passthrough(), ColorTask(), Settings(mode="online", align=True, batch_size=2))(
+        counted(gray_frames(1000), consumed), keys)
     for _ in range(5):
         next(stream)
     assert len(consumed) < 10
 
 
-def test_model_runs_batched_and_unbatched_alike(tiny_color_weights):
+def online_runs(weights, settings: list[Settings]) -> list[list]:
+    """The tiny colour model's outputs on six gray frames from one key, once per ``settings``."""
     from vprop.models.hub import load_weights_file
-    model, _ = load_weights_file(tiny_color_weights)
+    model, _ = load_weights_file(weights)
     keys = {0: solid_key((160, 120, 120))}
-    runs = [list(Propagator(model, ColorTask(), Settings(mode="online", batch_size=b))(gray_frames(6), keys))
-            for b in (1, 4)]
+    return [list(Propagator(model, ColorTask(), s)(gray_frames(6), keys)) for s in settings]
+
+
+def test_model_runs_batched_and_unbatched_alike(tiny_color_weights):
+    runs = online_runs(tiny_color_weights, [Settings(mode="online", batch_size=b) for b in (1, 4)])
     for (f1, a), (f2, b) in zip(*runs):
         assert f1.index == f2.index
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
@@ -96,25 +102,16 @@ def test_model_runs_batched_and_unbatched_alike(tiny_color_weights):
 
 def test_offline_streams_after_the_last_key():
     consumed = []
-
-    def frames():
-        for f in gray_frames(1000):
-            consumed.append(f.index)
-            yield f
-
     keys = {0: solid_key((160, 120, 120)), 4: solid_key((120, 120, 160))}
-    stream = Propagator(Passthrough(), ColorTask(), Settings(mode="offline", align=True, batch_size=2))(frames(), keys)
+    stream = Propagator(Passthrough(), ColorTask(), Settings(mode="offline", align=True, batch_size=2))(
+        counted(gray_frames(1000), consumed), keys)
     for _ in range(12):
         next(stream)
     assert len(consumed) < 20
 
 
 def test_bf16_convolutions_keep_the_colours(tiny_color_weights):
-    from vprop.models.hub import load_weights_file
-    model, _ = load_weights_file(tiny_color_weights)
-    keys = {0: solid_key((160, 120, 120))}
-    runs = [list(Propagator(model, ColorTask(), Settings(mode="online", precision=p))(gray_frames(6), keys))
-            for p in ("fp32", "bf16")]
+    runs = online_runs(tiny_color_weights, [Settings(mode="online", precision=p) for p in ("fp32", "bf16")])
     for (_, a), (_, b) in zip(*runs):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
 

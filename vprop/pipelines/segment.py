@@ -52,9 +52,9 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
                             refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
                             device=device, refiner=refiner, adapt=adapt)
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
-                                           batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
-                                           shots=shots, allow_missing=allow_missing, resume=resume,
-                                           workers=workers)).path
+                                           batch_size=batch_size, report=report, on_frame=on_frame,
+                                           on_begin=on_begin, model=model, shots=shots,
+                                           allow_missing=allow_missing, resume=resume, workers=workers)).path
 
 
 def seg_pipeline(*, masks: dict[int, str], output_dir: str, overlay: str | None, alpha: str | None, chain: bool,
