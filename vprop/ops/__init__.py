@@ -62,21 +62,7 @@ def propagate(x: Tensor, gates: Tensor, direction: str, impl: str | None = None)
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown direction {direction!r}; expected one of {DIRECTIONS}")
     _check_inputs(x, gates, 3)
-    impl = _resolve_impl(impl)
-    x_dtype = x.dtype
-    x, gates = _to_compute_dtype(x, gates)
-    with torch.autocast(x.device.type, enabled=False):
-        if impl == "naive":
-            y = naive.propagate(x, gates, direction)
-        elif impl == "cpu" or (impl == "auto" and x.device.type not in ("cpu", "cuda")):
-            y = cpu.propagate(x, gates, direction)
-        elif impl == "triton":
-            y = _triton_kernels().propagate(x, gates, direction)
-        elif _eager_cpu_inference(x, gates):
-            y = cpu.propagate_fwd(x, gates, direction)     # the custom op's own CPU kernel
-        else:
-            y = torch.ops.vprop.propagate(x, gates, direction)
-    return y.to(x_dtype)
+    return _dispatch("propagate", impl, x, gates, direction)
 
 
 def propagate_4dir(x: Tensor, gates: Tensor, impl: str | None = None) -> Tensor:
@@ -92,21 +78,7 @@ def propagate_4dir(x: Tensor, gates: Tensor, impl: str | None = None) -> Tensor:
         The Triton path computes the four scans in one kernel launch (and one for their backward).
     """
     _check_inputs(x, gates, 12)
-    impl = _resolve_impl(impl)
-    x_dtype = x.dtype
-    x, gates = _to_compute_dtype(x, gates)
-    with torch.autocast(x.device.type, enabled=False):
-        if impl == "naive":
-            y = naive.propagate_4dir(x, gates)
-        elif impl == "cpu" or (impl == "auto" and x.device.type not in ("cpu", "cuda")):
-            y = cpu.propagate_4dir(x, gates)
-        elif impl == "triton":
-            y = _triton_kernels().propagate_4dir(x, gates)
-        elif _eager_cpu_inference(x, gates):
-            y = cpu.propagate_4dir_fwd(x, gates)           # the custom op's own CPU kernel
-        else:
-            y = torch.ops.vprop.propagate_4dir(x, gates)
-    return y.to(x_dtype)
+    return _dispatch("propagate_4dir", impl, x, gates)
 
 
 def propagate_4dir_max(x: Tensor, gates: Tensor, impl: str | None = None) -> Tensor:
@@ -140,6 +112,26 @@ class Propagate(nn.Module):
 
     def extra_repr(self) -> str:
         return f"direction={self.direction!r}" + (f", impl={self.impl!r}" if self.impl else "")
+
+
+def _dispatch(op: str, impl: str | None, x: Tensor, gates: Tensor, *args) -> Tensor:
+    """Run the implementation of ``op`` ("propagate" or "propagate_4dir") that ``impl`` picks, in the compute
+    dtype, the result cast back to x's dtype. Each module names its functions after the op."""
+    impl = _resolve_impl(impl)
+    x_dtype = x.dtype
+    x, gates = _to_compute_dtype(x, gates)
+    with torch.autocast(x.device.type, enabled=False):
+        if impl == "naive":
+            fn = getattr(naive, op)
+        elif impl == "cpu" or (impl == "auto" and x.device.type not in ("cpu", "cuda")):
+            fn = getattr(cpu, op)
+        elif impl == "triton":
+            fn = getattr(_triton_kernels(), op)
+        elif _eager_cpu_inference(x, gates):
+            fn = getattr(cpu, op + "_fwd")     # the custom op's own CPU kernel
+        else:
+            fn = getattr(torch.ops.vprop, op)
+        return fn(x, gates, *args).to(x_dtype)
 
 
 def _resolve_impl(impl: str | None) -> str:
