@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from vprop.ops import naive, propagate, propagate_4dir, propagate_4dir_max
+from vprop.ops import propagate, propagate_4dir, propagate_4dir_max
 from vprop.ops.naive import DIRECTIONS
 
 

@@ -1,5 +1,6 @@
 """Colour at the video's own size (DAVIS: 854x480): vprop as it runs by default (the working size, short side
-240, chroma up-sampled onto each frame's lightness), vprop --full-resolution and the flow baselines at full size.
+240, chroma up-sampled onto each frame's lightness and the key's fine chroma carried along the alignment), the
+same without that detail ("vprop enlarge-only"), vprop --full-resolution and the flow baselines at full size.
 
     python benchmarks/eval_color_sizes.py --interval 10 --mode online
     python benchmarks/eval_color_sizes.py --interval 30 --mode offline --json k30.json
@@ -45,21 +46,23 @@ def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, ful
         runs["flow-2sided"] = lambda frames, keys: Propagator(Passthrough(), ColorTask(), settings)(frames, keys)
     if full_resolution:
         runs["vprop --full-resolution"] = lambda frames, keys: propagate_color(model, settings, frames, keys)
+    runs["vprop enlarge-only"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size,
+                                                                      detail=False)
     runs["vprop"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size)
     return runs
 
 
-def evaluate(video: Path, interval: int, runs: dict) -> dict[str, dict[str, float]]:
-    keys = {f.index: rgb_to_lab(f.rgb) for f in read_frames(video) if f.index % interval == 0}
+def evaluate(video: Path, interval: int, runs: dict, stop: int | None = None) -> dict[str, dict[str, float]]:
+    keys = {f.index: rgb_to_lab(f.rgb) for f in read_frames(video, stop=stop) if f.index % interval == 0}
     scores = {}
     for name, run in runs.items():
         start, errors, flicker = time.perf_counter(), [], ColorConsistency()
-        for (frame, out), truth in zip(run(read_frames(video), keys), read_frames(video)):
+        for (frame, out), truth in zip(run(read_frames(video, stop=stop), keys), read_frames(video, stop=stop)):
             flicker.add(out)
             if frame.index not in keys:
                 errors.append(psnr(float(np.mean((out.astype(np.float32) - truth.rgb) ** 2))))
         scores[name] = {"psnr": float(np.mean(errors)), "cdc": flicker.value, "seconds": time.perf_counter() - start}
-    scores["truth"] = {"cdc": cdc(f.rgb for f in read_frames(video))}
+    scores["truth"] = {"cdc": cdc(f.rgb for f in read_frames(video, stop=stop))}
     return scores
 
 
@@ -72,6 +75,7 @@ def main() -> None:
     ap.add_argument("--videos", nargs="+", default=DEV)
     ap.add_argument("--no-full-resolution", dest="full_resolution", action="store_false",
                     help="leave out vprop --full-resolution (the slow one at 720p and above)")
+    ap.add_argument("--frames", type=int, default=None, help="only each video's first N frames (default: all)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--methods", nargs="+", default=None, help="run only these methods (default: all)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
@@ -89,7 +93,8 @@ def main() -> None:
         unknown = set(a.methods or ()) - set(runs)
         if unknown:
             ap.error(f"--methods: unknown {sorted(unknown)}; choose from {list(runs)}")
-        per_video[name] = evaluate(video, a.interval, {m: r for m, r in runs.items() if not a.methods or m in a.methods})
+        per_video[name] = evaluate(video, a.interval, {m: r for m, r in runs.items() if not a.methods or m in a.methods},
+                                   a.frames)
         print(f"{name:18s} " + "  ".join(f"{m} {s['psnr']:.2f} dB / CDC {s['cdc']:.5f}"
                                          for m, s in per_video[name].items() if m != "truth"), flush=True)
     names = [m for m in next(iter(per_video.values())) if m != "truth"]

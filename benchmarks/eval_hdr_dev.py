@@ -1,11 +1,15 @@
 """HDR quality on the held-out panoramas: vprop beside copy, flow and the inverted LDR, mean over clips.
 
     python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--blend-rule clipped|paper]
+    python benchmarks/eval_hdr_dev.py --size 854x480 [--full-resolution]      (as users run it, at video size)
 
 Each dev panorama (never trained on) gives ``--clips`` virtual-camera clips (random pan, zoom and rotation,
-the first window next to the brightest region, 320x240, the LDR through HDRCNN's camera curve with ~10% of the
-pixels saturated). Every K-th frame is a key; the figure is the RMSE of log radiance over the non-key frames,
-with the blending of `--blend-rule` (and, for vprop, without it: "vprop-raw").
+the first window next to the brightest region, ``--size`` (default 320x240, the training clips' size), the LDR
+through HDRCNN's camera curve with ~10% of the pixels saturated). vprop runs as `vprop hdr` does: above the
+weights' working size (short side 240) at that size with the keys' fine detail carried to full size, or with
+``--full-resolution`` (also "vprop --full-resolution" beside it) at the clips' own size. Every K-th frame
+is a key; the figure is the RMSE of log radiance over the non-key frames, with the blending of
+`--blend-rule` (and, for vprop, without it: "vprop-raw").
 """
 from __future__ import annotations
 
@@ -47,6 +51,9 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=2)
     ap.add_argument("--frames", type=int, default=61)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--size", default="320x240", help="the clips' WIDTHxHEIGHT")
+    ap.add_argument("--full-resolution", action="store_true",
+                    help="also run vprop at the clips' own size (\"vprop --full-resolution\")")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -54,15 +61,20 @@ def main() -> None:
     model, _ = load_model("hdr", a.weights)
     log_mean = model.cfg.extra.get("log_mean", 0.0)
     table: dict[int, dict[str, dict[str, float]]] = {}
-    for name, clip in dev_clips(a.data, a.clips, a.frames):
+    size = tuple(int(v) for v in a.size.lower().split("x"))
+    for name, clip in dev_clips(a.data, a.clips, a.frames, size):
         for k in a.intervals:
             scores = evaluate_hdr(clip, k, hdr_methods(model, a.mode), log_mean=log_mean, rule=a.blend_rule)
             row = {m: s.rmse_blended for m, s in scores.items()}
             row["vprop-raw"] = scores["vprop"].rmse
+            if a.full_resolution:
+                full = evaluate_hdr(clip, k, {"vprop": hdr_methods(model, a.mode)["vprop"]}, log_mean=log_mean,
+                                    rule=a.blend_rule, full_resolution=True)
+                row["vprop --full-resolution"] = full["vprop"].rmse_blended
             table.setdefault(k, {})[name] = row
             print(f"K={k:3d} {name:12s} " + "  ".join(f"{m} {v:.4f}" for m, v in row.items()), flush=True)
     methods = list(next(iter(next(iter(table.values())).values())))
-    print(f"\nlog-radiance RMSE over {len(next(iter(table.values())))} dev clips, mode {a.mode}, blend rule "
+    print(f"\nlog-radiance RMSE over {len(next(iter(table.values())))} dev clips of {a.size}, mode {a.mode}, blend rule "
           f"{a.blend_rule} (vprop-raw: the network alone)")
     print(f"{'K':>4} " + " ".join(f"{m:>12}" for m in methods))
     for k, clips in table.items():

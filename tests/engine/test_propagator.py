@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from vprop.engine.propagator import Propagator, Settings
 from vprop.eval.baselines import Passthrough
@@ -57,6 +56,31 @@ def test_nearest_blend_takes_the_nearer_key():
     out = dict((f.index, rgb) for f, rgb in Propagator(Passthrough(), ColorTask(), s)(gray_frames(11), keys))
     assert np.allclose(chroma(out[3]), chroma(out[0]), atol=2)
     assert np.allclose(chroma(out[7]), chroma(out[10]), atol=2)
+
+
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_sides_name_the_keys_each_frame_came_from(mode):
+    """``on_sides`` is told, before each propagated frame is yielded, its keys, their chains and their shares."""
+    keys = {2: solid_key((160, 120, 120)), 8: solid_key((120, 120, 160))}
+    told, order = {}, []
+
+    def on_sides(index, sides):
+        told[index] = sides
+        order.append(("sides", index))
+
+    for frame, _ in Propagator(Passthrough(), ColorTask(), Settings(mode=mode))(gray_frames(12), keys,
+                                                                               on_sides=on_sides):
+        order.append(("frame", frame.index))
+    assert sorted(told) == [0, 1, 3, 4, 5, 6, 7, 9, 10, 11]          # every frame but the keys
+    assert all(order[order.index(("frame", i)) - 1] == ("sides", i) for i in told)
+    assert [s.key_index for s in told[0]] == [2] and [s.key_index for s in told[10]] == [8]
+    both = [s.key_index for s in told[5]]
+    assert both == ([2, 8] if mode == "offline" else [2])
+    for sides in told.values():
+        assert all(s.chain is not None and s.chain.coords.shape == (24, 32, 2) for s in sides)
+        assert np.allclose(sum(s.share for s in sides), 1.0)
+    if mode == "offline":     # the nearer key has the larger share
+        assert np.mean(told[3][0].share) > 0.5 > np.mean(told[7][0].share)
 
 
 def test_frames_before_the_first_key_come_from_the_following_key():

@@ -12,7 +12,6 @@ from vprop.io.images import read_mask
 from vprop.io.video import VideoFrame
 from vprop.models import seg as seg_models
 from vprop.models.hub import load_model, load_weights_file
-from vprop.models.tpn import SwitchableTPN
 
 
 def frames(n=10):

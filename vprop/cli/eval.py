@@ -152,10 +152,13 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, 
               help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")
 @click.option("--exposure", type=click.FloatRange(min=0, min_open=True), default=None,
               help="LDR exposure (default: about 10% of the pixels saturate).")
+@full_resolution_option
 @measure_options("Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
-def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, limit, json_path, report_dir,
-             weights, device, batch_size, quiet):
-    """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines."""
+def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, full_resolution, limit, json_path,
+             report_dir, weights, device, batch_size, quiet):
+    """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines.
+
+    vprop runs as `vprop hdr` does (with --full-resolution, as `vprop hdr --full-resolution`)."""
     from vprop.eval.hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
     from vprop.tasks.hdr import curve_for
 
@@ -172,7 +175,8 @@ def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposur
                 stderr.print(f"K = {k} ...")
             keep = {k // 2, k - 1, k + k // 2} & set(range(len(clip.hdr))) if report_dir else set()
             scores = evaluate_hdr(clip, k, hdr_methods(model, mode, device, batch_size), log_mean, curve,
-                                  keep - set(range(0, len(clip.hdr), k)), rule=blend_rule)
+                                  keep - set(range(0, len(clip.hdr), k)), rule=blend_rule,
+                                  full_resolution=full_resolution)
             table[k] = {name: {"rmse": s.rmse, "rmse_blended": s.rmse_blended, "frames": len(s.raw)}
                         for name, s in scores.items()}
             if report_dir:
@@ -186,5 +190,6 @@ def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposur
         if json_path:
             with open(json_path, "w") as f:
                 json.dump({"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
+                           "full_resolution": full_resolution,
                            "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
                            "results": table}, f, indent=1)

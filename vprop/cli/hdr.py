@@ -1,8 +1,8 @@
 import click
 
 from vprop.cli._console import run_over_video, user_errors
-from vprop.cli._options import common, key_schedule, report_option, resolve_device, shots_option, span_options
-from vprop.engine.propagator import MODES
+from vprop.cli._options import (common, full_resolution_option, key_schedule, report_option, resolve_device,
+                                shots_option, span_options)
 from vprop.pipelines.resume import finished_frames
 from vprop.tasks.hdr import BLEND_RULES
 
@@ -26,12 +26,13 @@ from vprop.tasks.hdr import BLEND_RULES
               help="Also write an SDR preview .mp4 (Reinhard tone mapping, audio kept).")
 @click.option("--hdr10", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write an HDR10 .mp4 (HEVC 10-bit, BT.2020, PQ, MaxCLL/MaxFALL).")
+@full_resolution_option
 @report_option
 @shots_option
 @span_options
 @common
-def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10, report_dir,
-                shots, resume, workers, device, quiet, weights, batch_size):
+def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10,
+                full_resolution, report_dir, shots, resume, workers, device, quiet, weights, batch_size):
     """HDR video from the LDR VIDEO and a few HDR key-frames.
 
     Keys: scene-linear RGB (BT.709 primaries) as OpenEXR (.exr; RGB or Y channels, half or float) or Radiance
@@ -52,7 +53,8 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
     run_over_video("hdr", video, quiet, lambda tick: hdr(
         video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights, device=device,
         batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode, align=align, blend_rule=blend_rule,
-        report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, resume=resume, workers=workers),
+        report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, resume=resume, workers=workers,
+        full_resolution=full_resolution),
         lambda path: f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p),
         completed=finished_frames(output) if resume else 0)
 

@@ -46,6 +46,16 @@ class Settings:
 
 
 @dataclass
+class Side:
+    """One key's part in a propagated frame: ``share`` of its output (a per-pixel map, or a number) came from
+    key ``key_index``, aligned to the frame by ``chain`` (None without alignment)."""
+
+    key_index: int
+    chain: ChainedWarp | None
+    share: np.ndarray | float
+
+
+@dataclass
 class _Pending:
     frame: VideoFrame
     prepared: Any
@@ -54,6 +64,7 @@ class _Pending:
     to_prev: np.ndarray | None = None      # flows to / from the previous frame, kept for the backward chain
     from_prev: np.ndarray | None = None
     chain: ChainedWarp | None = field(default=None, repr=False)   # alignment to the preceding key, until used
+    forward_chain: ChainedWarp | None = field(default=None, repr=False)   # kept after use when sides are asked for
     forward: np.ndarray | None = None      # (C, H, W) property propagated from the preceding key
     forward_conf: np.ndarray | None = None
     forward_trust: np.ndarray | None = None    # trust map of the forward pass, when confidence is reported
@@ -111,7 +122,8 @@ class Propagator:
 
     def __call__(self, frames: Iterable[VideoFrame], keys: Mapping[int, Any],
                  on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Collection[int] = (),
-                 on_key: Callable[[int, Any], None] | None = None) -> Iterator[tuple[VideoFrame, Any]]:
+                 on_key: Callable[[int, Any], None] | None = None,
+                 on_sides: Callable[[int, list[Side]], None] | None = None) -> Iterator[tuple[VideoFrame, Any]]:
         """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data, read once
         when the loop reaches that frame; ``Task.key`` turns it and the frame into the key.
 
@@ -120,6 +132,9 @@ class Propagator:
         (and flow) from its own shot only. A shot without a key is an error, or, with ``Settings.allow_missing``,
         the task's ``empty`` output (the caller checks this beforehand to name the shot).
         ``on_key``: called with (index, key) as each key is built, before any frame propagated from it is yielded.
+        ``on_sides``: called with (index, sides) just before each propagated (non-key) frame is yielded: which keys
+        its output came from, along which alignment, in which shares (``Side``). Asking for them keeps each
+        frame's alignment until the frame is done.
         """
         align, offline = self.s.align, self.s.mode == "offline" and bool(keys)
         key_order, cut_order = sorted(keys), sorted(c for c in cuts if c > 0)
@@ -129,13 +144,15 @@ class Propagator:
         key_index, key, chain, key_gray = None, None, None, None
         sink = on_confidence or (lambda _: None)
         track = on_confidence is not None
+        keep_chains = on_sides is not None
+        tell = on_sides or (lambda index, sides: None)
         pending: list[_Pending] = []      # frames since the last key, oldest first
         waiting: list[_Pending] = []      # frames whose forward pass is not run yet
         for frame in frames:
             if frame.index >= shot_end:     # a new shot: finish the last one, forget its key and its flow
                 if frame.index > 0:
-                    self._forward(waiting, key, key_gray, key_index)
-                    yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence)
+                    self._forward(waiting, key, key_gray, key_index, keep_chains)
+                    yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence, on_sides)
                 waiting, pending, prev_gray = [], [], None
                 key_index, key, chain, key_gray = None, None, None, None
                 shot_end = next((c for c in cut_order if c > frame.index), float("inf"))
@@ -155,12 +172,13 @@ class Propagator:
                     item.step = step_trust(prev_gray, item.gray, item.to_prev, item.from_prev)
             prev_gray = item.gray
             if frame.index in keys:
-                self._forward(waiting, key, key_gray, key_index)
+                self._forward(waiting, key, key_gray, key_index, keep_chains)
                 waiting = []
                 new_key = self.task.key(prepared, keys[frame.index])
                 if on_key is not None:
                     on_key(frame.index, new_key)
-                yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index, on_confidence)
+                yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index, on_confidence,
+                                              on_sides)
                 pending = []
                 # key_gray only when confidence is reported: the forward pass's trust maps are built from it
                 key_index, key, key_gray = frame.index, new_key, item.gray if track else None
@@ -174,7 +192,7 @@ class Propagator:
                 item.chain = chain
                 waiting.append(item)
                 if len(waiting) >= self.s.batch_size:
-                    self._forward(waiting, key, key_gray, key_index)
+                    self._forward(waiting, key, key_gray, key_index, keep_chains)
                     waiting = []
             pending.append(item)
             # Online, and after the shot's last key in either mode, a frame is final as soon as its forward pass ran:
@@ -183,34 +201,41 @@ class Propagator:
                 while pending and pending[0].forward is not None:
                     done = pending.pop(0)
                     sink(_one_sided(done, key_index))
+                    tell(done.frame.index, [Side(key_index, done.forward_chain, 1.0)])
                     yield done.frame, self.task.finish(done.prepared, done.forward)
-        self._forward(waiting, key, key_gray, key_index)
-        yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence)
+        self._forward(waiting, key, key_gray, key_index, keep_chains)
+        yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence, on_sides)
 
-    def _forward(self, items: list[_Pending], key, key_gray: np.ndarray | None, key_index: int | None) -> None:
+    def _forward(self, items: list[_Pending], key, key_gray: np.ndarray | None, key_index: int | None,
+                 keep_chains: bool = False) -> None:
         if not items:
             return
         for it, (out, conf) in zip(items, self._propagate(items, key, [it.chain for it in items])):
             if it.gray is not None and key_gray is not None:
                 it.forward_trust = trust_map(it.chain, key_gray, it.gray, it.frame.index - key_index)
-            it.forward, it.forward_conf, it.chain = out, conf, None
+            it.forward, it.forward_conf = out, conf
+            it.forward_chain, it.chain = it.chain if keep_chains else None, None
 
-    def _close_segment(self, pending, next_key, next_item, offline, prev_index, next_index, on_confidence=None):
+    def _close_segment(self, pending, next_key, next_item, offline, prev_index, next_index, on_confidence=None,
+                       on_sides=None):
         """Finish the frames between two keys: backward propagation from the next key, then blending."""
         if not pending:
             return
         sink = on_confidence or (lambda _: None)
+        tell = on_sides or (lambda index, sides: None)
         if next_key is None or not (offline or pending[0].forward is None):
             for it in pending:
                 if it.forward is None:
                     raise ValueError("no key-frame before or after these frames")
                 sink(_one_sided(it, prev_index))
+                tell(it.frame.index, [Side(prev_index, it.forward_chain, 1.0)])
                 yield it.frame, self.task.finish(it.prepared, it.forward)
             return
         # Backward chain: walk from the next key down to the first pending frame, running the network a batch
         # at a time so that only outputs, not alignments, are held.
         backward: list = [None] * len(pending)
         back_trust: list = [None] * len(pending)
+        back_chains: list = [None] * len(pending)     # kept only when sides are asked for
         batch: list[int] = []
         chains: list[ChainedWarp | None] = []
         chain = ChainedWarp.identity(*pending[0].frame.rgb.shape[:2]) if self.s.align else None
@@ -221,6 +246,8 @@ class Propagator:
                 later = pending[i]
             batch.append(i)
             chains.append(chain)
+            if on_sides is not None:
+                back_chains[i] = chain
             if on_confidence is not None:
                 back_trust[i] = trust_map(chain, next_item.gray, pending[i].gray,
                                           next_index - pending[i].frame.index)
@@ -228,11 +255,12 @@ class Propagator:
                 for j, result in zip(batch, self._propagate([pending[j] for j in batch], next_key, chains)):
                     backward[j] = result
                 batch, chains = [], []
-        for it, (out, back_conf), tb in zip(pending, backward, back_trust):
+        for it, (out, back_conf), tb, back_chain in zip(pending, backward, back_trust, back_chains):
             t = it.frame.index
             if it.forward is None:
                 if on_confidence is not None:
                     sink(FrameConfidence(t, float(tb.mean()), it.step, None, next_index, None, float(tb.mean()), tb))
+                tell(t, [Side(next_index, back_chain, 1.0)])
                 yield it.frame, self.task.finish(it.prepared, out)
                 continue
             d_prev, d_next = t - prev_index, next_index - t
@@ -248,6 +276,9 @@ class Propagator:
                 trust = (it.forward_trust * wf + tb * wb) / (wf + wb)
                 sink(FrameConfidence(t, float(trust.mean()), it.step, prev_index, next_index,
                                      float(it.forward_trust.mean()), float(tb.mean()), trust))
+            if on_sides is not None:
+                total = wf + wb
+                tell(t, [Side(prev_index, it.forward_chain, wf / total), Side(next_index, back_chain, wb / total)])
             yield it.frame, self.task.finish(it.prepared, result)
 
 

@@ -3,14 +3,15 @@ frame's own size.
 
 Why: the network's alignment cues are in pixels and were learned at that size, and a frame's cost (optical
 flow, chain warps, network) grows with its area. What is propagated (chroma, radiance, object probabilities)
-is smooth: up-sampled bilinearly, it loses little (colour: bilinear chroma from short side 240 onto an
+is mostly smooth: up-sampled bilinearly, it loses little (colour: bilinear chroma from short side 240 onto an
 854x480 frame's own lightness is 48-53 dB from the truth on the DAVIS dev videos), and the task's ``finish``
-joins it with the full-resolution frame's own detail (colour: its lightness L). Keys stay exact.
+joins it with the full-resolution frame's own detail (colour: its lightness L). What it does lose, the key's own
+fine detail (a thin coloured stripe, a small highlight's radiance), is carried from the full-size key along the
+alignment the loop already has (``carried_detail``). Keys stay exact.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from itertools import tee
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 import cv2
@@ -19,7 +20,8 @@ import torch
 
 from vprop.engine.confidence import FrameConfidence
 from vprop.engine.keys import LazyKeys
-from vprop.engine.propagator import Propagator, Settings, Task
+from vprop.engine.flow import ChainedWarp
+from vprop.engine.propagator import Propagator, Settings, Side, Task
 from vprop.io.video import VideoFrame
 
 
@@ -67,31 +69,100 @@ class _PropertyOnly:
         return prop
 
 
+@dataclass
+class KeyDetail:
+    """A key at full size: its output there, and the fine detail of that output which the working size loses
+    (the output less its working-size version enlarged), to be carried along each side's alignment."""
+
+    output: np.ndarray      # (C, H, W)
+    fine: np.ndarray        # (H, W, C), the layout cv2.remap takes
+
+
+def full_size_coords(chain: ChainedWarp, size: tuple[int, int]) -> np.ndarray:
+    """A working-size chain's key coordinates at ``size`` (width, height): (H, W, 2) in full-size pixels."""
+    h, w = chain.valid.shape
+    scale = np.array([size[0] / w, size[1] / h], np.float32)
+    coords = cv2.resize(chain.coords, size, interpolation=cv2.INTER_LINEAR)
+    return (coords + 0.5) * scale - 0.5       # pixel centres: x_full + 0.5 = (x_small + 0.5) * scale
+
+
+def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tuple[int, int]) -> np.ndarray | None:
+    """The keys' fine detail aligned to a frame at ``size``: each side's key detail, warped along its chain
+    and weighted by its share of the output and the chain's confidence (so that where the alignment fails the
+    output is left smooth rather than given a wrong edge). (C, H, W); None without alignment."""
+    total = None
+    for side in sides:
+        if side.chain is None:
+            return None
+        coords = full_size_coords(side.chain, size)
+        fine = details[side.key_index].fine
+        warped = cv2.remap(fine, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        weight = side.chain.confidence() * side.share
+        weight = cv2.resize(np.ascontiguousarray(weight, np.float32), size, interpolation=cv2.INTER_LINEAR)
+        part = warped.reshape(size[1], size[0], -1) * weight[..., None]
+        total = part if total is None else total + part
+    return None if total is None else total.transpose(2, 0, 1)
+
+
 def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, settings: Settings,
                  frames: Iterable[VideoFrame], keys: Mapping[int, Any], shrink_key: Callable[[Any, tuple], Any],
-                 on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Collection[int] = ()
+                 on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Collection[int] = (),
+                 on_key: Callable[[int, Any], None] | None = None, detail: bool = True
                  ) -> Iterator[tuple[VideoFrame, Any]]:
     """``Propagator(model, task, settings)`` run on the frames and keys shrunk to ``size`` (width, height):
     (frame, output) at each frame's own size, in decode order. A key frame's output is made from its
-    full-size key data, so keys stay exact.
+    full-size key data, so keys stay exact; each key's data is read once.
 
     ``shrink_key(data, size)``: a key's data at the working size (colour: its Lab image, area-averaged).
-    ``on_confidence`` gets the trust maps at the working size. ``keys`` is read twice per key (lazy key files
-    are loaded twice): once shrunk for the loop, once for the key frame's own full-size output.
+    ``on_confidence`` gets the trust maps at the working size; ``on_key`` the full-size keys, as
+    ``Propagator`` hands them out. ``detail``: the key's fine detail, which the working size loses, is carried
+    to each frame along the full-size alignment (``carried_detail``); without it the propagated property is
+    only enlarged.
     """
     # The flow is estimated down to the working size's own resolution ("fast-full"): the default stops at half of
     # it, which at full size is what the baselines use but at the working size lost 0.35 dB of colour PSNR.
     loop = Propagator(model, _PropertyOnly(task), replace(settings, flow="fast-full"))
-    # The outputs come in decode order: each pairs with its original frame from a second view of the stream
-    # (tee holds only the frames the loop itself holds).
-    originals, frames = tee(frames)
-    small_keys = LazyKeys(keys, lambda data: shrink_key(data, size))
-    for original, (frame, prop) in zip(originals, loop(shrink_frames(frames, size), small_keys, on_confidence,
-                                                       cuts=cuts)):
-        assert original.index == frame.index, "outputs out of decode order"
+    full_size: tuple[int, int] | None = None
+    originals: dict[int, VideoFrame] = {}      # full-size frames the loop has taken and not answered yet
+    data: dict[int, Any] = {}                  # a key's full-size data, from its read until its key is built
+    details: dict[int, KeyDetail] = {}         # the keys the frames still to answer come from
+    sides_of: dict[int, list[Side]] = {}
+
+    def shrunk_frames():
+        nonlocal full_size
+        for frame in frames:
+            originals[frame.index] = frame
+            full_size = (frame.rgb.shape[1], frame.rgb.shape[0])
+            yield VideoFrame(frame.index, shrink(frame.rgb, size), frame.pts, frame.time_base)
+
+    def shrunk_key(index):
+        data[index] = keys[index]
+        return shrink_key(data[index], size)
+
+    def built(index, small_key):
+        prepared = task.prepare(originals[index].rgb)
+        key = task.key(prepared, data.pop(index))
+        output = task.key_output(prepared, key)
+        small = enlarge(task.key_output(task.prepare(shrink(originals[index].rgb, size)), small_key), full_size)
+        details[index] = KeyDetail(output, np.ascontiguousarray((output - small).transpose(1, 2, 0)))
+        if on_key is not None:
+            on_key(index, key)
+
+    # The keys are read by index (``shrunk_key``) so that the full-size data read once builds the full-size key.
+    small_keys = LazyKeys({index: index for index in keys}, shrunk_key)
+    for frame, prop in loop(shrunk_frames(), small_keys, on_confidence, cuts=cuts, on_key=built,
+                            on_sides=sides_of.__setitem__ if detail else None):
+        original = originals.pop(frame.index)
         prepared = task.prepare(original.rgb)
-        if frame.index in keys:
-            prop = task.key_output(prepared, task.key(prepared, keys[frame.index]))
+        if frame.index in details:
+            # Frames come in decode order: the ones before this key are done, and no later one comes from an
+            # earlier key.
+            for index in [i for i in details if i < frame.index]:
+                del details[index]
+            prop = details[frame.index].output
         else:
-            prop = enlarge(prop, (original.rgb.shape[1], original.rgb.shape[0]))
+            prop = enlarge(prop, full_size)
+            fine = carried_detail(sides_of.pop(frame.index, []), details, full_size)
+            if fine is not None:
+                prop = prop + fine
         yield original, task.finish(prepared, prop)

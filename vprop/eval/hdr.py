@@ -1,6 +1,6 @@
 """HDR quality on ground truth: every K-th HDR frame is a key, the LDR input is synthesised from the truth.
 
-All methods run through the same ``Propagator``: the key copied, the key warped by chained optical flow
+All methods run through the same frame loop (``vprop.pipelines.hdr.propagate_hdr``): the key copied, the key warped by chained optical flow
 (both ``Passthrough``), the network, and the scaled inverted LDR alone. Each propagation is scored without
 and with the LDR blending of eq. 10, as RMSE of log(H + 0.01) over the non-key frames (paper Table 3).
 """
@@ -15,14 +15,15 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.propagator import Settings
+from vprop.engine.working import working_short_side, working_size
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough, baseline_methods, model_settings
 from vprop.eval.report import strip, write_figure
 from vprop.io.images import find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
-from vprop.tasks.hdr import (HDRCNN_CURVE, Blender, CameraCurve, HDRKey, HDRTask, auto_exposure, log_rmse,
-                             synthesize_ldr)
+from vprop.pipelines.hdr import propagate_hdr
+from vprop.tasks.hdr import HDRCNN_CURVE, Blender, CameraCurve, HDRKey, auto_exposure, log_rmse, synthesize_ldr
 
 
 @dataclass
@@ -92,16 +93,21 @@ def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cp
 
 def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
                  curve: CameraCurve = HDRCNN_CURVE, keep: set[int] = frozenset(),
-                 on_frame: Callable[[], None] | None = None, rule: str = "clipped") -> dict[str, HDRScores]:
+                 on_frame: Callable[[], None] | None = None, rule: str = "clipped",
+                 full_resolution: bool = False) -> dict[str, HDRScores]:
+    """Keys every ``interval`` frames from the clip's true radiance; each method propagates them as `vprop hdr`
+    runs it: a network at its working size (``vprop.engine.working``) unless ``full_resolution``, the
+    baselines at the frames' own size."""
     keys = {i: clip.hdr[i] for i in range(0, len(clip.hdr), interval)}
-    task = HDRTask(log_mean)
+    height, width = clip.hdr[0].shape[:2]
     results = {}
     for name, (model, settings, inverted_only) in methods.items():
         blender = Blender(curve, settings.mode, inverted_only=inverted_only, rule=rule)
         for i in keys:
             blender.add_key(i, HDRKey(clip.hdr[i], clip.ldr[i]))
         scores = HDRScores()
-        for frame, estimate in Propagator(model, task, settings)(clip.frames(), keys):
+        size = None if full_resolution else working_size(width, height, working_short_side(model))
+        for frame, estimate in propagate_hdr(model, settings, clip.frames(), keys, size, log_mean=log_mean):
             if on_frame:
                 on_frame()
             if frame.index in keys:

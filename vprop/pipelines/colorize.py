@@ -70,10 +70,10 @@ def _load_key(path, info):
 
 
 def propagate_color(model: torch.nn.Module, settings: Settings, frames, keys, size: tuple[int, int] | None = None,
-                    on_confidence=None, cuts=()):
+                    on_confidence=None, cuts=(), detail: bool = True):
     """(frame, RGB output) of every frame, coloured from ``keys`` (frame index -> the key's Lab image at the
-    frames' size). ``size``: the working size (width, height) to propagate at (``vprop.engine.working``), or
-    None for the frames' own size."""
+    frames' size). ``size``: the working size (width, height) to propagate at (``vprop.engine.working``; with
+    ``detail``, the keys' fine chroma carried to the frames), or None for the frames' own size."""
     if size is None:
         return Propagator(model, ColorTask(), settings)(frames, keys, on_confidence, cuts=cuts)
-    return propagate_at(size, model, ColorTask(), settings, frames, keys, shrink, on_confidence, cuts)
+    return propagate_at(size, model, ColorTask(), settings, frames, keys, shrink, on_confidence, cuts, detail=detail)

@@ -13,7 +13,8 @@ from typing import Callable
 import torch
 
 from vprop.engine.keys import LazyKeys, key_files
-from vprop.engine.propagator import Propagator
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.working import propagate_at, shrink, working_short_side, working_size
 from vprop.errors import UsageError
 from vprop.io.keyframes import HDR_KEY_SUFFIXES, load_hdr_key
 from vprop.pipelines.run import Pipeline, RunOptions, run
@@ -26,7 +27,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
         report=None, on_frame: Callable[[int], None] | None = None,
         on_begin: Callable[[], None] | None = None, model: torch.nn.Module | None = None,
-        shots: bool = True, resume: bool = False, workers: int | None = 1) -> Path:
+        shots: bool = True, resume: bool = False, workers: int | None = 1, full_resolution: bool = False) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
@@ -36,18 +37,23 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
     batch worker holds one for many videos); ``weights`` is then unused. ``shots``: find the hard cuts first; each
     shot takes radiance from its own keys only, and a shot without a key is an error. ``resume``: keep finished key
     segments in ``<output_dir>.vprop-resume/`` so that a killed run started again continues; ``workers``: processes
-    at once. Returns ``output_dir``.
+    at once. ``full_resolution``: propagate at the video's own size; by default frames larger than the model's
+    training size are propagated at that size, the log radiance up-sampled, the keys' fine detail carried
+    along the alignment and the blending done on each full-size frame (``vprop.engine.working``). Returns
+    ``output_dir``.
     """
     pipeline = hdr_pipeline(keys_dir=str(hdr_keys_dir), output_dir=str(output_dir), interval=interval, blend=blend,
                             gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule,
-                            preview=preview and str(preview), hdr10=hdr10 and str(hdr10))
+                            preview=preview and str(preview), hdr10=hdr10 and str(hdr10),
+                            full_resolution=full_resolution)
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
                                            shots=shots, resume=resume, workers=workers)).path
 
 
 def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend: bool, gamma: float | None,
-                 weights: str | None, mode: str, blend_rule: str, preview: str | None, hdr10: str | None) -> Pipeline:
+                 weights: str | None, mode: str, blend_rule: str, preview: str | None, hdr10: str | None,
+                 full_resolution: bool = False) -> Pipeline:
     def find_keys(info):
         return key_files(keys_dir, interval, info.frame_count, HDR_KEY_SUFFIXES)
 
@@ -57,20 +63,40 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
                              f"{weights or 'the HDR model'} expects {model.cfg.guidance_channels} guidance channels; "
                              f"{'aligned' if settings.align else 'unaligned'} HDR inputs have "
                              f"{guidance_channels(settings.align)}")
-        task = HDRTask(float(model.cfg.extra.get("log_mean", 0.0)))
+        size = None if full_resolution else working_size(info.width, info.height, working_short_side(model))
 
         def propagate(frames, files, cuts, on_confidence):
-            blender = Blender(curve_for(gamma), mode, rule=blend_rule)    # takes each key as the loop builds it
+            blender = Blender(curve_for(gamma), mode, rule=blend_rule)
             keys = LazyKeys(files, lambda path: _load_key(path, info))
-            for frame, estimate in Propagator(model, task, settings)(frames, keys, on_confidence, cuts=cuts,
-                                                                     on_key=blender.add_key):
-                yield frame, blender(frame.index, frame.rgb, estimate) if blend else estimate
+            return propagate_hdr(model, settings, frames, keys, size, blender if blend else None, on_confidence, cuts,
+                                 log_mean=float(model.cfg.extra.get("log_mean", 0.0)))
         return propagate
 
     recipe = partial(hdr_pipeline, keys_dir=keys_dir, output_dir=output_dir, interval=interval, blend=blend,
-                     gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule, preview=preview, hdr10=hdr10)
+                     gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule, preview=preview, hdr10=hdr10,
+                     full_resolution=full_resolution)
     return Pipeline("hdr", find_keys, _load_key, lambda info: RadianceSink(output_dir, info, preview, hdr10),
                     propagation, recipe)
+
+
+def propagate_hdr(model: torch.nn.Module, settings: Settings, frames, keys, size: tuple[int, int] | None = None,
+                  blender: Blender | None = None, on_confidence=None, cuts=(), detail: bool = True,
+                  log_mean: float = 0.0):
+    """(frame, scene-linear radiance) of every frame, propagated from ``keys`` (frame index -> the key's radiance
+    at the frames' size) and, with a ``blender``, blended with the frame's own LDR (the blender is handed each
+    key as the loop builds it). ``size``: the working size (width, height) to propagate at
+    (``vprop.engine.working``; with ``detail``, the keys' fine detail carried to the frames), or None for the
+    frames' own size. The blending is always at the frames' own size. ``log_mean``: the model's (its config's
+    ``extra``), which it subtracts from the log radiance it sees."""
+    task = HDRTask(log_mean)
+    on_key = blender.add_key if blender is not None else None
+    if size is None:
+        run = Propagator(model, task, settings)(frames, keys, on_confidence, cuts=cuts, on_key=on_key)
+    else:
+        run = propagate_at(size, model, task, settings, frames, keys, shrink, on_confidence, cuts, on_key=on_key,
+                           detail=detail)
+    for frame, estimate in run:
+        yield frame, blender(frame.index, frame.rgb, estimate) if blender is not None else estimate
 
 
 def _load_key(path, info):

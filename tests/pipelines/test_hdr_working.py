@@ -1,0 +1,100 @@
+"""HDR at the working size: the network sees shrunk frames, the keys stay exact, the keys' fine radiance detail is
+carried to the frames between them, the LDR blending is done on the full-size frames, and --full-resolution
+keeps the frame loop at the video's own size."""
+import numpy as np
+import pytest
+import torch
+
+from support.cli import run
+from vprop.engine.propagator import Propagator, Settings
+from vprop.engine.working import working_size
+from vprop.io.images import read_exr
+from vprop.io.video import VideoFrame, read_frames
+from vprop.models.hub import load_model, save_weights
+from vprop.models.tpn import SwitchableTPN, TPNConfig
+from vprop.pipelines.hdr import propagate_hdr
+from vprop.tasks.hdr import NEAR_CLIP, Blender, HDRTask, inverted_ldr, to_log
+
+SHORT_SIDE = 24        # the tiny model's training size: the 64x48 clips are propagated at 32 x 24
+
+
+class SeenSizes(torch.nn.Module):
+    """The model, noting the (height, width) of every batch it is given."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.cfg, self.sizes = model, model.cfg, set()
+
+    def forward(self, guidance, prop):
+        self.sizes.add(tuple(guidance.shape[-2:]))
+        return self.model(guidance, prop)
+
+
+def tiny_hdr_model():
+    torch.manual_seed(0)
+    cfg = TPNConfig(task="hdr", guidance_channels=9, property_channels=3, hidden_channels=4, hidden_stride=4,
+                    base_width=4, max_width=16, depth=3, decoder="residual",
+                    extra={"aligned": True, "log_mean": -1.0, "short_side": SHORT_SIDE})
+    return SwitchableTPN(cfg).eval()
+
+
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_keys_exact_and_the_ldr_blended_at_full_size(hdr_clip, mode):
+    video, hdr_dir, _ = hdr_clip
+    frames = list(read_frames(video))
+    keys = {i: read_exr(hdr_dir / f"{i:05d}.exr") for i in (0, 6)}
+    model = SeenSizes(tiny_hdr_model())
+    blender = Blender(mode=mode)
+    size = working_size(64, 48, SHORT_SIDE)
+    out = dict((f.index, h) for f, h in propagate_hdr(model, Settings(mode=mode), iter(frames), keys, size, blender,
+                                                       log_mean=-1.0))
+    assert sorted(out) == list(range(12)) and model.sizes == {(24, 32)}
+    assert sorted(blender.keys) == [0, 6]                     # the blender was handed the full-size keys
+    for i, key in keys.items():
+        assert out[i].shape == (48, 64, 3)
+        assert np.allclose(out[i], key, rtol=1e-5, atol=1e-6)
+    # Where the frame's LDR did not clip, the output is that full-size LDR inverted, pixel for pixel.
+    frame = frames[3].rgb
+    below = frame.max(-1) / 255.0 < NEAR_CLIP
+    expected = inverted_ldr(frame, blender.params(3).scale)
+    assert below.mean() > 0.5 and np.allclose(out[3][below], expected[below], rtol=1e-5)
+
+
+def test_the_keys_fine_radiance_reaches_the_frames_between_them():
+    """Radiance stripes one pixel wide average away at the working size; carried along the alignment from the
+    full-size key, they come back on the estimate of the frames between the keys."""
+    rng = np.random.default_rng(0)
+    still = np.clip(rng.normal(128, 40, (48, 64, 3)), 0, 255).astype(np.uint8)     # texture for the flow
+    frames = [VideoFrame(i, still, i, None) for i in range(12)]
+    key = np.full((48, 64, 3), 2.0, np.float32)
+    key[:, 0::2] *= 4.0               # even columns 8, odd ones 2: log ratio 1.39
+    stripes = {}
+    for detail in (True, False):
+        out = propagate_hdr(tiny_hdr_model(), Settings(), iter(frames), {0: key, 10: key},
+                            working_size(64, 48, SHORT_SIDE), detail=detail, log_mean=-1.0)
+        u = to_log(dict((f.index, h) for f, h in out)[5])
+        stripes[detail] = float(np.mean(u[:, 0:-1:2] - u[:, 1::2]))
+    assert stripes[True] > 1.0 and abs(stripes[False]) < 0.3, stripes
+
+
+def test_hdr_cli_works_at_the_working_size_unless_full_resolution(tmp_path, hdr_clip):
+    video, _, keys = hdr_clip
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(tiny_hdr_model(), weights)
+    model, _ = load_model("hdr", str(weights))
+    frames = list(read_frames(video))
+    radiance = {i: read_exr(keys / f"{i:05d}.exr") for i in (0, 6)}
+    expected = {
+        "default": propagate_hdr(model, Settings(), iter(frames), radiance, working_size(64, 48, SHORT_SIDE),
+                                 log_mean=-1.0),
+        "full": Propagator(model, HDRTask(-1.0), Settings())(iter(frames), radiance),
+    }
+    outputs = {}
+    for name, extra in [("default", []), ("full", ["--full-resolution"])]:
+        result = run("hdr", video, "--hdr-keys", keys, "--no-blend", "--no-shots", "-o", tmp_path / name,
+                     "--weights", weights, "-q", *extra)
+        assert result.exit_code == 0, result.output
+        outputs[name] = [read_exr(tmp_path / name / f"{i:05d}.exr") for i in range(12)]
+        for (frame, want), got in zip(expected[name], outputs[name]):
+            assert np.allclose(got, want, rtol=2e-3, atol=1e-3), (name, frame.index)     # half-float files
+    assert any(not np.allclose(a, b, rtol=1e-2) for a, b in zip(outputs["default"], outputs["full"]))
