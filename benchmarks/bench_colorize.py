@@ -3,6 +3,7 @@
     python benchmarks/bench_colorize.py speed  [--video V --keys DIR --interval K] [--sizes 854x480 1280x720]
                                                [--no-full-resolution] [--threads N]
     python benchmarks/bench_colorize.py memory [--short-side 180]
+    python benchmarks/bench_colorize.py end-to-end [--colour-video V] [--sizes 854x480 1280x720] [--repeats 2]
 
 speed: frames/s of offline vprop as it runs by default (the working size), of vprop at the frames' own size
 (--full-resolution), and of chained DIS-flow warping of both keys at the frames' own size (the same frame loop
@@ -10,6 +11,10 @@ with a pass-through model: what a user's optical-flow script does), one after th
 Where a frame's time goes: benchmarks/profile_colorize.py.
 memory: peak RSS of `vprop colorize` on a 100-frame and a 1,000-frame clip (the example looped), each in a
 fresh process.
+end-to-end: whole runs as a user times them (start-up, model, cut detection, decode, encode), each a fresh
+process: `vprop colorize` offline (the default) and online beside benchmarks/flow_script.py, the plain optical-flow
+script a user would write instead, on the lightness of a colour clip (default examples/rhino.mp4) with its own
+colour frames as keys every --interval frames.
 """
 from __future__ import annotations
 
@@ -132,6 +137,62 @@ def memory_by_length(command, short_side: int, label: str) -> None:
         print(f"1000-frame / 100-frame peak RSS: {peaks[1000] / peaks[100]:.3f}")
 
 
+def gray_clip_and_keys(folder: Path, colour_video: Path, interval: int, size: tuple[int, int]) -> tuple[Path, Path]:
+    """From a colour clip: its lightness as a gray clip at ``size`` (width, height) and a PNG colour key every
+    ``interval`` frames, as a user would have them."""
+    import cv2
+    from dataclasses import replace
+
+    from vprop.io.video import VideoWriter, probe, read_frames
+    from vprop.tasks.color import lightness_only
+
+    clip, key_dir = folder / f"gray-{size[0]}x{size[1]}.mp4", folder / f"keys-{size[0]}x{size[1]}"
+    key_dir.mkdir()
+    with VideoWriter(clip, replace(probe(colour_video), width=size[0], height=size[1], rotation=0), crf=12) as writer:
+        for frame in read_frames(colour_video):
+            rgb = cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA)
+            writer.write(frame, lightness_only(rgb))
+            if frame.index % interval == 0:
+                cv2.imwrite(str(key_dir / f"{frame.index:05d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return clip, key_dir
+
+
+def end_to_end(colour_video: Path, interval: int, sizes: list[tuple[int, int]], repeats: int) -> None:
+    """Wall-clock fps of whole runs, as a user runs them, each in a fresh process: `vprop colorize` (CLI defaults:
+    offline; and --mode online) beside benchmarks/flow_script.py (PyAV decode, DIS flow chained from the
+    preceding key, warp, H.264 encode), on the colour clip's lightness resized to each size, its true colour
+    frames the keys. Everything is counted: start-up, model load, the cut detection pass, decoding and encoding."""
+    from vprop.io.video import read_frames
+
+    frames = sum(1 for _ in read_frames(colour_video))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for size in sizes:
+            clip, key_dir = gray_clip_and_keys(folder, colour_video, interval, size)
+            runs = {
+                "flow script": [sys.executable, str(ROOT / "benchmarks" / "flow_script.py"), str(clip), str(key_dir),
+                                str(interval), str(folder / "script.mp4")],
+                "vprop colorize": [sys.executable, "-m", "vprop", "colorize", str(clip), "--keys", str(key_dir),
+                                   "--interval", str(interval), "-o", str(folder / "offline.mp4"), "--quiet"],
+                "vprop colorize --mode online": [sys.executable, "-m", "vprop", "colorize", str(clip), "--keys",
+                                                 str(key_dir), "--interval", str(interval), "--mode", "online", "-o",
+                                                 str(folder / "online.mp4"), "--quiet"],
+            }
+            best: dict[str, float] = {}
+            for _ in range(repeats):
+                for name, command in runs.items():
+                    for old in folder.glob("*.mp4"):
+                        if old != clip:
+                            old.unlink()
+                    start = time.perf_counter()
+                    subprocess.run(command, check=True)
+                    best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+            base = frames / best["flow script"]
+            print(f"{size[0]}x{size[1]}, {frames} frames: " + ", ".join(
+                f"{name} {frames / t:.2f} fps ({frames / t / base:.2f}x the script)" for name, t in best.items()),
+                flush=True)
+
+
 def memory(short_side: int) -> None:
     memory_by_length(lambda clip, out: ["colorize", str(clip), "--keys", str(clip.with_suffix("")), "--interval",
                                         "30", "-o", f"{out}.mp4", "--quiet"], short_side, "colorize")
@@ -139,9 +200,10 @@ def memory(short_side: int) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["speed", "memory"])
+    ap.add_argument("what", choices=["speed", "memory", "end-to-end"])
     ap.add_argument("--video", type=Path, default=EXAMPLE)
     ap.add_argument("--keys", type=Path, default=KEYS)
+    ap.add_argument("--colour-video", type=Path, default=ROOT / "examples" / "rhino.mp4", help="end-to-end: the clip")
     ap.add_argument("--interval", type=int, default=20)
     ap.add_argument("--weights", default=None)
     ap.add_argument("--short-side", type=int, default=180)
@@ -157,5 +219,7 @@ if __name__ == "__main__":
     if a.what == "speed":
         speed(a.video, a.keys, a.interval, a.weights, [tuple(map(int, s.split("x"))) for s in a.sizes],
               not a.no_full_resolution, a.repeats)
+    elif a.what == "end-to-end":
+        end_to_end(a.colour_video, a.interval, [tuple(map(int, s.split("x"))) for s in a.sizes], a.repeats)
     else:
         memory(a.short_side)

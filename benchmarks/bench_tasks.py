@@ -7,12 +7,14 @@
 seg: frames/s of chained DIS-flow warping of the first mask, SEG(t) and SEG(t+s) (the shipped weights), through
 the same frame loop, online, the first mask of examples/rhino_masks the only key; at the frames' size and at the
 working size `vprop segment` uses by default (short side 240, labels answered at 854x480).
-hdr: frames/s of flow warping and of vprop (offline, a key every 20 frames, eq. 10 blending) on the example
-clip, its HDR keys made by inverting the camera curve (the content does not change the speed).
+hdr: frames/s of both keys flow-warped and blended (the baseline), of vprop as `vprop hdr` runs by default (the
+working size, short side 240, detail carried and the LDR blended at full size) and of vprop --full-resolution,
+offline, a key every 20 frames, on the example clip resized to each of --sizes (default 854x480 and 1280x720),
+its HDR keys made by inverting the camera curve (the content does not change the speed).
 Frames are decoded once beforehand: the figures are the propagation, not the decoder or the encoder. Each run is
 repeated --repeats times, the runs of one task interleaved, and the best kept: on a shared machine the load comes
-and goes, and only figures measured side by side in one run compare. --no-full-resolution skips the slow seg rows
-at the frames' own size.
+and goes, and only figures measured side by side in one run compare. --no-full-resolution skips the slow vprop
+rows at the frames' own size.
 --memory: peak RSS of `vprop segment` on a 100-frame and a 1,000-frame clip (the example looped, first mask the
 only key), each in a fresh process.
 """
@@ -49,7 +51,7 @@ def best_rates(runs: dict, frames: int, repeats: int) -> dict[str, float]:
 def show(task: str, rates: dict[str, float]) -> None:
     base = rates["flow baseline"]
     for name, r in rates.items():
-        print(f"{task:4s} {name:<14} {r:6.2f} frames/s  {1000 / r:7.1f} ms/frame  {r / base:5.2f}x flow")
+        print(f"{task:13s} {name:<24} {r:6.2f} frames/s  {1000 / r:7.1f} ms/frame  {r / base:5.2f}x flow")
 
 
 def bench_seg(frames, repeats: int, full_resolution: bool) -> None:
@@ -76,30 +78,38 @@ def bench_seg(frames, repeats: int, full_resolution: bool) -> None:
     show("seg", best_rates(runs, len(frames), repeats))
 
 
-def bench_hdr(frames, repeats: int) -> None:
-    from vprop.engine.propagator import Propagator, Settings
+def bench_hdr(frames, repeats: int, full_resolution: bool, sizes: list[tuple[int, int]]) -> None:
+    import cv2
+
+    from vprop.engine.propagator import Settings
+    from vprop.engine.working import working_short_side, working_size
     from vprop.eval.baselines import Passthrough
+    from vprop.io.video import VideoFrame
     from vprop.models.hub import load_model
+    from vprop.pipelines.hdr import propagate_hdr
     from vprop.tasks import hdr
 
     model, _ = load_model("hdr")
     log_mean = model.cfg.extra.get("log_mean", 0.0)
-    keys = {}
-    for i in range(0, len(frames), 20):
-        ldr = frames[i].rgb
-        keys[i] = hdr.HDRKey(hdr.HDRCNN_CURVE.inverse(ldr.astype(np.float32) / 255.0) * 4.0, ldr)
+    for width, height in sizes:
+        sized = [VideoFrame(f.index, cv2.resize(f.rgb, (width, height), interpolation=cv2.INTER_AREA), f.pts,
+                            f.time_base) for f in frames]
+        radiance = {f.index: hdr.HDRCNN_CURVE.inverse(f.rgb.astype(np.float32) / 255.0) * 4.0
+                    for f in sized if f.index % 20 == 0}
 
-    def runner(net):
-        def run():
-            task = hdr.HDRTask(log_mean=log_mean)
-            blender = hdr.Blender(mode="offline")
-            for i, key in keys.items():
-                blender.add_key(i, key)
-            radiance = {i: key.hdr for i, key in keys.items()}
-            for frame, estimate in Propagator(net, task, Settings(mode="offline"))(iter(frames), radiance):
-                yield blender(frame.index, frame.rgb, estimate)
-        return run
-    show("hdr", best_rates({"flow baseline": runner(Passthrough()), "vprop": runner(model)}, len(frames), repeats))
+        def runner(net, size):
+            def run():
+                blender = hdr.Blender(mode="offline")
+                for _, radiance_out in propagate_hdr(net, Settings(mode="offline"), iter(sized), radiance, size,
+                                                     blender, log_mean=log_mean):
+                    yield radiance_out
+            return run
+
+        runs = {"flow baseline": runner(Passthrough(), None),
+                "vprop": runner(model, working_size(width, height, working_short_side(model)))}
+        if full_resolution:
+            runs["vprop --full-resolution"] = runner(model, None)
+        show(f"hdr {width}x{height}", best_rates(runs, len(sized), repeats))
 
 
 def memory(short_side: int) -> None:
@@ -125,7 +135,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=50)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=2, help="interleaved runs of each, the best kept")
-    parser.add_argument("--no-full-resolution", action="store_true", help="seg: skip the rows at 854x480")
+    parser.add_argument("--no-full-resolution", action="store_true",
+                        help="skip the slow vprop rows at the frames' own size")
+    parser.add_argument("--sizes", nargs="+", default=["854x480", "1280x720"], help="hdr: frame sizes WxH")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--short-side", type=int, default=180)
     args = parser.parse_args()
@@ -141,7 +153,8 @@ def main() -> None:
     if args.task in ("seg", "both"):
         bench_seg(frames, args.repeats, not args.no_full_resolution)
     if args.task in ("hdr", "both"):
-        bench_hdr(frames, args.repeats)
+        bench_hdr(frames, args.repeats, not args.no_full_resolution,
+                  [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes])
 
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def full_size_coords(chain: ChainedWarp, size: tuple[int, int]) -> np.ndarray:
     h, w = chain.valid.shape
     scale = np.array([size[0] / w, size[1] / h], np.float32)
     coords = cv2.resize(chain.coords, size, interpolation=cv2.INTER_LINEAR)
-    return (coords + 0.5) * scale - 0.5       # pixel centres: x_full + 0.5 = (x_small + 0.5) * scale
+    coords *= scale                           # pixel centres: x_full + 0.5 = (x_small + 0.5) * scale, in place
+    coords += 0.5 * scale - 0.5
+    return coords
 
 
 def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tuple[int, int]) -> np.ndarray | None:
