@@ -65,7 +65,8 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
         frames = [VideoFrame(f.index, resize(f.rgb), f.pts, f.time_base) for f in source]
         keys_lab = {i: rgb_to_lab(resize(read_rgb(path))) for i, path in files.items()}
         work = working_size(width, height, working_short_side(model))
-        settings = Settings(mode="offline", align=model_aligned(model, None))
+        aligned = model_aligned(model, None)
+        settings = Settings(mode="offline", align=aligned, repair=aligned)      # as `vprop colorize` runs it
         runs = {
             "flow baseline": lambda: Propagator(Passthrough(), ColorTask(), Settings(mode="offline"))(
                 iter(frames), keys_lab),

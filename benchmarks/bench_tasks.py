@@ -98,9 +98,11 @@ def bench_hdr(frames, repeats: int, full_resolution: bool, sizes: list[tuple[int
                     for f in sized if f.index % 20 == 0}
 
         def runner(net, size):
+            settings = Settings(mode="offline", repair=net is model)     # vprop as `vprop hdr` runs it
+
             def run():
                 blender = hdr.Blender(mode="offline")
-                for _, radiance_out in propagate_hdr(net, Settings(mode="offline"), iter(sized), radiance, size,
+                for _, radiance_out in propagate_hdr(net, settings, iter(sized), radiance, size,
                                                      blender, log_mean=log_mean):
                     yield radiance_out
             return run

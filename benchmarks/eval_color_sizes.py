@@ -40,10 +40,11 @@ DEV = ["breakdance-flare", "elephant", "lucia", "rhino", "swing"]
 
 def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, full_resolution: bool = True) -> dict:
     """name -> (frames, keys) -> (frame, RGB output) for every frame."""
-    settings = Settings(mode=mode)
+    settings = Settings(mode=mode, repair=True)        # vprop as `vprop colorize` runs it; the flow baselines plain
     runs = {"flow": lambda frames, keys: Propagator(Passthrough(), ColorTask(), Settings(mode="online"))(frames, keys)}
     if mode == "offline":
-        runs["flow-2sided"] = lambda frames, keys: Propagator(Passthrough(), ColorTask(), settings)(frames, keys)
+        two_sided = Propagator(Passthrough(), ColorTask(), Settings(mode=mode))
+        runs["flow-2sided"] = lambda frames, keys: two_sided(frames, keys)
     if full_resolution:
         runs["vprop --full-resolution"] = lambda frames, keys: propagate_color(model, settings, frames, keys)
     runs["vprop enlarge-only"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size,

@@ -84,10 +84,11 @@ def test_hdr_cli_works_at_the_working_size_unless_full_resolution(tmp_path, hdr_
     model, _ = load_model("hdr", str(weights))
     frames = list(read_frames(video))
     radiance = {i: read_exr(keys / f"{i:05d}.exr") for i in (0, 6)}
+    settings = Settings(repair=True)        # HDR runs mend broken chains
     expected = {
-        "default": propagate_hdr(model, Settings(), iter(frames), radiance, working_size(64, 48, SHORT_SIDE),
+        "default": propagate_hdr(model, settings, iter(frames), radiance, working_size(64, 48, SHORT_SIDE),
                                  log_mean=-1.0),
-        "full": Propagator(model, HDRTask(-1.0), Settings())(iter(frames), radiance),
+        "full": Propagator(model, HDRTask(-1.0), settings)(iter(frames), radiance),
     }
     outputs = {}
     for name, extra in [("default", []), ("full", ["--full-resolution"])]:

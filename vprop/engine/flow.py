@@ -51,6 +51,9 @@ class FlowEstimator:
         return self._dis.calc(src, dst, None)
 
 
+BROKEN = 2.0     # pixels of accumulated forward-backward inconsistency beyond which a chain is taken as failed
+
+
 def _grid(height: int, width: int) -> np.ndarray:
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     return np.stack([xs, ys], -1)
@@ -88,6 +91,31 @@ class ChainedWarp:
         inconsistency = np.linalg.norm(to_prev + back, axis=-1)
         error = cv2.remap(self.error, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) + inconsistency
         return ChainedWarp(coords, valid * inside, error)
+
+    def broken(self) -> float:
+        """The fraction of the frame where the chain has failed: it left the frame, or its accumulated
+        inconsistency is over ``BROKEN`` pixels."""
+        return float(np.mean((self.valid < 0.5) | (self.error > BROKEN)))
+
+    def repaired(self, to_key: np.ndarray, from_key: np.ndarray) -> "ChainedWarp":
+        """The chain, with a direct flow to the key frame taken wherever that flow is more consistent.
+
+        A chain of per-frame flows breaks for good once one step fails (fast motion, a passing occluder), and
+        everything behind it then warps the wrong part of the key; a flow estimated straight between the frame
+        and the key (``to_key``, and ``from_key`` the other way for its consistency check) often still finds
+        it. Where the direct flow's forward-backward inconsistency is below the chain's accumulated one, its
+        coordinates and inconsistency replace the chain's."""
+        h, w = self.valid.shape
+        where = _grid(h, w) + to_key
+        inside = (where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1)
+        back = cv2.remap(from_key, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        inconsistency = np.linalg.norm(to_key + back, axis=-1)
+        chain_error = np.where(self.valid > 0.5, self.error, np.inf)
+        # Only where the chain has failed and the direct flow is nearly exact (under half a pixel); over-eager
+        # replacement, wherever the direct flow was merely more consistent than the chain, lost 0.35 dB on lucia.
+        better = inside & (chain_error > BROKEN) & (inconsistency < 0.5)
+        return ChainedWarp(np.where(better[..., None], where, self.coords), np.where(better, 1.0, self.valid).astype(np.float32),
+                           np.where(better, inconsistency, self.error).astype(np.float32))
 
     def warp(self, image: np.ndarray) -> np.ndarray:
         """Sample a key-frame image (H, W[, C]) at the chain's coordinates."""

@@ -19,6 +19,7 @@ from vprop.io.video import VideoFrame
 MODES = ("offline", "online")
 BLENDS = ("confidence", "nearest")
 PRECISIONS = ("auto", "fp32", "bf16")
+REPAIR_ABOVE = 0.01     # Settings.repair: a chain is repaired once it has failed on more than this fraction of the frame
 
 
 class Task(Protocol):
@@ -43,6 +44,7 @@ class Settings:
     allow_missing: bool = False     # a shot without keys gets the task's empty output instead of an error
     flow: str = "medium"            # the optical flow's configuration (``vprop.engine.flow.FLOW_PRESETS``)
     precision: str = "auto"         # the network's convolutions: auto (bf16 where the CPU has it natively), fp32, bf16
+    repair: bool = False            # mend broken chains by a flow straight to the key (ChainedWarp.repaired)
 
 
 @dataclass
@@ -151,7 +153,7 @@ class Propagator:
         for frame in frames:
             if frame.index >= shot_end:     # a new shot: finish the last one, forget its key and its flow
                 if frame.index > 0:
-                    self._forward(waiting, key, key_gray, key_index, keep_chains)
+                    self._forward(waiting, key, key_gray, key_index, keep_chains, track)
                     yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence, on_sides)
                 waiting, pending, prev_gray = [], [], None
                 key_index, key, chain, key_gray = None, None, None, None
@@ -172,7 +174,7 @@ class Propagator:
                     item.step = step_trust(prev_gray, item.gray, item.to_prev, item.from_prev)
             prev_gray = item.gray
             if frame.index in keys:
-                self._forward(waiting, key, key_gray, key_index, keep_chains)
+                self._forward(waiting, key, key_gray, key_index, keep_chains, track)
                 waiting = []
                 new_key = self.task.key(prepared, keys[frame.index])
                 if on_key is not None:
@@ -180,8 +182,9 @@ class Propagator:
                 yield from self._close_segment(pending, new_key, item, offline, key_index, frame.index, on_confidence,
                                               on_sides)
                 pending = []
-                # key_gray only when confidence is reported: the forward pass's trust maps are built from it
-                key_index, key, key_gray = frame.index, new_key, item.gray if track else None
+                # key_gray when confidence is reported (the forward pass's trust maps are built from it) or chains
+                # are repaired (by a flow straight to the key)
+                key_index, key, key_gray = frame.index, new_key, item.gray if track or self.s.repair else None
                 chain = ChainedWarp.identity(*frame.rgb.shape[:2]) if align else None
                 sink(FrameConfidence.at_key(frame.index, item.step))
                 yield frame, self.task.finish(prepared, self.task.key_output(prepared, key))
@@ -189,10 +192,11 @@ class Propagator:
             if key is not None:
                 if align:
                     chain = chain.step(item.to_prev, item.from_prev)
+                    chain = self._repair(chain, item.gray, key_gray)
                 item.chain = chain
                 waiting.append(item)
                 if len(waiting) >= self.s.batch_size:
-                    self._forward(waiting, key, key_gray, key_index, keep_chains)
+                    self._forward(waiting, key, key_gray, key_index, keep_chains, track)
                     waiting = []
             pending.append(item)
             # Online, and after the shot's last key in either mode, a frame is final as soon as its forward pass ran:
@@ -203,15 +207,22 @@ class Propagator:
                     sink(_one_sided(done, key_index))
                     tell(done.frame.index, [Side(key_index, done.forward_chain, 1.0)])
                     yield done.frame, self.task.finish(done.prepared, done.forward)
-        self._forward(waiting, key, key_gray, key_index, keep_chains)
+        self._forward(waiting, key, key_gray, key_index, keep_chains, track)
         yield from self._close_segment(pending, None, None, offline, key_index, None, on_confidence, on_sides)
 
+    def _repair(self, chain: ChainedWarp, gray: np.ndarray, key_gray: np.ndarray) -> ChainedWarp:
+        """With ``Settings.repair``, a chain that has failed on part of the frame, mended by a flow straight
+        between the frame and its key (``ChainedWarp.repaired``)."""
+        if not self.s.repair or chain.broken() <= REPAIR_ABOVE:
+            return chain
+        return chain.repaired(self.flow(gray, key_gray), self.flow(key_gray, gray))
+
     def _forward(self, items: list[_Pending], key, key_gray: np.ndarray | None, key_index: int | None,
-                 keep_chains: bool = False) -> None:
+                 keep_chains: bool = False, track: bool = False) -> None:
         if not items:
             return
         for it, (out, conf) in zip(items, self._propagate(items, key, [it.chain for it in items])):
-            if it.gray is not None and key_gray is not None:
+            if it.gray is not None and key_gray is not None and track:
                 it.forward_trust = trust_map(it.chain, key_gray, it.gray, it.frame.index - key_index)
             it.forward, it.forward_conf = out, conf
             it.forward_chain, it.chain = it.chain if keep_chains else None, None
@@ -243,6 +254,7 @@ class Propagator:
         for i in range(len(pending) - 1, -1, -1):
             if chain is not None:   # walking backwards, the chain's "previous" frame is the later one
                 chain = chain.step(later.from_prev, later.to_prev)
+                chain = self._repair(chain, pending[i].gray, next_item.gray)
                 later = pending[i]
             batch.append(i)
             chains.append(chain)

@@ -51,6 +51,10 @@ def baseline_methods(batch_size: int = 4, two_sided: bool = False) -> Methods:
     return methods
 
 
-def model_settings(model: torch.nn.Module, mode: str, device: str = "cpu", batch_size: int = 4) -> Settings:
-    """How vprop runs ``model``: flow-aligned weights align their keys, the paper's plain TPN does not."""
-    return Settings(mode=mode, align=model_aligned(model), batch_size=batch_size, device=device)
+def model_settings(model: torch.nn.Module, mode: str, device: str = "cpu", batch_size: int = 4,
+                   repair: bool = False) -> Settings:
+    """How vprop runs ``model``: flow-aligned weights align their keys, the paper's plain TPN does not.
+    ``repair``: aligned, mend broken chains (``Settings.repair``; colour and HDR runs do, as their pipelines).
+    The flow baselines keep plain chains: the script a user would write."""
+    aligned = model_aligned(model)
+    return Settings(mode=mode, align=aligned, repair=repair and aligned, batch_size=batch_size, device=device)

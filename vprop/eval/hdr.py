@@ -87,7 +87,7 @@ def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cp
     methods = {name: (baseline, settings, False)
                for name, (baseline, settings) in baseline_methods(batch_size, two_sided=mode == "offline").items()}
     methods["inverted-ldr"] = (Passthrough(), Settings(mode=mode, align=False, batch_size=batch_size), True)
-    methods["vprop"] = (model, model_settings(model, mode, device, batch_size), False)
+    methods["vprop"] = (model, model_settings(model, mode, device, batch_size, repair=True), False)
     return methods
 
 

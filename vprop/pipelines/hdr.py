@@ -75,8 +75,9 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
     recipe = partial(hdr_pipeline, keys_dir=keys_dir, output_dir=output_dir, interval=interval, blend=blend,
                      gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule, preview=preview, hdr10=hdr10,
                      full_resolution=full_resolution)
+    # Chains mended by a flow straight to the key: log-RMSE -8% offline at K=40 on the dev clips (README).
     return Pipeline("hdr", find_keys, _load_key, lambda info: RadianceSink(output_dir, info, preview, hdr10),
-                    propagation, recipe)
+                    propagation, recipe, repair_chains=True)
 
 
 def propagate_hdr(model: torch.nn.Module, settings: Settings, frames, keys, size: tuple[int, int] | None = None,

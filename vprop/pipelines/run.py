@@ -86,6 +86,8 @@ class Pipeline:
     # (model, the first key's frame as RGB, its key as ``load_key`` reads it) -> the model the run uses: a copy
     # tuned to this video (seg ``--adapt``), made once here; worker processes are given it with the span source.
     adapt: Callable[[torch.nn.Module, np.ndarray, Any], torch.nn.Module] | None = None
+    # Whether the task's aligned runs mend broken flow chains (``Settings.repair``): measured per task.
+    repair_chains: bool = False
 
 
 def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
@@ -107,7 +109,8 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
     model = options.model
     if model is None:
         model, _ = load_model(pipeline.task, options.weights, options.device)
-    settings = Settings(mode=options.mode, align=model_aligned(model, options.align), blend=options.blend,
+    aligned = model_aligned(model, options.align)
+    settings = Settings(mode=options.mode, align=aligned, repair=aligned and pipeline.repair_chains, blend=options.blend,
                         batch_size=options.batch_size, device=options.device, allow_missing=options.allow_missing)
     workers = options.workers
     if workers is None:
