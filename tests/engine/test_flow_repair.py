@@ -1,7 +1,7 @@
 """Broken flow chains mended by a flow straight to the key (ChainedWarp.repaired, Settings.repair)."""
 import numpy as np
 
-from vprop.engine.flow import BROKEN, ChainedWarp
+from vprop.engine.flow import BROKEN, ChainedWarp, FlowEstimator
 from vprop.engine.propagator import Propagator, Settings
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
@@ -57,11 +57,11 @@ def test_repair_asks_for_direct_flows_only_once_a_chain_has_failed(monkeypatch):
     key_rgb = next(jumping_frames(1)).rgb.copy()
     key_rgb[..., 0] = np.clip(key_rgb[..., 0].astype(int) + 40, 0, 255)
     keys = {0: rgb_to_lab(key_rgb)}
+    original = FlowEstimator.__call__
     for repair in (False, True):
-        loop = Propagator(Passthrough(), ColorTask(), Settings(mode="online", repair=repair))
-        original = loop.flow
-        monkeypatch.setattr(loop, "flow", lambda a, b, original=original: calls.append(repair) or original(a, b))
-        list(loop(jumping_frames(8), keys))
+        monkeypatch.setattr(FlowEstimator, "__call__",
+                            lambda self, a, b, repair=repair: calls.append(repair) or original(self, a, b))
+        list(Propagator(Passthrough(), ColorTask(), Settings(mode="online", repair=repair))(jumping_frames(8), keys))
     plain, mended = calls.count(False), calls.count(True)
     assert plain == 2 * 7                  # two flows per frame after the first
     assert plain < mended < plain + 2 * 7      # some frames' chains failed (the jumps) and were mended, not all
