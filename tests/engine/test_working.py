@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from support.cli import run
+from support.seen_sizes import SeenSizes
 from vprop.engine.flow import FLOW_PRESETS, FlowEstimator
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.working import enlarge, propagate_at, shrink, working_short_side, working_size
@@ -40,18 +41,6 @@ def tiny_model(short_side=SHORT_SIDE):
                     base_width=4, max_width=16, depth=3, decoder="residual",
                     extra={"aligned": True, "short_side": short_side})
     return SwitchableTPN(cfg).eval()
-
-
-class SeenSizes(torch.nn.Module):
-    """The model, noting the (height, width) of every batch it is given."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model, self.cfg, self.sizes = model, model.cfg, set()
-
-    def forward(self, guidance, prop):
-        self.sizes.add(tuple(guidance.shape[-2:]))
-        return self.model(guidance, prop)
 
 
 def test_working_size_rule():

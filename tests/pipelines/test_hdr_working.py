@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from support.cli import run
+from support.seen_sizes import SeenSizes
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.working import working_size
 from vprop.io.images import read_exr
@@ -16,18 +17,6 @@ from vprop.pipelines.hdr import propagate_hdr
 from vprop.tasks.hdr import NEAR_CLIP, Blender, HDRTask, inverted_ldr, to_log
 
 SHORT_SIDE = 24        # the tiny model's training size: the 64x48 clips are propagated at 32 x 24
-
-
-class SeenSizes(torch.nn.Module):
-    """The model, noting the (height, width) of every batch it is given."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model, self.cfg, self.sizes = model, model.cfg, set()
-
-    def forward(self, guidance, prop):
-        self.sizes.add(tuple(guidance.shape[-2:]))
-        return self.model(guidance, prop)
 
 
 def tiny_hdr_model():

@@ -1,7 +1,7 @@
 """HDR quality on ground truth: every K-th HDR frame is a key, the LDR input is synthesised from the truth.
 
-All methods run through the same frame loop (``vprop.pipelines.hdr.propagate_hdr``): the key copied, the key warped by chained optical flow
-(both ``Passthrough``), the network, and the scaled inverted LDR alone. Each propagation is scored without
+All methods run through the same frame loop (``vprop.pipelines.hdr.propagate_hdr``): the key copied, the key
+warped by chained optical flow (both ``Passthrough``), the network, and the scaled inverted LDR alone. Each propagation is scored without
 and with the LDR blending of eq. 10, as RMSE of log(H + 0.01) over the non-key frames (paper Table 3).
 """
 from __future__ import annotations
