@@ -1,7 +1,7 @@
 """Do the keys `vprop keys --suggest` picks help more than evenly spaced ones? All 30 DAVIS videos, split.
 
     python benchmarks/eval_suggest.py --split tune|holdout [--task color seg] [--extra 2] [--interval 30]
-        [--rules even step ...] [--short-side 0] [--cache DIR] [--json OUT] [--threads 1]
+        [--rules even step ...] [--oracle] [--short-side 0] [--cache DIR] [--json OUT] [--threads 1]
 
 Colour: keys every --interval frames from the ground truth; masks: the first ground-truth mask (SEG(t)); both
 online, at the videos' own size (854x480) through the CLI's own path: propagated at the model's working size and
@@ -18,10 +18,14 @@ are the networks' training footage, which favours no key placement over another.
 
 Online, a frame's output depends only on the key before it, so each key's run is made once per video (as far as
 the next key of any key set asked) and shared by every key set (``Scores``); --cache keeps them between runs.
+
+--oracle adds the row no rule can beat: the --extra keys placed where the ground truth says they help most, found by
+running a key from every frame (``best_keys``). It bounds what any placement rule could gain over even spacing.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 from pathlib import Path
@@ -116,7 +120,15 @@ def seg_runner(model, video: Path, masks: Path, short_side: int | None):
     return run, len(frames), [min(truth)]
 
 
-def evaluate(runner, task: str, rules: list[str], extra: int, cache: Path | None) -> dict:
+def best_keys(scores: Scores, base: list[int], extra: int) -> list[int]:
+    """The ``extra`` frames that, added to ``base`` as keys, give the best mean score (ground truth; every frame
+    is tried, so this runs a key from each one: about frames x stretch length frames per video)."""
+    scored = [t for t in range(scores.count) if t not in base]
+    return list(max(itertools.combinations(scored, extra),
+                    key=lambda added: scores.frames(sorted(base + list(added)))[scored].mean()))
+
+
+def evaluate(runner, task: str, rules: list[str], extra: int, cache: Path | None, oracle: bool = False) -> dict:
     """The scores of the base keys and of each rule's; ``cache``: a directory for this video's report and
     ``Scores.from_key`` (``from_key.json``), read back when there."""
     run, count, base = runner
@@ -133,6 +145,8 @@ def evaluate(runner, task: str, rules: list[str], extra: int, cache: Path | None
     for rule in rules:
         added = evenly_spaced(base, count, extra) if rule == "even" else suggest_keys(loaded, extra, rule=rule)
         keys[rule] = sorted(base + list(added))
+    if oracle:
+        keys["oracle"] = sorted(base + best_keys(scores, base, extra))
     scored = [t for t in range(count) if t not in base]
     out = {"keys": keys, **{name: float(scores.frames(k)[scored].mean()) for name, k in keys.items()}}
     if cached:
@@ -158,6 +172,8 @@ def main() -> None:
     ap.add_argument("--task", nargs="+", choices=["color", "seg"], default=["color", "seg"])
     ap.add_argument("--rules", nargs="+", default=["even", "step"], choices=["even", *RULES])
     ap.add_argument("--extra", type=int, default=2, help="keys added to the base keys (N)")
+    ap.add_argument("--oracle", action="store_true", help="add the best placement by ground truth (slow: a run "
+                    "from every frame)")
     ap.add_argument("--interval", type=int, default=30, help="colour: base keys every K frames")
     ap.add_argument("--short-side", type=int, default=0, help="resize the videos first (0: their own size)")
     ap.add_argument("--videos", nargs="+", default=None, help="only these (of the split)")
@@ -182,13 +198,13 @@ def main() -> None:
             cache = a.cache / f"{task}-{base}-side{a.short_side}-{name}" if a.cache else None
             if cache:
                 cache.mkdir(parents=True, exist_ok=True)
-            out[task][name] = evaluate(runner, task, a.rules, a.extra, cache)
+            out[task][name] = evaluate(runner, task, a.rules, a.extra, cache, a.oracle)
             print(task, name, out[task][name], flush=True)
             if a.json:
                 a.json.write_text(json.dumps(out, indent=1))
         title = (f"colour, online, keys every {a.interval} + {a.extra}: PSNR (dB) of the frames between the base keys"
                  if task == "color" else f"masks, SEG(t) online, first mask + {a.extra}: J of the frames after it")
-        table(f"{title} ({a.split}, {len(names)} videos)", out[task], ["base", *a.rules])
+        table(f"{title} ({a.split}, {len(names)} videos)", out[task], ["base", *a.rules, *(["oracle"] if a.oracle else [])])
 
 
 if __name__ == "__main__":

@@ -180,6 +180,8 @@ def test_measured_rule_goes_where_the_run_lost_confidence(tmp_path):
      "not a vprop confidence report"),
     ('{"video": "v", "task": "seg", "mode": "online", "keys": [0], '
      '"frames": [{"index": 0, "confidence": 3, "step": 1}]}', "within 0..1"),
+    ('{"video": "v", "task": "seg", "mode": "online", "keys": [0], '
+     '"frames": [{"index": 0, "confidence": 1, "step": 1, "area": 1.5}]}', "within 0..1"),
 ])
 def test_bad_reports_are_one_line_errors(tmp_path, content, words):
     if content is not None:

@@ -67,6 +67,15 @@ def test_mask_confidence_around_the_objects_ignores_the_background_elsewhere():
     assert clean[1][-1] < clean[0][-1]                       # the moving square is harder than the still background
 
 
+def test_mask_confidence_reports_the_area_the_output_covers():
+    seen = []
+    outs = list(propagate_masks(Passthrough(), frames(), {0: square_labels(0)}, Settings(mode="online", align=True),
+                                on_confidence=seen.append))
+    areas = [c.area for c in seen]
+    assert areas == [np.count_nonzero(labels) / labels.size for _, labels in outs]
+    assert areas[0] == np.count_nonzero(square_labels(0)) / square_labels(0).size and 0 < min(areas)
+
+
 def test_evaluate_seg_runs_the_baselines_through_the_loop():
     truth = {i: square_labels(i) for i in range(10)}
     scores = evaluate_seg(lambda: frames(), truth, seg_methods(None), keep=True)

@@ -75,7 +75,8 @@ class FrameConfidence:
     """One frame's confidence. ``step``: ``step_trust`` into this frame (1 for the first); ``forward``/``backward``:
     mean trust of its propagation from the key before / after it (None where that side was not used); ``object``:
     masks only, the mean trust of the output within the region around its objects (``region_trust``; the
-    objects are what J scores, the rest of the frame is not); ``trust``: the map of the final output (None at a key)."""
+    objects are what J scores, the rest of the frame is not); ``area``: masks only, the fraction of the frame the output's
+    objects cover; ``trust``: the map of the final output (None at a key)."""
 
     index: int
     confidence: float
@@ -86,6 +87,7 @@ class FrameConfidence:
     backward: float | None = None
     trust: np.ndarray | None = field(default=None, repr=False)
     object: float | None = None
+    area: float | None = None
 
     @classmethod
     def at_key(cls, index: int, step: float = 1.0) -> "FrameConfidence":
@@ -181,6 +183,8 @@ class ConfidenceReport:
 
     def _plot(self, keys: list[int], worst: list[int]) -> np.ndarray:
         series = {"confidence": {r.index: r.confidence for r in self.rows}}
+        if any(r.area is not None for r in self.rows):    # masks: a drifting or leaking mask shows as area change
+            series["objects' area"] = {r.index: r.area for r in self.rows if r.area is not None}
         return plot(series, f"confidence per frame ({self.task}, {self.mode}); | key, o least confident",
                     xlabel="frame", y_range=(0.0, 1.0), vlines=keys,
                     dots={i: series["confidence"][i] for i in worst}, size=(800, 400))
@@ -218,7 +222,8 @@ def load_report(directory) -> Report:
                         [int(k) for k in data["keys"]], list(data["frames"]))
         indices = [int(f["index"]) for f in report.frames]
         values = np.r_[report.confidence, [float(f["step"]) for f in report.frames],
-                       [float(f["object"]) for f in report.frames if f.get("object") is not None]]
+                       [float(f[name]) for f in report.frames for name in ("object", "area")
+                        if f.get(name) is not None]]
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         raise InputError(path, f"not a vprop confidence report ({type(error).__name__}: {error})") from None
     if not indices or indices != list(range(len(indices))):

@@ -49,6 +49,7 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
         for confidence in held:     # a key, a keyless frame or one whose objects are lost: its own confidence
             around = None if confidence.trust is None else region_trust(confidence.trust, labels > 0)
             confidence.object = confidence.confidence if around is None else around
+            confidence.area = float(np.count_nonzero(labels)) / labels.size
             on_confidence(confidence)
         held.clear()
         yield frame, labels
