@@ -204,7 +204,8 @@ def main() -> None:
                 a.json.write_text(json.dumps(out, indent=1))
         title = (f"colour, online, keys every {a.interval} + {a.extra}: PSNR (dB) of the frames between the base keys"
                  if task == "color" else f"masks, SEG(t) online, first mask + {a.extra}: J of the frames after it")
-        table(f"{title} ({a.split}, {len(names)} videos)", out[task], ["base", *a.rules, *(["oracle"] if a.oracle else [])])
+        rows = ["base", *a.rules] + (["oracle"] if a.oracle else [])
+        table(f"{title} ({a.split}, {len(names)} videos)", out[task], rows)
 
 
 if __name__ == "__main__":

@@ -75,8 +75,8 @@ class FrameConfidence:
     """One frame's confidence. ``step``: ``step_trust`` into this frame (1 for the first); ``forward``/``backward``:
     mean trust of its propagation from the key before / after it (None where that side was not used); ``object``:
     masks only, the mean trust of the output within the region around its objects (``region_trust``; the
-    objects are what J scores, the rest of the frame is not); ``area``: masks only, the fraction of the frame the output's
-    objects cover; ``trust``: the map of the final output (None at a key)."""
+    objects are what J scores, the rest of the frame is not); ``area``: masks only, the fraction of the frame the
+    output's objects cover; ``trust``: the map of the final output (None at a key)."""
 
     index: int
     confidence: float

@@ -46,10 +46,12 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     held: list[FrameConfidence] = []
     for frame, labels in _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side,
                                 held.append, cuts):
+        objects = labels > 0
+        area = float(np.count_nonzero(objects)) / objects.size
         for confidence in held:     # a key, a keyless frame or one whose objects are lost: its own confidence
-            around = None if confidence.trust is None else region_trust(confidence.trust, labels > 0)
+            around = None if confidence.trust is None else region_trust(confidence.trust, objects)
             confidence.object = confidence.confidence if around is None else around
-            confidence.area = float(np.count_nonzero(labels)) / labels.size
+            confidence.area = area
             on_confidence(confidence)
         held.clear()
         yield frame, labels
