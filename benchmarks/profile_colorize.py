@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import tempfile
 import time
 from collections import defaultdict
@@ -38,6 +39,14 @@ STAGES = [
     ("working size: resize", "vprop.engine.working", "enlarge"),
     ("blend weights", "vprop.engine.propagator", "Propagator.blend_weight"),
     ("encode", "vprop.io.video", "VideoWriter.write"),
+    ("chain repair (less its flows)", "vprop.engine.flow", "ChainedWarp.repaired"),
+    ("chain repair (less its flows)", "vprop.engine.flow", "FlowEstimator.both_ways_at_half"),
+    ("key detail carried", "vprop.engine.working", "carried_detail"),
+    ("key detail carried", "vprop.engine.working", "full_size_coords"),
+    ("compose output (less Lab)", "vprop.tasks.color", "compose"),
+    ("frame loop: blend, bookkeeping", "vprop.engine.propagator", "Propagator.__call__"),
+    ("frame loop: blend, bookkeeping", "vprop.engine.propagator", "Propagator._close_segment"),
+    ("working-size loop", "vprop.engine.working", "propagate_at"),
 ]
 # Before the issue-12 layout the same functions lived here.
 OLD_HOMES = {"vprop.engine.flow": "vprop.flow", "vprop.engine.propagator": "vprop.pipelines.base"}
@@ -107,7 +116,7 @@ def install(timers: Timers) -> None:
         original = getattr(owner, name, None)
         if original is None:
             continue
-        wrapper = timers.wrap_generator if stage == "decode" else timers.wrap
+        wrapper = timers.wrap_generator if inspect.isgeneratorfunction(original) else timers.wrap
         timed = wrapper(stage, original)
         if isinstance(vars(owner).get(name) if owner_name else None, staticmethod):
             timed = staticmethod(timed)

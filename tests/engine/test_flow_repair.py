@@ -65,3 +65,17 @@ def test_repair_asks_for_direct_flows_only_once_a_chain_has_failed(monkeypatch):
     plain, mended = calls.count(False), calls.count(True)
     assert plain == 2 * 7                  # two flows per frame after the first
     assert plain < mended < plain + 2 * 7      # some frames' chains failed (the jumps) and were mended, not all
+
+
+def test_a_task_sets_how_much_failure_a_repair_waits_for(monkeypatch):
+    repairs = []
+    original = ChainedWarp.repaired
+    monkeypatch.setattr(ChainedWarp, "repaired", lambda self, *flows: repairs.append(1) or original(self, *flows))
+    keys = {0: rgb_to_lab(next(jumping_frames(1)).rgb)}
+    counts = []
+    for above in (0.0, 1.0):      # any newly failed pixel; never (a whole frame can fail at most)
+        repairs.clear()
+        list(Propagator(Passthrough(), ColorTask(repair_above=above), Settings(mode="online", repair=True))(
+            jumping_frames(8), keys))
+        counts.append(len(repairs))
+    assert counts[0] > 0 and counts[1] == 0

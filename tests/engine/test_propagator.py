@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from vprop.engine.propagator import Propagator, Settings
 from vprop.eval.baselines import Passthrough
@@ -143,3 +144,40 @@ def test_bf16_convolutions_keep_the_colours(tiny_color_weights):
 def test_precision_is_checked():
     with pytest.raises(ValueError, match="precision"):
         Propagator(Passthrough(), ColorTask(), Settings(precision="fp16"))
+
+
+class CountingShift(torch.nn.Module):
+    """The aligned key's property, shifted: a 'network' whose output tells whether it ran; counts the frames."""
+
+    def __init__(self):
+        super().__init__()
+        self.frames = 0
+
+    def forward(self, guidance, prop):
+        self.frames += len(prop)
+        return prop + 0.2
+
+
+def test_offline_far_side_takes_the_aligned_key_without_the_network():
+    keys = {0: solid_key((160, 120, 120)), 8: solid_key((120, 120, 160))}
+    runs = {}
+    for far in (0.0, 0.25):
+        model = CountingShift()
+        out = Propagator(model, ColorTask(), Settings(mode="offline", align=True, far_side=far))(gray_frames(9), keys)
+        runs[far] = ({f.index: rgb.astype(int) for f, rgb in out}, model.frames)
+    (every, all_frames), (near, near_frames) = runs[0.0], runs[0.25]
+    # 7 frames between the keys, two sides each; a side whose key is over 3/4 of the way (1 frame of 8 from the
+    # other key) is the far one: frame 1's backward side and frame 7's forward side.
+    assert (all_frames, near_frames) == (14, 12)
+    assert np.array_equal(every[4], near[4])
+    for t in (1, 7):
+        assert np.abs(every[t] - near[t]).max() > 0
+        # The far side's shift is gone, so the output moved towards the unshifted keys' chroma.
+        assert np.abs(chroma(near[t].astype(np.uint8)) - chroma(every[t].astype(np.uint8))).max() > 0.5
+
+
+def test_online_never_skips_the_network():
+    keys = {0: solid_key((160, 120, 120)), 8: solid_key((120, 120, 160))}
+    model = CountingShift()
+    list(Propagator(model, ColorTask(), Settings(mode="online", align=True, far_side=0.5))(gray_frames(9), keys))
+    assert model.frames == 7

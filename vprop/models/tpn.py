@@ -140,7 +140,7 @@ class SwitchableTPN(nn.Module):
         if cfg.decoder == "residual":
             # Per-pixel gate at full resolution from the guidance features and the up-sampled correction.
             self.blend = nn.Sequential(
-                nn.Conv2d(self.guidance.top_width + pc * (1 + cfg.appearance), 16, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(self.guidance.top_width + pc * (1 + cfg.appearance), 16, 3, padding=1), nn.ReLU(inplace=True),
                 nn.Conv2d(16, 1, 3, padding=1),
             )
             # Start nearly closed: an untrained model returns the aligned base (the optical-flow result).
@@ -172,8 +172,8 @@ class SwitchableTPN(nn.Module):
         return self.decode(h)
 
     def _output(self, prop: torch.Tensor, hidden_out: torch.Tensor, features: torch.Tensor, size) -> torch.Tensor:
-        up = F.interpolate(hidden_out, size=prop.shape[-2:], mode="bilinear", align_corners=False)
         if self.cfg.decoder == "paper":
+            up = F.interpolate(hidden_out, size=prop.shape[-2:], mode="bilinear", align_corners=False)
             return up[..., : size[0], : size[1]]
         pc, cues = self.cfg.property_channels, prop
         if self.cfg.unaligned_key:
@@ -182,14 +182,14 @@ class SwitchableTPN(nn.Module):
         else:
             prop = prop[:, :pc]
         # The hidden path predicts the property; only its low-frequency change from the base is applied,
-        # so the base keeps its full-resolution detail wherever the gate stays closed.
-        base_low = F.interpolate(
-            F.avg_pool2d(prop, self.cfg.hidden_stride) if self.cfg.hidden_stride > 1 else prop,
-            size=prop.shape[-2:], mode="bilinear", align_corners=False,
-        )
-        correction = up - base_low
+        # so the base keeps its full-resolution detail wherever the gate stays closed. Bilinear up-sampling is
+        # linear, so the change is up-sampled once rather than the prediction and the base's low-pass apart.
+        base_low = F.avg_pool2d(prop, self.cfg.hidden_stride) if self.cfg.hidden_stride > 1 else prop
+        correction = F.interpolate(hidden_out - base_low, size=prop.shape[-2:], mode="bilinear", align_corners=False)
+        # In the features' type: under bf16 autocast the gate's convolution would cast to it anyway, and a mixed
+        # concatenation costs a float32 copy of every channel first.
         gate_in = [features, correction] + ([cues[:, -pc:]] if self.cfg.appearance else [])
-        gate = torch.sigmoid(self.blend(torch.cat(gate_in, 1)))
+        gate = torch.sigmoid(self.blend(torch.cat([x.to(features.dtype) for x in gate_in], 1)))
         return (prop + gate * correction)[..., : size[0], : size[1]]
 
     def _run(self, prop, gates, features, size):
