@@ -146,6 +146,12 @@ def test_precision_is_checked():
         Propagator(Passthrough(), ColorTask(), Settings(precision="fp16"))
 
 
+@pytest.mark.parametrize("far", [-0.1, 0.6])
+def test_far_side_is_checked(far):
+    with pytest.raises(ValueError, match="far_side"):
+        Propagator(Passthrough(), ColorTask(), Settings(far_side=far))
+
+
 class CountingShift(torch.nn.Module):
     """The aligned key's property, shifted: a 'network' whose output tells whether it ran; counts the frames."""
 
