@@ -125,11 +125,9 @@ class Propagator:
             return self.s.precision == "bf16"
         return device.type == "cpu" and _native_cpu_bf16()
 
-    def _propagate(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None],
-                   far: list[bool] | None = None) -> list:
+    def _propagate(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None], far: list[bool]) -> list:
         """Network outputs and blending confidences for ``items`` from ``key``, one batch; an item marked ``far``
         gets its flow-aligned key instead (``Settings.far_side``)."""
-        far = far or [False] * len(items)
         inputs = [self.task.inputs(it.prepared, key, ch) for it, ch in zip(items, chains)]
         networked = [x for x, f in zip(inputs, far) if not f]
         outputs = iter(self.infer(networked) if networked else [])
@@ -144,8 +142,9 @@ class Propagator:
 
     def _far(self, from_key: int, to_other_key: int) -> bool:
         """Whether a side ``from_key`` frames from its key, with the other side's key ``to_other_key`` frames
-        away, is the far side (``Settings.far_side``): its share of a blend by distance is under the threshold."""
-        return self.s.align and self.s.mode == "offline" and to_other_key / (from_key + to_other_key) < self.s.far_side
+        away, is the far side (``Settings.far_side``): its share of a blend by distance is under the threshold.
+        Only offline frames between two keys ask; without alignment there is no flow-aligned key to stand in."""
+        return self.s.align and to_other_key / (from_key + to_other_key) < self.s.far_side
 
     @staticmethod
     def blend_weight(chain: ChainedWarp | None, shape) -> np.ndarray:
