@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--refine-weights", default=None)
     ap.add_argument("--no-refine", action="store_true", help="SEG(t) only")
     ap.add_argument("--no-chain", action="store_true", help="skip the --chain protocol rows")
+    ap.add_argument("--grabcut", action="store_true", help="also every method with its masks snapped by GrabCut")
     ap.add_argument("--short-side", type=int, default=240)
     ap.add_argument("--frames", type=int, default=None)
     ap.add_argument("--data", type=Path, default=DATA)
@@ -53,7 +54,7 @@ def main() -> None:
         video = a.data / f"{name}.mp4"
         frames = lambda: resized_frames(video, a.short_side, a.frames)  # noqa: E731
         masks = a.data / "masks" / name
-        plain = evaluate_seg(frames, masks, seg_methods(model, "online", refiner=refiner))
+        plain = evaluate_seg(frames, masks, seg_methods(model, "online", refiner=refiner, grabcut=a.grabcut))
         chained = {} if a.no_chain else evaluate_seg(
             frames, masks, {f"{m} chain": v for m, v in seg_methods(model, "online", refiner=refiner).items()
                             if m.startswith("vprop")}, chain=True)

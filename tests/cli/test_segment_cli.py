@@ -28,7 +28,9 @@ def segment(tmp, video, weights, *args):
 def test_segment_writes_every_frame_with_the_palette_indices(setup):
     tmp, video, mask, weights = setup
     fix = save_palette(tmp / "fix.png", square_labels(5, label=2))
-    result = segment(tmp, video, weights, "--mask", mask, "--mask", f"5:{fix}", "--overlay", tmp / "ov.mp4")
+    # --no-grabcut: the still object (9) is a patch of the background, which a cut on colours would rightly drop
+    result = segment(tmp, video, weights, "--mask", mask, "--mask", f"5:{fix}", "--overlay", tmp / "ov.mp4",
+                     "--no-grabcut")
     assert result.exit_code == 0, result.output
     files = sorted((tmp / "out").iterdir())
     still = np.zeros_like(square_labels(0))
@@ -117,6 +119,20 @@ def test_output_is_a_file(setup):
     bad(segment(tmp, video, weights, "--mask", mask), "out", "not a directory")
 
 
+def test_segment_snaps_masks_to_the_frame_unless_told_not_to(setup):
+    tmp, video, _, weights = setup
+    sloppy = cv2.dilate(square_labels(0, label=2), np.ones((5, 5), np.uint8))      # 2 px too wide all round
+    key = save_palette(tmp / "sloppy.png", sloppy)
+    scores = {}
+    for flag in ("--grabcut", "--no-grabcut"):
+        result = run("segment", video, "-o", tmp / flag, "--weights", weights, "-q", "--mask", key, flag)
+        assert result.exit_code == 0, result.output
+        assert np.array_equal(read_mask(tmp / flag / "00000.png"), sloppy)      # a key is kept as given
+        scores[flag] = np.mean([iou(read_mask(tmp / flag / f"{i:05d}.png") == 2, square_labels(i) > 0)
+                                for i in range(1, 10)])
+    assert scores["--grabcut"] > scores["--no-grabcut"] + 0.1, scores
+
+
 def test_usage_errors_exit_2(setup):
     tmp, video, mask, weights = setup
     misused(run("segment", video, "-o", tmp / "out"), "Missing option '--mask'")
@@ -135,12 +151,12 @@ def test_eval_seg_prints_its_table_and_writes_json_and_report(tmp_path, square_v
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0].split() == ["method", "J", "F", "J&F"]
-    assert [l.split()[0] for l in lines[1:]] == ["copy", "flow", "vprop"]
+    assert [l.split()[0] for l in lines[1:]] == ["copy", "flow", "flow+grabcut", "vprop", "vprop+grabcut"]
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["results"]["flow"]["J"] > data["results"]["copy"]["J"]
     assert data["results"]["flow"]["frames"] == 9
-    # The 3 worst frames of vprop, each a row of truth, copy, flow, vprop: 320 wide cells of the 64x48 video.
-    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")).shape == (3 * 240, 4 * 320, 3)
+    # The 3 worst frames of vprop+grabcut, each a row of truth and the 5 methods: 320 wide cells of the 64x48 video.
+    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")).shape == (3 * 240, 6 * 320, 3)
     assert cv2.imread(str(tmp_path / "rep" / "seg_j_per_frame.png")).shape == (400, 640, 3)
 
 

@@ -108,10 +108,12 @@ def eval_color(video, intervals, more_intervals, mode, short_side, full_resoluti
 @click.option("--chain", is_flag=True, help="vprop also propagates from each frame's previous prediction.")
 @click.option("--refine", is_flag=True, help="Also score SEG(t+s): vprop's masks refined by the spatial network.")
 @click.option("--refine-weights", default=None, help="SEG(t+s) refiner weights (default: the shipped ones).")
+@click.option("--grabcut/--no-grabcut", default=True, show_default=True,
+              help="Also score each method with its masks snapped by GrabCut (vprop segment's default).")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames (and masks, nearest) so their short side is this.")
 @measure_options("Write a PNG strip of the worst frames and a plot of J per frame.")
-def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, limit, json_path, report_dir,
+def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, grabcut, short_side, limit, json_path, report_dir,
              weights, device, batch_size, quiet):
     """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
     from vprop.eval.seg import evaluate_seg, load_truth, seg_methods, seg_report
@@ -125,17 +127,17 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, short_side, 
         model, meta = load_model("seg", weights, device)
         refiner = load_model("seg-refine", refine_weights, device)[0] if refine or refine_weights else None
         frames = lambda: resized_frames(video, short_side, limit)  # noqa: E731
-        scores = evaluate_seg(frames, masks_dir, seg_methods(model, mode, device, batch_size, refiner),
+        scores = evaluate_seg(frames, masks_dir, seg_methods(model, mode, device, batch_size, refiner, grabcut),
                               keep=bool(report_dir), chain=chain)
-        click.echo(f"{'method':<12} {'J':>6} {'F':>6} {'J&F':>6}")
+        click.echo(f"{'method':<21} {'J':>6} {'F':>6} {'J&F':>6}")
         for name, s in scores.items():
-            click.echo(f"{name:<12} {s.J:6.3f} {s.F:6.3f} {s.JF:6.3f}")
+            click.echo(f"{name:<21} {s.J:6.3f} {s.F:6.3f} {s.JF:6.3f}")
         if report_dir:
             seg_report(report_dir, frames, masks_dir, scores)
         if json_path:
             with open(json_path, "w") as f:
                 json.dump({"video": video, "masks": masks_dir, "mode": mode, "chain": chain, "refine": refine,
-                           "short_side": short_side, "frames": limit, "weights": meta,
+                           "grabcut": grabcut, "short_side": short_side, "frames": limit, "weights": meta,
                            "results": {name: {"J": s.J, "F": s.F, "JF": s.JF, "frames": len(s.frames),
                                               "objects": {str(k): v for k, v in s.per_object().items()},
                                               "J_by_frame": {str(k): v for k, v in s.j_by_frame().items()}}

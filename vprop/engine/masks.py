@@ -23,8 +23,8 @@ from vprop.tasks.seg import SegKey, SegTask, object_ids
 def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks: dict[int, np.ndarray],
                     settings: Settings, chain: bool = False, ids: tuple[int, ...] | None = None,
                     refiner: torch.nn.Module | None = None, working_short_side: int | None = None,
-                    on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Sequence[int] = ()
-                    ) -> Iterator[tuple[VideoFrame, np.ndarray]]:
+                    on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Sequence[int] = (),
+                    grabcut: bool = False) -> Iterator[tuple[VideoFrame, np.ndarray]]:
     """(frame, label map) for every frame, from label-map keys ``masks`` (frame index -> (H, W) uint8).
 
     ``working_short_side``: larger frames are segmented at this short side (the size the models were trained
@@ -33,19 +33,20 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
 
     ``chain=False``: the paper's protocol, every frame from its key through ``Propagator``.
     ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
-    confidence of each alignment (online only). ``refiner``: the SEG(t+s) spatial network.
+    confidence of each alignment (online only). ``refiner``: the SEG(t+s) spatial network. ``grabcut``: every
+    propagated mask snapped to its frame by a graph cut (``vprop.models.seg.GrabCut``).
     ``on_confidence``: called with every frame's confidence (see ``Propagator``), at the working size.
     ``cuts``: frames that start a new shot; no mask crosses a cut (``Propagator``; ``chain``: run shot by shot).
     """
     if chain and settings.mode == "offline":     # as the CLI: the chained protocol has no backward pass
         raise UsageError("--chain", "works online only (drop --mode offline)")
     if on_confidence is None:
-        yield from _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, None, cuts)
+        yield from _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, None, cuts, grabcut)
         return
     # A frame's confidence comes just before its labels: held until they come, to add the trust around its objects.
     held: list[FrameConfidence] = []
     for frame, labels in _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side,
-                                held.append, cuts):
+                                held.append, cuts, grabcut):
         objects = labels > 0
         area = float(np.count_nonzero(objects)) / objects.size
         for confidence in held:     # a key, a keyless frame or one whose objects are lost: its own confidence
@@ -57,9 +58,9 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
         yield frame, labels
 
 
-def _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, on_confidence, cuts):
+def _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, on_confidence, cuts, grabcut):
     """``propagate_masks`` itself; confidences go to ``on_confidence`` as the frame loop reports them."""
-    net = wrap_model(model, refiner)
+    net = wrap_model(model, refiner, grabcut)
     ids = object_ids(*masks.values()) if ids is None else tuple(ids)
     height, width = next(iter(masks.values())).shape if masks else (0, 0)
     size = working_size(width, height, working_short_side)

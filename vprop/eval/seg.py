@@ -78,15 +78,22 @@ def load_truth(masks, size: tuple[int, int] | None = None) -> dict[int, np.ndarr
 
 
 def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str = "cpu", batch_size: int = 4,
-                refiner: torch.nn.Module | None = None) -> Methods:
+                refiner: torch.nn.Module | None = None, grabcut: bool = False) -> Methods:
     """copy (first mask everywhere), flow (first mask warped by chained DIS flow), vprop (SEG(t), if a model)
-    and vprop+refine (SEG(t+s), if a refiner too)."""
+    and vprop+refine (SEG(t+s), if a refiner too). ``grabcut``: also each of those with its masks snapped to the
+    frame (``seg_models.GrabCut``), flow's too: the graph cut is a step any user could add to a flow script."""
     methods = baseline_methods(batch_size)
+    if grabcut:
+        methods["flow+grabcut"] = (seg_models.GrabCut(seg_models.PerObject(methods["flow"][0])), methods["flow"][1])
     if model is not None:
         settings = model_settings(model, mode, device, batch_size)
-        methods["vprop"] = (model, settings)
+        nets = {"vprop": seg_models.PerObject(model)}
         if refiner is not None:
-            methods["vprop+refine"] = (seg_models.Refined(seg_models.PerObject(model), refiner), settings)
+            nets["vprop+refine"] = seg_models.Refined(nets["vprop"], refiner)
+        for name, net in nets.items():
+            methods[name] = (net, settings)
+            if grabcut:
+                methods[f"{name}+grabcut"] = (seg_models.GrabCut(net), settings)
     return methods
 
 

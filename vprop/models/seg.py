@@ -6,6 +6,8 @@ into the batch. The per-frame conversions (network inputs, labels) are the task'
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import torch
@@ -125,13 +127,90 @@ class Refined(torch.nn.Module):
         return self.refiner(*inputs).reshape(b, p, h, w)
 
 
-def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None) -> torch.nn.Module:
-    """SEG(t) over every object channel; with a ``refiner``, SEG(t+s). Already wrapped models pass as they are."""
-    if isinstance(model, (PerObject, Refined)):
+# The GrabCut snap's settings, chosen on the 25 DAVIS videos the shipped models were trained on (SEG(t) J there
+# 0.511; short side 240): a band of 6 pixels (short side / 40) gave J 0.605, /20 0.604 and /80 0.589; 2 iterations
+# 0.605, 1 0.602, 5 0.606; working on the object's box with a margin of short side / 4 gave 0.604 (/8: 0.596) for
+# about 30% less time than the whole frame.
+GRABCUT_BAND = 1 / 40
+GRABCUT_MARGIN = 1 / 4
+GRABCUT_ITERATIONS = 2
+GRABCUT_MIN_PIXELS = 20     # of the object and of the rest of its box: fewer, and a colour model cannot be learned
+
+
+def grabcut_snap(rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """(H, W) float32 in {0, 1}: the object of soft mask ``prob`` (H, W) re-cut in its frame ``rgb`` (H, W, 3 uint8)
+    by OpenCV's GrabCut, within a band around the mask's edge.
+
+    Pixels deeper than the band inside the mask are the object and those beyond it the background; the band is
+    decided by a graph cut on colour models of the two (Rother et al., SIGGRAPH 2004), learned from this very
+    frame, so the edge follows the object's look as it changes and lands on the frame's own edges, where a
+    propagated mask is a few pixels off. The cut runs on the object's box with a margin. A mask too small (or too
+    large) to learn both colour models from is returned thresholded.
+    """
+    inside = (prob > 0.5).astype(np.uint8)
+    h, w = inside.shape
+    band = max(2, round(min(h, w) * GRABCUT_BAND))
+    margin = max(band + 1, round(min(h, w) * GRABCUT_MARGIN))
+    ys, xs = np.nonzero(inside)
+    out = inside.astype(np.float32)
+    if len(ys) < GRABCUT_MIN_PIXELS:
+        return out
+    y0, y1 = max(0, ys.min() - margin), min(h, ys.max() + 1 + margin)
+    x0, x1 = max(0, xs.min() - margin), min(w, xs.max() + 1 + margin)
+    box = inside[y0:y1, x0:x1]
+    if box.size - len(ys) < GRABCUT_MIN_PIXELS:
+        return out
+    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    labels = np.where(box > 0, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    labels[cv2.erode(box, kernel) > 0] = cv2.GC_FGD
+    labels[cv2.dilate(box, kernel) == 0] = cv2.GC_BGD
+    bgr = np.ascontiguousarray(rgb[y0:y1, x0:x1, ::-1])
+    models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)    # GrabCut seeds its colour models by k-means++ from OpenCV's RNG: the same cut on every run
+    cv2.grabCut(bgr, labels, None, *models, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    out[y0:y1, x0:x1] = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    return out
+
+
+class GrabCut(torch.nn.Module):
+    """A mask network's output snapped to its frame by ``grabcut_snap``, object by object.
+
+    The cut decides an object against the background: inside it the object's probability is lifted above one half,
+    outside it lowered below, each in proportion to the network's, so that where two objects' cuts overlap the
+    network's probabilities decide between them. On DAVIS
+    (short side 240, first mask the only key) it raised SEG(t)'s J from 0.511 to 0.604 on the 25 videos the models
+    were trained on; the model card has the held-out figures.
+    """
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+        self.cfg = net.cfg
+        self.aligned = net.cfg is None or net.cfg.extra.get("aligned", True)
+
+    def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
+        probs = self.net(guidance, prop).float().clamp(0.0, 1.0)
+        frames = (target_rgb(guidance, self.aligned).permute(0, 2, 3, 1).float().cpu().numpy() * 255.0 + 0.5)
+        frames = frames.clip(0, 255).astype(np.uint8)
+        soft = probs.cpu().numpy()
+        pairs = [(f, p) for f, objects in zip(frames, soft) for p in objects]
+        # OpenCV's GrabCut runs on one core and lets go of the GIL: the batch's cuts share the torch threads' cores
+        with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
+            cut = np.stack(list(pool.map(lambda pair: grabcut_snap(*pair), pairs))) if pairs else soft
+        cut = torch.from_numpy(cut).reshape(probs.shape).to(probs.device) > 0.5
+        return torch.where(cut, 0.5 + 0.5 * probs.clamp_min(1e-3), 0.5 * probs)
+
+
+def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None,
+               grabcut: bool = False) -> torch.nn.Module:
+    """SEG(t) over every object channel; with a ``refiner``, SEG(t+s); with ``grabcut``, its output snapped to
+    the frame (``GrabCut``). Already wrapped models pass as they are."""
+    if isinstance(model, (PerObject, Refined, GrabCut)):
         return model
     cfg = getattr(model, "cfg", None)
     if cfg is not None and cfg.property_channels != 1:
         raise UsageError(cfg.task, f"a segmentation model propagates one object at a time "
                                    f"(property_channels=1), these weights have {cfg.property_channels}")
     net = PerObject(model)
-    return Refined(net, refiner) if refiner is not None else net
+    net = Refined(net, refiner) if refiner is not None else net
+    return GrabCut(net) if grabcut else net

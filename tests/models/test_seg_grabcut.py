@@ -1,0 +1,97 @@
+"""The GrabCut snap: a propagated mask a few pixels off is re-cut on its own frame's colours and edges."""
+import numpy as np
+import torch
+
+from support.seg_media import iou
+from vprop.engine.masks import propagate_masks
+from vprop.engine.propagator import Settings
+from vprop.eval.baselines import Passthrough
+from vprop.io.video import VideoFrame
+from vprop.models import seg as seg_models
+from vprop.tasks.seg import to_labels
+
+H, W = 240, 320
+
+
+def disc_scene(centres, seed=0):
+    """A noisy two-tone background with a disc (radius 40) at each centre, red then yellow; their true masks."""
+    rng = np.random.default_rng(seed)
+    rgb = np.zeros((H, W, 3), np.float32)
+    rgb[:, : W // 2] = (40, 90, 160)
+    rgb[:, W // 2:] = (70, 140, 60)
+    yy, xx = np.mgrid[:H, :W]
+    masks = []
+    for (cx, cy), colour in zip(centres, [(220, 40, 30), (230, 210, 40)]):
+        inside = (xx - cx) ** 2 + (yy - cy) ** 2 <= 40 ** 2
+        rgb[inside] = colour
+        masks.append(inside)
+    rgb += rng.normal(0, 6, rgb.shape)
+    return np.clip(rgb, 0, 255).astype(np.uint8), masks
+
+
+def shifted(mask, dx, dy):
+    return np.roll(np.roll(mask, dy, 0), dx, 1)
+
+
+def test_a_mask_a_few_pixels_off_is_snapped_onto_the_object():
+    rgb, (truth,) = disc_scene([(160, 120)])
+    coarse = shifted(truth, 5, 3).astype(np.float32)
+    snapped = seg_models.grabcut_snap(rgb, coarse)
+    assert set(np.unique(snapped)) <= {0.0, 1.0}
+    assert iou(coarse > 0.5, truth) < 0.85
+    assert iou(snapped > 0.5, truth) > 0.97
+
+
+def test_the_cut_is_the_same_on_every_call():
+    rgb, (truth,) = disc_scene([(150, 110)], seed=3)
+    coarse = shifted(truth, -4, 4).astype(np.float32)
+    np.random.default_rng(1).random(5)      # the cut must not depend on what ran before it
+    first = seg_models.grabcut_snap(rgb, coarse)
+    assert np.array_equal(first, seg_models.grabcut_snap(rgb, coarse))
+
+
+def test_a_mask_too_small_or_too_large_to_learn_colours_from_is_only_thresholded():
+    rgb, _ = disc_scene([(160, 120)])
+    tiny = np.zeros((H, W), np.float32)
+    tiny[10:13, 10:14] = 0.8        # 12 pixels
+    assert np.array_equal(seg_models.grabcut_snap(rgb, tiny), (tiny > 0.5).astype(np.float32))
+    whole = np.full((H, W), 0.9, np.float32)
+    assert np.array_equal(seg_models.grabcut_snap(rgb, whole), np.ones((H, W), np.float32))
+
+
+def test_the_wrapper_cuts_each_object_and_leaves_overlaps_to_the_network():
+    rgb, (left, right) = disc_scene([(70, 120), (250, 120)])
+    coarse = np.stack([shifted(left, 4, 0), shifted(right, -4, 2)]).astype(np.float32) * 0.9
+    guidance = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    guidance = torch.cat([guidance, torch.zeros(1, 6, H, W)], 1)        # aligned layout: target RGB first
+    out = seg_models.GrabCut(seg_models.PerObject(Passthrough()))(guidance, torch.from_numpy(coarse)[None])[0]
+    assert out.shape == coarse.shape
+    for k, truth in enumerate((left, right)):
+        assert iou(out[k].numpy() > 0.5, truth) > 0.97
+        net = torch.from_numpy(coarse[k])
+        assert torch.allclose(out[k], torch.where(out[k] > 0.5, 0.5 + 0.5 * net.clamp_min(1e-3), 0.5 * net))
+    overlap = coarse.copy()
+    overlap[1] = overlap[0] * 0.6      # the second object claims the first's disc, less surely than the first
+    out = seg_models.GrabCut(seg_models.PerObject(Passthrough()))(guidance, torch.from_numpy(overlap)[None])[0]
+    labels = to_labels(out.numpy(), (1, 2))
+    assert iou(labels == 1, left) > 0.97 and not (labels == 2).any()
+
+
+class Copy(Passthrough):
+    """The key's mask copied, by a 'model' of the paper's unaligned layout (key RGB, then target RGB)."""
+    cfg = seg_models.seg_config(aligned=False)
+
+
+def test_key_frames_keep_their_exact_masks_and_propagated_frames_are_cut():
+    scenes = [disc_scene([(120 + i, 120)], seed=i) for i in range(6)]     # 1 pixel a frame: the copy lags
+    frames = [VideoFrame(i, rgb, i, None) for i, (rgb, _) in enumerate(scenes)]
+    key = scenes[0][1][0].astype(np.uint8) * 2
+    key[20:24, 30:34] = 2       # a stray speck the cut would drop: a key's mask is kept as given
+    out = {f.index: labels for f, labels in propagate_masks(Copy(), iter(frames), {0: key},
+                                                            Settings(mode="online", align=False), grabcut=True)}
+    assert np.array_equal(out[0], key)
+    copied = {f.index: labels for f, labels in propagate_masks(Passthrough(), iter(frames), {0: key},
+                                                               Settings(mode="online", align=False))}
+    for i in range(1, 6):      # the copied key lags the moving disc; the cut brings it back onto the disc
+        assert iou(out[i] == 2, scenes[i][1][0]) > 0.95
+    assert iou(copied[5] == 2, scenes[5][1][0]) < 0.9
