@@ -1,4 +1,5 @@
 """The GrabCut snap: a propagated mask a few pixels off is re-cut on its own frame's colours and edges."""
+import cv2
 import numpy as np
 import torch
 
@@ -40,6 +41,16 @@ def test_a_mask_a_few_pixels_off_is_snapped_onto_the_object():
     assert set(np.unique(snapped)) <= {0.0, 1.0}
     assert iou(coarse > 0.5, truth) < 0.85
     assert iou(snapped > 0.5, truth) > 0.97
+
+
+def test_pixels_the_network_is_unsure_of_are_left_to_the_cut_however_deep():
+    rgb, (truth,) = disc_scene([(160, 120)])
+    ring = cv2.dilate(truth.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0      # 15 px too wide all round
+    coarse = np.where(truth, 1.0, np.where(ring, 0.6, 0.0)).astype(np.float32)    # sure of the disc, not the ring
+    assert iou(coarse > 0.5, truth) < 0.7
+    assert iou(seg_models.grabcut_snap(rgb, coarse) > 0.5, truth) > 0.97
+    sure = np.where(ring, 1.0, 0.0).astype(np.float32)       # the same mask, sure of it all: only the band is cut
+    assert iou(seg_models.grabcut_snap(rgb, sure) > 0.5, truth) < 0.8
 
 
 def test_the_cut_is_the_same_on_every_call():
