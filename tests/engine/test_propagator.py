@@ -187,3 +187,39 @@ def test_online_never_skips_the_network():
     model = CountingShift()
     list(Propagator(model, ColorTask(), Settings(mode="online", align=True, far_side=0.5))(gray_frames(9), keys))
     assert model.frames == 7
+
+
+class FirstGroup(torch.nn.Module):
+    """A one-object 'mask model' whose property input has three groups (warped key, key, colour cue): returns the
+    warped key's group, so the output is the aligned key."""
+    cfg = None
+
+    def forward(self, guidance, prop):
+        return prop[:, :1]
+
+
+def test_a_far_side_of_several_objects_keeps_each_objects_own_aligned_mask():
+    from vprop.models import seg as seg_models
+    from vprop.tasks.seg import SegTask
+
+    class Probabilities(SegTask):
+        def finish(self, rgb, probs):
+            return probs
+
+    FirstGroup.cfg = seg_models.seg_config(unaligned_key=True, appearance=True)
+    net = seg_models.PerObject(FirstGroup())
+    h, w = 24, 32
+    first, last = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
+    first[2:8, 2:8], first[14:20, 20:28] = 1, 2        # object 2 lies where no object is at the last key
+    last[2:8, 2:8] = 1
+    rng = np.random.default_rng(0)
+    still = rng.integers(0, 255, (h, w, 3), np.uint8)      # a still, textured frame: the flow is the identity
+    frames = [VideoFrame(i, still, i, None) for i in range(11)]
+    out = {f.index: p for f, p in Propagator(net, Probabilities((1, 2), True, True),
+                                              Settings(mode="offline", align=True, far_side=0.25))(
+        iter(frames), {0: first, 10: last})}
+    # Frame 9's forward side (9 frames from key 0, 1 from key 10) is the far one: key 0's masks, aligned, each in
+    # its own channel, weighed 1 against 9 in the blend by distance.
+    assert out[9].shape == (2, h, w)
+    assert np.allclose(out[9][1, 16, 24], 0.1, atol=0.02) and np.allclose(out[9][0, 16, 24], 0.0, atol=0.02)
+    assert np.allclose(out[9][0, 4, 4], 1.0, atol=0.02)

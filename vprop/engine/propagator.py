@@ -135,10 +135,10 @@ class Propagator:
                 for x, f, ch in zip(inputs, far, chains)]
 
     def _aligned_key(self, prop: np.ndarray) -> np.ndarray:
-        """The flow-aligned key's property among a network's property inputs (the first group): the output of a
-        side that skips the network (the residual decoder's base)."""
+        """The flow-aligned key's property among a network's property inputs (the first of its groups, whatever the
+        number of channels: a mask model's has one per object): the output of a side that skips the network."""
         cfg = getattr(self.model, "cfg", None)
-        return prop if cfg is None else prop[: cfg.property_channels]
+        return prop if cfg is None else prop[: len(prop) // cfg.property_groups]
 
     def _far(self, from_key: int, to_other_key: int) -> bool:
         """Whether a side ``from_key`` frames from its key, with the other side's key ``to_other_key`` frames
