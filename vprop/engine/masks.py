@@ -40,13 +40,13 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     """
     if chain and settings.mode == "offline":     # as the CLI: the chained protocol has no backward pass
         raise UsageError("--chain", "works online only (drop --mode offline)")
+    net = wrap_model(model, refiner, grabcut)
     if on_confidence is None:
-        yield from _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, None, cuts, grabcut)
+        yield from _masks(net, frames, masks, settings, chain, ids, working_short_side, None, cuts)
         return
     # A frame's confidence comes just before its labels: held until they come, to add the trust around its objects.
     held: list[FrameConfidence] = []
-    for frame, labels in _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side,
-                                held.append, cuts, grabcut):
+    for frame, labels in _masks(net, frames, masks, settings, chain, ids, working_short_side, held.append, cuts):
         objects = labels > 0
         area = float(np.count_nonzero(objects)) / objects.size
         for confidence in held:     # a key, a keyless frame or one whose objects are lost: its own confidence
@@ -58,9 +58,9 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
         yield frame, labels
 
 
-def _masks(model, frames, masks, settings, chain, ids, refiner, working_short_side, on_confidence, cuts, grabcut):
-    """``propagate_masks`` itself; confidences go to ``on_confidence`` as the frame loop reports them."""
-    net = wrap_model(model, refiner, grabcut)
+def _masks(net, frames, masks, settings, chain, ids, working_short_side, on_confidence, cuts):
+    """``propagate_masks`` itself, with the model wrapped (``wrap_model``); confidences go to ``on_confidence`` as
+    the frame loop reports them."""
     ids = object_ids(*masks.values()) if ids is None else tuple(ids)
     height, width = next(iter(masks.values())).shape if masks else (0, 0)
     size = working_size(width, height, working_short_side)

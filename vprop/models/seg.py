@@ -38,6 +38,12 @@ def refine_config(**architecture) -> TPNConfig:
                      **architecture)
 
 
+def guidance_aligned(cfg: TPNConfig | None) -> bool:
+    """Whether a SEG(t) model's guidance has the aligned layout (target RGB first); a model without a config
+    (the baselines' passthrough) is taken as aligned."""
+    return cfg is None or cfg.extra.get("aligned", True)
+
+
 def target_rgb(guidance: torch.Tensor, aligned: bool) -> torch.Tensor:
     """The target frame's RGB inside a SEG(t) guidance batch (aligned: channels 0-2; plain: 3-5)."""
     return guidance[:, :3] if aligned else guidance[:, 3:6]
@@ -114,7 +120,7 @@ class Refined(torch.nn.Module):
         super().__init__()
         self.coarse, self.refiner = coarse, refiner
         self.cfg = coarse.cfg
-        self.aligned = coarse.cfg is None or coarse.cfg.extra.get("aligned", True)
+        self.aligned = guidance_aligned(coarse.cfg)
         self.appearance = bool(getattr(refiner, "cfg", None) is not None and refiner.cfg.appearance)
 
     def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
@@ -193,7 +199,7 @@ class GrabCut(torch.nn.Module):
         super().__init__()
         self.net = net
         self.cfg = net.cfg
-        self.aligned = net.cfg is None or net.cfg.extra.get("aligned", True)
+        self.aligned = guidance_aligned(net.cfg)
 
     def forward(self, guidance: torch.Tensor, prop: torch.Tensor) -> torch.Tensor:
         probs = self.net(guidance, prop).float().clamp(0.0, 1.0)
