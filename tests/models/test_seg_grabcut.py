@@ -106,3 +106,48 @@ def test_key_frames_keep_their_exact_masks_and_propagated_frames_are_cut():
     for i in range(1, 6):      # the copied key lags the moving disc; the cut brings it back onto the disc
         assert iou(out[i] == 2, scenes[i][1][0]) > 0.95
     assert iou(copied[5] == 2, scenes[5][1][0]) < 0.9
+
+
+def scene_with_a_patch():
+    """A red disc with a purple square beside it (background) and a soft mask that claims both, the square unsurely."""
+    rgb, (disc,) = disc_scene([(110, 120)])
+    patch = np.zeros((H, W), bool)
+    patch[100:140, 155:195] = True
+    rgb[patch] = (150, 60, 200)
+    coarse = np.where(disc, 0.97, np.where(patch, 0.7, 0.0)).astype(np.float32)
+    return rgb, disc, coarse
+
+
+def test_the_keys_colour_models_drop_what_the_key_shows_as_background():
+    rgb, disc, coarse = scene_with_a_patch()
+    # learned from this frame, where the network's mask holds the square, its colour is the object's
+    assert iou(seg_models.grabcut_snap(rgb, coarse) > 0.5, disc) < 0.8
+    key_models = seg_models.key_colour_models(rgb, disc.astype(np.float32))
+    assert iou(seg_models.grabcut_snap(rgb, coarse, key_models) > 0.5, disc) > 0.97
+    valid = np.zeros((H, W), np.float32)
+    valid[:, :60] = 1.0     # the key's own pixels hold no part of the object: nothing to learn from
+    assert seg_models.key_colour_models(rgb, disc.astype(np.float32), valid) is None
+
+
+class Answers(torch.nn.Module):
+    """A 'network' that answers a fixed soft mask, whatever its inputs."""
+    cfg = None
+
+    def __init__(self, prob):
+        super().__init__()
+        self.prob = torch.from_numpy(prob)[None, None]
+
+    def forward(self, guidance, prop):
+        return self.prob
+
+
+def test_the_wrapper_reads_the_keys_colours_where_the_chain_holds_the_keys_pixels():
+    rgb, disc, coarse = scene_with_a_patch()
+    frame = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    key_mask = torch.from_numpy(disc.astype(np.float32))[None, None]     # the key's mask, aligned to the frame
+    cut = seg_models.GrabCut(Answers(coarse))
+    for valid, expected in ((1.0, True), (0.0, False)):     # aligned layout: target RGB, warped key RGB, diff, valid
+        guidance = torch.cat([frame, frame, torch.zeros(1, 1, H, W), torch.full((1, 1, H, W), valid),
+                              torch.zeros(1, 1, H, W)], 1)
+        out = cut(guidance, key_mask)[0, 0].numpy() > 0.5
+        assert (iou(out, disc) > 0.97) == expected
