@@ -5,8 +5,9 @@
 The first ground-truth mask is the only key (the paper's protocol, Sec. 5.4); DAVIS J and F are averaged over
 all other frames, per video, then over the dev videos. Rows: copy, flow (the first mask warped by chained DIS
 flow), vprop (SEG(t)), vprop+refine (SEG(t+s)), and the same two with --chain (each frame also propagated from
-the previous frame's own prediction, anchored by the first mask). ``--train-split``: the two baselines on the
-25 training videos instead, to compare what the model learns from with what it is judged on.
+the previous frame's own prediction, anchored by the first mask). ``--train-split``: the same rows on the 25
+training videos instead (without the --chain rows): what the models learned from, where the GrabCut snap's
+settings were chosen, to compare with what they are judged on.
 """
 from __future__ import annotations
 
@@ -38,17 +39,13 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-split", action="store_true",
-                    help="the baselines alone on the training videos (what the model learns from), not the dev split")
+                    help="the 25 training videos (what the models learned from), not the dev split")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    if a.train_split:
-        names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in SEG_DEV)
-        model = refiner = None
-        a.no_chain = True
-    else:
-        names = list(SEG_DEV)
-        model, _ = load_model("seg", a.weights)
-        refiner = None if a.no_refine else load_model("seg-refine", a.refine_weights)[0]
+    names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in SEG_DEV) if a.train_split else list(SEG_DEV)
+    a.no_chain = a.no_chain or a.train_split
+    model, _ = load_model("seg", a.weights)
+    refiner = None if a.no_refine else load_model("seg-refine", a.refine_weights)[0]
     table: dict[str, dict[str, dict[str, float]]] = {}
     for name in names:
         video = a.data / f"{name}.mp4"

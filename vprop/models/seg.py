@@ -147,10 +147,12 @@ class Refined(torch.nn.Module):
 # they lie, raised J to 0.632 (F 0.593 -> 0.620) at 0.05 (unsure: 0.05 < p < 0.95); 0.01 gave 0.622, 0.02 0.628,
 # 0.1 0.632 (F 0.616), 0.2 0.613. With those left to the cut, a narrower band does better: 3 pixels (/80) gave
 # 0.638 (F 0.627), 2 pixels 0.632, 12 pixels 0.609; then 1 iteration 0.631 and a margin of short side / 8 0.621.
-# Then the colour models: the key's (``key_colour_models``) in place of the frame's own gave 0.668 (19 of the 25
-# videos up, 6 down); falling back to the frame's own where the key's cut keeps much less than the network's mask
-# gave 0.651-0.653, or than the frame's own cut 0.663-0.666; the union of the two cuts 0.661, their intersection
-# 0.644; models learned on the key and the frame together 0.652 (on 10 of the videos: 0.652 against 0.655).
+# Then the colour models: the key's (``key_colour_models``) in place of the frame's own gave 0.669 (F 0.674;
+# benchmarks/eval_seg_dev.py --train-split --grabcut; on cached outputs 19 of the 25 videos up, 6 down). Falling
+# back to the frame's own models where the key's cut keeps much less than the network's mask gave 0.651-0.653, or
+# than the frame's own cut 0.663-0.666; where the mask's area is over 10x or under 1/10 the key's, 0.673 (one video
+# changed); the union of the two cuts 0.661, their intersection 0.644; models learned from the key and the frame
+# together 0.652 against 0.655 on 10 of the videos, 0.645 against 0.678 on the other 15.
 GRABCUT_BAND = 1 / 80
 GRABCUT_MARGIN = 1 / 4
 GRABCUT_ITERATIONS = 2
