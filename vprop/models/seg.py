@@ -154,7 +154,8 @@ class Refined(torch.nn.Module):
 # changed); the union of the two cuts 0.661, their intersection 0.644; models learned from the key and the frame
 # together 0.652 against 0.655 on 10 of the videos, 0.645 against 0.678 on the other 15.
 # With the key's models, leaving more of the network's pixels to the cut lost: unsure below 0.1 / 0.2 / 0.3 from
-# either side 0.665 / 0.633 / 0.617.
+# either side 0.665 / 0.633 / 0.617. Mixing the sources lost too: the object's model from the key and the background's
+# from the frame 0.638, the other way round 0.625.
 GRABCUT_BAND = 1 / 80
 GRABCUT_MARGIN = 1 / 4
 GRABCUT_ITERATIONS = 2
