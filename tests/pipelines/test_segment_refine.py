@@ -127,3 +127,26 @@ def test_segment_and_eval_seg_with_refine(tmp_path, square_video, tiny_seg_weigh
     result = run("eval", "seg", square_video, "--masks", truth, "--weights", tiny_seg_weights, "--no-grabcut", "-q")
     assert result.exit_code == 0, result.output
     assert [line.split()[0] for line in result.output.splitlines()[1:]] == ["copy", "flow", "vprop"]
+
+
+def test_the_refiner_snaps_to_the_keys_colour_likelihood_where_the_coarse_model_has_it():
+    cfg = seg_models.seg_config(unaligned_key=True, appearance=True)
+    h, w = 60, 80
+    prop = torch.rand(2, 3 * 2, h, w)       # 2 frames, 2 objects: aligned masks, the key's own, the likelihoods
+    like = seg_models.key_likelihood(prop, cfg, 2)
+    assert like.shape == (4, 1, h, w)
+    assert torch.equal(like[1, 0], prop[0, 5]) and torch.equal(like[2, 0], prop[1, 4])    # frame-major, object order
+    assert seg_models.key_likelihood(prop[:, :4], seg_models.seg_config(unaligned_key=True), 2) is None
+
+    h, w = 240, 320                         # the snap's band is 3 px at this size
+    rgb = torch.zeros(1, 3, h, w)
+    rgb[:, 0, 40:200, 80:240] = 1.0         # a red square on black
+    coarse = torch.zeros(1, 1, h, w)
+    coarse[:, :, 40:200, 80:244] = 1.0      # four columns too wide, onto the black
+    key = torch.zeros(1, 1, h, w)
+    key[:, :, 40:200, 80:250] = 1.0         # a key likelihood that claims those columns too
+    _, own = seg_models.refine_inputs(rgb, coarse, True)
+    _, given = seg_models.refine_inputs(rgb, coarse, True, key)
+    assert torch.equal(given[0, 1], key[0, 0])      # the property carries the given likelihood
+    assert own[0, 0, 100, 242] < 0.5 < given[0, 0, 100, 242]     # the snap follows it, not the frame's own colours
+    assert torch.equal(given[0, 0, 60:180, 100:230], coarse[0, 0, 60:180, 100:230])     # away from the edge: kept

@@ -49,7 +49,7 @@ SHIPPED = {s.task: s for s in (
             "colour snap + spatial propagation network (one frame), residual decoder; 4 guidance / 1 property "
             "channels; 792,362 parameters, float16",
             "DAVIS-2016 train videos and masks (CC BY 4.0), through seg-stpn",
-            "J / F on 5 DAVIS dev videos with --refine: 0.588 / 0.577, with the GrabCut snap 0.732 / 0.683 "
+            "J / F on 5 DAVIS dev videos with --refine: 0.629 / 0.618, with the GrabCut snap 0.735 / 0.691 "
             "(SEG(t) alone 0.518 / 0.551)"),
 )}
 

@@ -128,7 +128,9 @@ class CoarseMasks:
                 mask = self.coarse(guidance, prop).clamp(0.0, 1.0)
                 if self.perturb:
                     mask = perturb_masks(mask, self.perturb)
-            yield (*seg_models.refine_inputs(seg_models.target_rgb(guidance, self.aligned), mask, self.appearance), truth)
+            likelihood = seg_models.key_likelihood(prop, getattr(self.coarse, "cfg", None), mask.shape[1])
+            rgb = seg_models.target_rgb(guidance, self.aligned)
+            yield (*seg_models.refine_inputs(rgb, mask, self.appearance, likelihood), truth)
 
 
 def build_seg(cfg: TrainConfig) -> Trainer:
@@ -168,7 +170,7 @@ def build_seg(cfg: TrainConfig) -> Trainer:
         return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce, best=("J/vprop", "max"))
     mcfg = model_config(cfg, seg_models.REFINE_GUIDANCE_CHANNELS, 1)
     mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or SHIPPED["seg"].file).name}
-    mcfg.appearance = cfg.appearance        # the coarse mask's own colour likelihood (seg_models.refine_inputs)
+    mcfg.appearance = cfg.appearance        # a colour likelihood beside the mask (seg_models.refine_inputs)
     validate = seg_validation(dev_paths, Path(cfg.cache_dir), coarse=coarse) if main else None
     batches = CoarseMasks(loader, coarse, cfg.perturb_coarse, mcfg.appearance)
     return Trainer(cfg, mcfg, batches, validate, loss_fn=seg_bce, best=("J/vprop+refine", "max"))
