@@ -23,6 +23,7 @@ import torch
 from vprop.eval.baselines import model_settings, resized_frames
 from vprop.eval.seg import evaluate_seg, load_truth
 from vprop.models.hub import load_model
+from vprop.models.seg import wrap_model
 from vprop.training.adapt import AdaptConfig, adapt_seg
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames (quick looks)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--grabcut", action="store_true", help="the masks snapped by GrabCut, as `vprop segment` does")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -63,12 +65,13 @@ def main() -> None:
         table[name] = {}
         for n in steps:
             net, seconds = snapshots[n]
+            net = wrap_model(net, grabcut=True) if a.grabcut else net
             s = evaluate_seg(frames, {i: truth[i] for i in sorted(truth)}, {"vprop": (net, settings)})["vprop"]
             table[name][n] = {"J": s.J, "F": s.F, "seconds": seconds}
             print(f"{name:18s} steps {n:4d}  J {s.J:.3f}  F {s.F:.3f}  adapt {seconds:6.1f} s", flush=True)
     print(f"\nmean over {len(table)} videos ({a.videos}), 854x480, first mask the only key, SEG(t) online, "
           f"lr {a.lr:g}, jitter scale {a.scale:g} rotate {a.rotate:g} shift {a.shift:g} elastic {a.elastic:g}, "
-          f"{a.threads} thread(s)")
+          f"{a.threads} thread(s){', GrabCut' if a.grabcut else ''}")
     print(f"{'steps':>5} {'J':>6} {'F':>6} {'seconds':>8}")
     for n in steps:
         rows = [v[n] for v in table.values()]
