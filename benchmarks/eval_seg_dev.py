@@ -43,7 +43,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in SEG_DEV) if a.train_split else list(SEG_DEV)
-    a.no_chain = a.no_chain or a.train_split
+    chain_rows = not (a.no_chain or a.train_split)
     model, _ = load_model("seg", a.weights)
     refiner = None if a.no_refine else load_model("seg-refine", a.refine_weights)[0]
     table: dict[str, dict[str, dict[str, float]]] = {}
@@ -52,7 +52,7 @@ def main() -> None:
         frames = lambda: resized_frames(video, a.short_side, a.frames)  # noqa: E731
         masks = a.data / "masks" / name
         plain = evaluate_seg(frames, masks, seg_methods(model, "online", refiner=refiner, grabcut=a.grabcut))
-        chained = {} if a.no_chain else evaluate_seg(
+        chained = {} if not chain_rows else evaluate_seg(
             frames, masks, {f"{m} chain": v for m, v in seg_methods(model, "online", refiner=refiner).items()
                             if m.startswith("vprop")}, chain=True)
         table[name] = {m: {"J": s.J, "F": s.F} for m, s in {**plain, **chained}.items()}

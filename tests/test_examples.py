@@ -5,35 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
+from support.small_clip import FRAMES, cut, decoded
 from vprop.io.images import read_exr, read_linear_rgb, read_mask
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-FRAMES, SIZE = 6, (214, 120)      # the clip's aspect ratio, so the bundled keys and masks fit it
-
-
-def cut(source: Path, output: Path) -> Path:
-    """The first FRAMES frames of ``source`` at SIZE, as H.264."""
-    with av.open(str(source)) as src, av.open(str(output), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
-        for i, frame in enumerate(src.decode(video=0)):
-            if i == FRAMES:
-                break
-            small = frame.reformat(width=SIZE[0], height=SIZE[1], format="yuv420p")
-            small.pts = None
-            out.mux(stream.encode(small))
-        out.mux(stream.encode(None))
-    return output
-
-
-def frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as src:
-        return [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
 
 
 def run_example(name: str, *args, cwd: Path) -> None:
@@ -49,7 +28,7 @@ def test_colorize_example_colours_the_gray_clip(tmp_path):
     keys.mkdir()
     shutil.copy(EXAMPLES / "rhino_keys" / "00000.jpg", keys)
     run_example("colorize.py", video, keys, tmp_path / "colour.mp4", cwd=tmp_path)
-    gray, colour = frames(video), frames(tmp_path / "colour.mp4")
+    gray, colour = decoded(video), decoded(tmp_path / "colour.mp4")
     assert len(colour) == FRAMES
     chroma = lambda rgb: float(np.abs(rgb.astype(np.int16) - rgb.mean(-1, keepdims=True)).mean())  # noqa: E731
     assert chroma(gray[-1]) < 1.0 < chroma(colour[-1])           # colour came from the key
@@ -65,7 +44,7 @@ def test_segment_example_follows_the_mask(tmp_path):
     truth = (read_mask(EXAMPLES / "rhino_masks" / "00005.png") > 0).mean()   # the same share at full size
     assert key_area > 0.05
     assert abs((read_mask(written[-1]) > 0).mean() - truth) < 0.25 * truth
-    assert len(frames(tmp_path / "masks_overlay.mp4")) == FRAMES
+    assert len(decoded(tmp_path / "masks_overlay.mp4")) == FRAMES
 
 
 def test_hdr_example_writes_radiance_from_its_key(tmp_path):
@@ -78,4 +57,4 @@ def test_hdr_example_writes_radiance_from_its_key(tmp_path):
     last = read_exr(exrs[-1])
     assert np.isfinite(last).all() and last.min() >= 0
     assert np.median(last) == pytest.approx(np.median(key), rel=0.5)        # same scene, same exposure
-    assert len(frames(tmp_path / "work" / "preview.mp4")) == FRAMES
+    assert len(decoded(tmp_path / "work" / "preview.mp4")) == FRAMES

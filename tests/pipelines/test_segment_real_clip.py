@@ -6,14 +6,14 @@ import numpy as np
 
 from support.cli import run
 from support.seg_media import iou, save_palette
-from test_examples import EXAMPLES, cut, frames
+from support.small_clip import EXAMPLES, cut, decoded
 from vprop.io.images import read_mask
 
 
 def test_a_second_object_of_a_real_clip_keeps_to_itself_and_leaves_the_first_as_it_was(tmp_path: Path):
     video = cut(EXAMPLES / "rhino.mp4", tmp_path / "rhino.mp4")       # its first frames, small, as H.264
-    count = len(frames(video))
-    height, width = frames(video)[0].shape[:2]
+    clip = decoded(video)
+    count, (height, width) = len(clip), clip[0].shape[:2]
 
     def rhino(index):
         mask = read_mask(EXAMPLES / "rhino_masks" / f"{index:05d}.png")

@@ -1,12 +1,15 @@
 """A small real clip (the bundled example shrunk) and colour keys from its colour original."""
 from pathlib import Path
 
+import av
 import cv2
+import numpy as np
 
 from vprop.io.video import VideoWriter, probe, read_frames
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SIZE = (214, 120)
+SIZE = (214, 120)      # the clip's aspect ratio, so the bundled keys and masks fit it
+FRAMES = 6
 
 
 def small_clip(folder: Path, frames: int = 40, interval: int = 10) -> tuple[Path, Path]:
@@ -26,3 +29,24 @@ def small_clip(folder: Path, frames: int = 40, interval: int = 10) -> tuple[Path
             rgb = cv2.resize(frame.rgb, SIZE, interpolation=cv2.INTER_AREA)
             cv2.imwrite(str(keys / f"{frame.index:05d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return video, keys
+
+
+def cut(source: Path, output: Path) -> Path:
+    """The first FRAMES frames of ``source`` at SIZE, as H.264."""
+    with av.open(str(source)) as src, av.open(str(output), "w") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == FRAMES:
+                break
+            small = frame.reformat(width=SIZE[0], height=SIZE[1], format="yuv420p")
+            small.pts = None
+            out.mux(stream.encode(small))
+        out.mux(stream.encode(None))
+    return output
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    """Every frame of the video at ``path``, RGB."""
+    with av.open(str(path)) as src:
+        return [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
