@@ -1,13 +1,15 @@
 """Mask quality on the held-out DAVIS videos: SEG(t), SEG(t+s) and the chained protocol beside copy and flow.
 
     python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R | --no-refine] [--no-chain] [--short-side 240]
+                                      [--dev NAME ...]
 
 The first ground-truth mask is the only key (the paper's protocol, Sec. 5.4); DAVIS J and F are averaged over
 all other frames, per video, then over the dev videos. Rows: copy, flow (the first mask warped by chained DIS
 flow), vprop (SEG(t)), vprop+refine (SEG(t+s)), and the same two with --chain (each frame also propagated from
 the previous frame's own prediction, anchored by the first mask). ``--train-split``: the same rows on the 25
 training videos instead (without the --chain rows): what the models learned from, where the GrabCut snap's
-settings were chosen, to compare with what they are judged on.
+settings were chosen, to compare with what they are judged on. ``--dev NAME ...``: another held-out split
+(cross-validation), for weights trained with the same ``--dev`` names held out.
 """
 from __future__ import annotations
 
@@ -40,9 +42,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-split", action="store_true",
                     help="the 25 training videos (what the models learned from), not the dev split")
+    ap.add_argument("--dev", nargs="+", default=list(SEG_DEV),
+                    help="the held-out videos (file stems) the weights never saw; default the shipped dev split")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in SEG_DEV) if a.train_split else list(SEG_DEV)
+    names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in a.dev) if a.train_split else a.dev
     chain_rows = not (a.no_chain or a.train_split)
     model, _ = load_model("seg", a.weights)
     refiner = None if a.no_refine else load_model("seg-refine", a.refine_weights)[0]
