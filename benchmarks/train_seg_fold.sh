@@ -8,9 +8,9 @@
 #
 # The five stages of weights/configs (the model card's seg-stpn row), each run to the step at which the shipped
 # model took its checkpoint (1,500, 700, 500, 500 and 150 steps) with its cosine schedule ending there, and no
-# validation: the DEV videos are held out of training and never looked at. About 30 minutes on 2 CPU cores.
+# validation: the DEV videos are held out of training and never looked at. About 35 minutes on 2 CPU cores.
 # Then the SEG(t+s) refiner on that model's masks: 1,000 steps of weights/configs/seg-refine.toml with the colour
-# likelihood input, and 300 of seg-refine-appear.toml.
+# likelihood input, and 300 of seg-refine-appear.toml (about 15 minutes more).
 set -euo pipefail
 out=$1; shift
 here=$(dirname "$0")
