@@ -9,8 +9,8 @@
 # The five stages of weights/configs (the model card's seg-stpn row), each run to the step at which the shipped
 # model took its checkpoint (1,500, 700, 500, 500 and 150 steps) with its cosine schedule ending there, and no
 # validation: the DEV videos are held out of training and never looked at. About 35 minutes on 2 CPU cores.
-# Then the SEG(t+s) refiner on that model's masks: 1,000 steps of weights/configs/seg-refine.toml with the colour
-# likelihood input, and 300 of seg-refine-appear.toml (about 15 minutes more). A SEG(t) model already at
+# Then the SEG(t+s) refiner on that model's masks: 1,000 steps of weights/configs/seg-refine.toml and 300 of
+# seg-refine-appear.toml (about 15 minutes more). A SEG(t) model already at
 # OUT_DIR/s5.safetensors skips the first five stages: the refiner is trained on that model's masks (the shipped
 # refiner: weights/seg-stpn.safetensors there, and the shipped dev split).
 set -euo pipefail
@@ -39,7 +39,6 @@ prev=
 for spec in "6 1000 seg-refine.toml" "7 300 seg-refine-appear.toml"; do
     set -- $spec
     cfg=$(stage "$@")
-    grep -q "^appearance = " "$cfg" || echo "appearance = true" >> "$cfg"
     [ -f "$out/s$1.safetensors" ] || vprop train seg --quiet --refine --coarse-weights "$out/s5.safetensors" \
         --data "$data" --config "$cfg" ${prev:+--init "$prev"} --out "$out/r$1" --export "$out/s$1.safetensors"
     prev=$out/s$1.safetensors
