@@ -151,3 +151,22 @@ def test_the_wrapper_reads_the_keys_colours_where_the_chain_holds_the_keys_pixel
                               torch.zeros(1, 1, H, W)], 1)
         out = cut(guidance, key_mask)[0, 0].numpy() > 0.5
         assert (iou(out, disc) > 0.97) == expected
+
+
+def test_after_the_refiner_the_cut_is_one_vote_and_the_refiners_sure_pixels_stay():
+    rgb, disc, coarse = scene_with_a_patch()       # the square at 0.7: the refiner unsure of it
+    sure = np.zeros((H, W), bool)
+    sure[30:60, 180:220] = True
+    rgb[sure] = (150, 60, 200)
+    coarse[sure] = 0.9     # the same background colour, and the refiner sure of it
+    frame = torch.from_numpy(rgb.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    guidance = torch.cat([frame, frame, torch.zeros(1, 1, H, W), torch.ones(1, 1, H, W), torch.zeros(1, 1, H, W)], 1)
+    key_mask = torch.from_numpy(disc.astype(np.float32))[None, None]
+    alone = seg_models.GrabCut(Answers(coarse))(guidance, key_mask)[0, 0].numpy() > 0.5
+    vote = seg_models.GrabCut(Answers(coarse), seg_models.GRABCUT_WEIGHT_AFTER_REFINER)(guidance, key_mask)
+    vote = vote[0, 0].numpy() > 0.5
+    assert iou(alone, disc) > 0.97     # the cut alone drops both squares, in the key's background colour
+    assert vote[sure].all() and not vote[100:140, 155:195].any() and iou(vote & ~sure, disc) > 0.97
+    assert seg_models.wrap_model(Answers(coarse), torch.nn.Identity(), grabcut=True).weight == \
+        seg_models.GRABCUT_WEIGHT_AFTER_REFINER
+    assert seg_models.wrap_model(Answers(coarse), grabcut=True).weight == 1.0

@@ -25,7 +25,8 @@ from vprop.pipelines.segment import segment
 @click.option("--chain", is_flag=True,
               help="Also propagate from each frame's previous prediction, anchored by the key (online).")
 @click.option("--refine", is_flag=True,
-              help="SEG(t+s): refine every propagated mask with the spatial network guided by its own frame.")
+              help="SEG(t+s): refine every propagated mask with the spatial network guided by its own frame "
+                   "(the GrabCut snap after it re-decides only the pixels the refiner is unsure of).")
 @click.option("--refine-weights", default=None, metavar="PATH|hf://ORG/REPO[@REV]/FILE",
               help="Weights of the SEG(t+s) refiner (default: the shipped ones; implies --refine).")
 @click.option("--grabcut/--no-grabcut", default=True, show_default=True,

@@ -84,7 +84,7 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
     frame (``seg_models.GrabCut``), flow's too: the graph cut is a step any user could add to a flow script."""
     methods = baseline_methods(batch_size)
     if grabcut:
-        methods["flow+grabcut"] = (seg_models.GrabCut(seg_models.PerObject(methods["flow"][0])), methods["flow"][1])
+        methods["flow+grabcut"] = (seg_models.wrap_model(methods["flow"][0], grabcut=True), methods["flow"][1])
     if model is not None:
         settings = model_settings(model, mode, device, batch_size)
         nets = {"vprop": seg_models.PerObject(model)}
@@ -93,7 +93,7 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
         for name, net in nets.items():
             methods[name] = (net, settings)
             if grabcut:
-                methods[f"{name}+grabcut"] = (seg_models.GrabCut(net), settings)
+                methods[f"{name}+grabcut"] = (seg_models.wrap_model(net, grabcut=True), settings)
     return methods
 
 
