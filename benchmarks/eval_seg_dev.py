@@ -1,7 +1,7 @@
 """Mask quality on the held-out DAVIS videos: SEG(t), SEG(t+s) and the chained protocol beside copy and flow.
 
     python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R | --no-refine] [--no-chain] [--short-side 240]
-                                      [--dev NAME ...]
+                                      [--dev NAME ...] [--only METHOD ...]
 
 The first ground-truth mask is the only key (the paper's protocol, Sec. 5.4); DAVIS J and F are averaged over
 all other frames, per video, then over the dev videos. Rows: copy, flow (the first mask warped by chained DIS
@@ -42,6 +42,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-split", action="store_true",
                     help="the 25 training videos (what the models learned from), not the dev split")
+    ap.add_argument("--only", nargs="+", default=None, metavar="METHOD",
+                    help="only these rows (names as printed, e.g. vprop+refine+grabcut), to score a new model "
+                         "without re-running the rows it does not change")
     ap.add_argument("--dev", nargs="+", default=list(SEG_DEV),
                     help="the held-out videos (file stems) the weights never saw; default the shipped dev split")
     a = ap.parse_args()
@@ -55,10 +58,11 @@ def main() -> None:
         video = a.data / f"{name}.mp4"
         frames = lambda: resized_frames(video, a.short_side, a.frames)  # noqa: E731
         masks = a.data / "masks" / name
-        plain = evaluate_seg(frames, masks, seg_methods(model, "online", refiner=refiner, grabcut=a.grabcut))
+        methods = seg_methods(model, "online", refiner=refiner, grabcut=a.grabcut)
+        plain = evaluate_seg(frames, masks, {m: v for m, v in methods.items() if a.only is None or m in a.only})
         chained = {} if not chain_rows else evaluate_seg(
             frames, masks, {f"{m} chain": v for m, v in seg_methods(model, "online", refiner=refiner).items()
-                            if m.startswith("vprop")}, chain=True)
+                            if m.startswith("vprop") and (a.only is None or f"{m} chain" in a.only)}, chain=True)
         table[name] = {m: {"J": s.J, "F": s.F} for m, s in {**plain, **chained}.items()}
         print(f"{name:18s} " + "  ".join(f"{m} J {v['J']:.3f} F {v['F']:.3f}" for m, v in table[name].items()),
               flush=True)

@@ -115,3 +115,40 @@ def test_train_cli_refuses_pickle_checkpoints(davis, tmp_path):
     run.mkdir()
     torch.save({"step": 1}, run / "checkpoint.pt")                    # a run of an older vprop
     bad(CliRunner().invoke(main, [*common, "--out", str(run), "--resume"]), "checkpoint.pt", "pickle")
+
+
+def test_train_seg_refine_out_of_fold_takes_each_videos_masks_from_the_model_that_never_saw_it(tmp_path, tiny_cfg):
+    import torch
+
+    from support.train_data import make_davis
+    from vprop.models.hub import load_model as load
+    from vprop.training.run import Interleaved, build_seg
+
+    data = make_davis(tmp_path / "davis", names=("north", "south", "west"))
+    fold_a, fold_b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    seg_run = build_seg(tiny_cfg("seg", data, steps=1))
+    seg_run.export(fold_a)
+    seg_run.run()                                   # one step: a second, different model
+    seg_run.export(fold_b)
+    cfg = tiny_cfg("seg", data, steps=2, refine=True, dev=["west"], out=str(tmp_path / "refine"),
+                   coarse_folds={str(fold_a): ["north"], str(fold_b): ["south"]})
+    trainer = build_seg(cfg)
+    assert isinstance(trainer.batches, Interleaved)
+    for stream, (weights, videos) in zip(trainer.batches.streams, cfg.coarse_folds.items()):
+        assert [c.name for c in stream.batches.dataset.seg_clips] == videos
+        own = load("seg", weights)[0].state_dict()
+        assert all(torch.equal(v, own[k]) for k, v in stream.coarse.state_dict().items())
+    trainer.run()
+    assert trainer.step == 2
+    trainer.export(tmp_path / "refine.safetensors")
+    model, _ = load("seg-refine", str(tmp_path / "refine.safetensors"))
+    assert model.cfg.extra["coarse"] == "a.safetensors, b.safetensors"
+
+
+def test_train_seg_refine_out_of_fold_refuses_a_held_out_video(davis, tmp_path):
+    config = tmp_path / "folds.toml"
+    weights = tmp_path / "fold.safetensors"
+    config.write_text(TINY_TOML + f'cache_dir = "{tmp_path / "cache"}"\n[coarse_folds]\n"{weights}" = ["square"]\n')
+    result = CliRunner().invoke(main, ["train", "seg", "--data", str(davis), "--config", str(config), "--dev", "square",
+                                       "--out", str(tmp_path / "run"), "--workers", "0"])
+    bad(result, "coarse_folds: square: held out (dev), not training videos")

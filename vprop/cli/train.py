@@ -26,7 +26,8 @@ from vprop.training.loop import PRECISIONS, TrainConfig, autocast_dtype
 @click.option("--no-align", is_flag=True, help="The paper's plain TPN: no optical-flow alignment of the key.")
 @click.option("--decoder", type=click.Choice(["residual", "paper"]), default=None)
 @click.option("--refine", is_flag=True,
-              help="seg: train the SEG(t+s) refiner (a spatial network) on the masks of a SEG(t) model.")
+              help="seg: train the SEG(t+s) refiner (a spatial network) on the masks of a SEG(t) model (or, with "
+                   "a [coarse_folds] table in --config, of each fold's model on the videos it never saw).")
 @click.option("--coarse-weights", default=None, help="With --refine: the SEG(t) weights whose masks it refines "
                                                      "(default: the shipped ones).")
 @click.option("--init", type=click.Path(dir_okay=False, path_type=str), default=None,
@@ -63,7 +64,7 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
         fields.update({k: v for k, v in given.items() if v is not None})
         if no_switch:
             fields["switch"] = False
-        if refine or coarse_weights:
+        if refine or coarse_weights or fields.get("coarse_folds"):
             if task != "seg":
                 raise click.UsageError("--refine trains the segmentation refiner: use it with 'vprop train seg'")
             fields["refine"] = True

@@ -57,6 +57,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     refine: bool = False                                  # seg: train the SEG(t+s) refiner on SEG(t)'s masks
     coarse_weights: str | None = None                     # the SEG(t) weights it refines (default: shipped)
+    # refine, out of fold: SEG(t) weights -> the training videos they never saw; each video's coarse masks come
+    # from its own entry, so the refiner learns the errors SEG(t) makes on unseen video (unlisted videos: unused)
+    coarse_folds: dict[str, list[str]] = field(default_factory=dict)
     unaligned_key: bool = True                            # seg: the network also sees the key's unaligned mask
     appearance: bool = True                               # seg: ... and the colour likelihood (key or coarse mask)
     perturb_coarse: int = 4                               # refine: coarse-mask errors added, px (0: none)
@@ -183,9 +186,9 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         if state["scaler"] and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["scaler"])
-        dataset = getattr(self.batches, "dataset", None)
-        if hasattr(dataset, "start"):     # new pairs from here on, not a replay of those already trained on
-            dataset.start = self.step
+        for dataset in getattr(self.batches, "datasets", [getattr(self.batches, "dataset", None)]):
+            if hasattr(dataset, "start"):     # new pairs from here on, not a replay of those already trained on
+                dataset.start = self.step
 
     def init_from(self, path: Path) -> int:
         """Fine-tune start: weights only, from a checkpoint or an exported weights file (safetensors both).

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from vprop.errors import UsageError
 from vprop.eval.color import color_methods, evaluate_color
 from vprop.io.video import VideoFrame
 from vprop.models.tpn import model_aligned
@@ -133,11 +134,46 @@ class CoarseMasks:
             yield (*seg_models.refine_inputs(rgb, mask, self.appearance, likelihood), truth)
 
 
+class Interleaved:
+    """Batches from several streams in turn, one per step: each SEG(t) model's masks get an equal share."""
+
+    def __init__(self, streams: list):
+        self.streams = streams
+        self.datasets = [s.dataset for s in streams]
+
+    def __iter__(self):
+        iterators = [iter(s) for s in self.streams]
+        while True:
+            for it in iterators:
+                yield next(it)
+
+
+def coarse_sources(cfg: TrainConfig, held_out: set[str]) -> list[tuple[torch.nn.Module, set[str] | None]]:
+    """The SEG(t) models whose masks the refiner learns from, each with the videos it serves (None: every
+    training video). ``cfg.coarse_folds``: one model per fold, each on the videos it never saw."""
+    from vprop.models import seg as seg_models
+    from vprop.models.hub import load_model
+
+    if not cfg.coarse_folds:
+        return [(load_model("seg", cfg.coarse_weights)[0], None)]
+    sources = []
+    for weights, videos in cfg.coarse_folds.items():
+        if held_out & set(videos):
+            raise UsageError("coarse_folds", f"{', '.join(sorted(held_out & set(videos)))}: held out (dev), "
+                                             "not training videos")
+        sources.append((load_model("seg", weights)[0], set(videos)))
+    inputs = {(model_aligned(m), seg_models.key_inputs(m)) for m, _ in sources}
+    if len(inputs) > 1:
+        raise UsageError("coarse_folds", "the SEG(t) models differ in their inputs (alignment or key inputs)")
+    return sources
+
+
 def build_seg(cfg: TrainConfig) -> Trainer:
     """Mask propagation on DAVIS-style folders (videos + masks/<stem>/NNNNN.png); loss: switchable BCE.
 
     ``cfg.refine``: the SEG(t+s) refiner instead, a spatial network trained on the frozen SEG(t) model's
-    masks (plain BCE: a spatial network has no reverse pass to switch to).
+    masks (plain BCE: a spatial network has no reverse pass to switch to); with ``cfg.coarse_folds``, on each
+    fold model's masks of the videos it never saw.
     """
     from vprop.models import seg as seg_models
     from vprop.models.hub import load_model
@@ -145,34 +181,50 @@ def build_seg(cfg: TrainConfig) -> Trainer:
     from vprop.tasks import seg
     from vprop.training.seg_data import SegPairs, load_seg_clips, seg_bce
 
-    if cfg.refine:   # the pairs are made the way the coarse model saw them; nothing to switch
-        coarse = load_model("seg", cfg.coarse_weights)[0]
-        # A copy: the caller's config stays as given.
-        cfg = dataclasses.replace(cfg, aligned=model_aligned(coarse), switch=False)
-    paths = find_videos([Path(p) for p in cfg.data])
     held_out = set(cfg.dev) or set(SEG_DEV)
+    paths = find_videos([Path(p) for p in cfg.data])
     train_paths = [p for p in paths if p.stem not in held_out]
     dev_paths = [p for p in paths if p.stem in held_out][:SEG_VALIDATE]
+    if cfg.refine:   # the pairs are made the way the coarse models saw them; nothing to switch
+        sources = coarse_sources(cfg, held_out)
+        listed = set().union(*(v for _, v in sources if v is not None)) if cfg.coarse_folds else None
+        if listed is not None:
+            missing = listed - {p.stem for p in train_paths}
+            if missing:
+                raise UsageError("coarse_folds", f"no video {', '.join(sorted(missing))} in the training data")
+            train_paths = [p for p in train_paths if p.stem in listed]
+        coarse = sources[0][0]
+        # A copy: the caller's config stays as given.
+        cfg = dataclasses.replace(cfg, aligned=model_aligned(coarse), switch=False)
     with distributed.main_first():
         clips = load_seg_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
     if cfg.refine:   # the pairs carry what the coarse model takes
         key_inputs = seg_models.key_inputs(coarse)
     else:            # without alignment the key is the input anyway
         key_inputs = (cfg.unaligned_key and cfg.aligned, cfg.appearance and cfg.aligned)
-    data = SegPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed),
-                    *key_inputs)
-    loader = data_loader(data, cfg)
+
+    def pairs(clips, offset=0):
+        return SegPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned,
+                        distributed.data_seed(cfg.seed) + offset, *key_inputs)
+
     main = dev_paths and distributed.is_main()
     if not cfg.refine:
         mcfg = model_config(cfg, seg.guidance_channels(cfg.aligned), 1)
         mcfg.unaligned_key, mcfg.appearance = key_inputs
         validate = seg_validation(dev_paths, Path(cfg.cache_dir)) if main else None
-        return Trainer(cfg, mcfg, loader, validate, loss_fn=seg_bce, best=("J/vprop", "max"))
+        return Trainer(cfg, mcfg, data_loader(pairs(clips), cfg), validate, loss_fn=seg_bce, best=("J/vprop", "max"))
     mcfg = model_config(cfg, seg_models.REFINE_GUIDANCE_CHANNELS, 1)
-    mcfg.task, mcfg.extra = "seg-refine", {"coarse": Path(cfg.coarse_weights or SHIPPED["seg"].file).name}
+    coarse_names = [Path(w).name for w in cfg.coarse_folds] or [Path(cfg.coarse_weights or SHIPPED["seg"].file).name]
+    mcfg.task, mcfg.extra = "seg-refine", {"coarse": ", ".join(coarse_names)}
     mcfg.appearance = cfg.appearance        # a colour likelihood beside the mask (seg_models.refine_inputs)
-    validate = seg_validation(dev_paths, Path(cfg.cache_dir), coarse=coarse) if main else None
-    batches = CoarseMasks(loader, coarse, cfg.perturb_coarse, mcfg.appearance)
+    streams = []
+    for i, (model, videos) in enumerate(sources):
+        own = [c for c in clips if videos is None or c.name in videos]
+        streams.append(CoarseMasks(data_loader(pairs(own, i), cfg), model, cfg.perturb_coarse, mcfg.appearance))
+    # Validation on the dev videos refines the masks of a model that never saw them: --coarse-weights (shipped).
+    checker = coarse if not cfg.coarse_folds else load_model("seg", cfg.coarse_weights)[0]
+    validate = seg_validation(dev_paths, Path(cfg.cache_dir), coarse=checker) if main else None
+    batches = streams[0] if len(streams) == 1 else Interleaved(streams)
     return Trainer(cfg, mcfg, batches, validate, loss_fn=seg_bce, best=("J/vprop+refine", "max"))
 
 
