@@ -30,7 +30,7 @@ for spec in "6 1000 seg-refine.toml" "7 300 seg-refine-appear.toml"; do
       for f in "${folds[@]}"; do
           echo "\"$(realpath "$f/seg.safetensors")\" = $(grep -E '^dev = ' "$f/stage1.toml" | cut -d= -f2-)"
       done; } > "$cfg"
-    [ -f "$out/s$1.safetensors" ] || vprop train seg --quiet --refine --data "$data" --config "$cfg" \
+    [ -f "$out/s$1.safetensors" ] || vprop train seg --quiet --resume --refine --data "$data" --config "$cfg" \
         ${prev:+--init "$prev"} --out "$out/r$1" --export "$out/s$1.safetensors"
     prev=$out/s$1.safetensors
 done

@@ -9,6 +9,7 @@
 # The five stages of weights/configs (the model card's seg-stpn row), each run to the step at which the shipped
 # model took its checkpoint (1,500, 700, 500, 500 and 150 steps) with its cosine schedule ending there, and no
 # validation: the DEV videos are held out of training and never looked at. About 35 minutes on 2 CPU cores.
+# Killed and started again, it continues the stage it was in from that stage's checkpoint (--resume).
 # Then the SEG(t+s) refiner on that model's masks: 1,000 steps of weights/configs/seg-refine.toml and 300 of
 # seg-refine-appear.toml (about 15 minutes more). A SEG(t) model already at
 # OUT_DIR/s5.safetensors skips the first five stages: the refiner is trained on that model's masks (the shipped
@@ -31,7 +32,7 @@ for spec in "1 1500" "2 700 seg-long.toml" "3 500 seg-key.toml" "4 500 seg-selec
     set -- $spec
     cfg=$(stage "$@")
     [ "$1" = 1 ] && printf 'max_distance = 40\ncheckpoint_every = 100\nlog_every = 25\nworkers = 1\nlr = 1e-3\n' >> "$cfg"
-    [ -f "$out/s$1.safetensors" ] || [ -f "$out/s5.safetensors" ] || vprop train seg --quiet --data "$data" --config "$cfg" --init "$prev" \
+    [ -f "$out/s$1.safetensors" ] || [ -f "$out/s5.safetensors" ] || vprop train seg --quiet --resume --data "$data" --config "$cfg" --init "$prev" \
         --out "$out/r$1" --export "$out/s$1.safetensors"
     prev=$out/s$1.safetensors
 done
@@ -39,7 +40,7 @@ prev=
 for spec in "6 1000 seg-refine.toml" "7 300 seg-refine-appear.toml"; do
     set -- $spec
     cfg=$(stage "$@")
-    [ -f "$out/s$1.safetensors" ] || vprop train seg --quiet --refine --coarse-weights "$out/s5.safetensors" \
+    [ -f "$out/s$1.safetensors" ] || vprop train seg --quiet --resume --refine --coarse-weights "$out/s5.safetensors" \
         --data "$data" --config "$cfg" ${prev:+--init "$prev"} --out "$out/r$1" --export "$out/s$1.safetensors"
     prev=$out/s$1.safetensors
 done

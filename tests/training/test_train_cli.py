@@ -152,3 +152,35 @@ def test_train_seg_refine_out_of_fold_refuses_a_held_out_video(davis, tmp_path):
     result = CliRunner().invoke(main, ["train", "seg", "--data", str(davis), "--config", str(config), "--dev", "square",
                                        "--out", str(tmp_path / "run"), "--workers", "0"])
     bad(result, "coarse_folds: square: held out (dev), not training videos")
+
+
+def test_a_stop_signal_keeps_the_checkpoint_exports_nothing_and_resume_finishes(davis, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from vprop.training.loop import Trainer
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY_TOML + f'cache_dir = "{tmp_path / "cache"}"\n')
+    export, run = tmp_path / "seg.safetensors", tmp_path / "run"
+    args = ["train", "seg", "--data", str(davis), "--config", str(config), "--out", str(run), "--steps", "5",
+            "--batch-size", "2", "--workers", "0", "--export", str(export)]
+    step = Trainer.train_step
+
+    def killed_after_two(self, *batch):
+        loss = step(self, *batch)
+        if self.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)     # as `kill` would: the handler runs before the next step
+        return loss
+
+    monkeypatch.setattr(Trainer, "train_step", killed_after_two)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 143, result.output + repr(result.exception)
+    assert result.output.splitlines()[-1] == (f"interrupted (SIGTERM) at step 2 of 5: checkpoint "
+                                              f"{run / 'checkpoint.safetensors'}; --resume continues; nothing exported")
+    assert not export.exists() and (run / "checkpoint.safetensors").exists()
+    monkeypatch.setattr(Trainer, "train_step", step)
+    result = CliRunner().invoke(main, [*args, "--resume"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "resumed at step 2" in result.output
+    assert load_model("seg", str(export))[1]["steps"] == 5

@@ -1,4 +1,6 @@
 import dataclasses
+import signal
+import sys
 import tomllib
 from pathlib import Path
 
@@ -47,6 +49,8 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
     """Train a TPN for TASK (color, seg, hdr) on folders of real video (hdr: of HDR panoramas).
 
     Under torchrun (--nproc_per_node N) it trains data-parallel; only rank 0 logs, checkpoints and exports.
+    Stopped by Ctrl-C, SIGTERM or SIGHUP, it saves its checkpoint and exports nothing (exit 130, 143, 129);
+    --resume continues it.
     """
     import torch
 
@@ -102,6 +106,12 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
         with progress(f"train {task}", cfg.steps, quiet or not distributed.is_main(), unit="steps/s",
                       completed=trainer.step) as tick:
             trainer.run(on_step=lambda step, loss: tick(note=f"loss {loss:.4f}"))
+        if trainer.step < cfg.steps:    # a stop signal ended it: the checkpoint is saved, the weights are not final
+            signum = trainer.stopped_by or signal.SIGTERM    # a rank stopped because another was signalled
+            if distributed.is_main():
+                click.echo(f"interrupted ({signal.Signals(signum).name}) at step {trainer.step} of {cfg.steps}: "
+                           f"checkpoint {checkpoint}; --resume continues; nothing exported", err=True)
+            sys.exit(128 + signum)
         if export and distributed.is_main():
             trainer.export(Path(export))
             click.echo(f"exported {export}")

@@ -128,6 +128,10 @@ def switchable_loss(net: torch.nn.Module, guidance, prop, truth, loss_fn: Callab
     return loss_fn(net(guidance, prop), truth)
 
 
+# The signals that end a run early, its checkpoint saved (Ctrl-C, kill, a closed terminal).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 class Trainer:
     """``loss_fn(pred, target)``: the per-task loss (default log-MSE, as colour and HDR train). The model trains on
     ``cfg.device`` under autocast at ``cfg.precision`` (float16 with a gradient scaler). Under torchrun
@@ -156,6 +160,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.out / "checkpoint.safetensors"
         self._stop = False
+        self.stopped_by: int | None = None     # the signal that ended run() before cfg.steps, if one did
 
     def lr_at(self, step: int) -> float:
         warmup = min(200, self.cfg.steps // 10)
@@ -217,6 +222,7 @@ class Trainer:
 
     def _on_signal(self, signum, frame):
         self._stop = True
+        self.stopped_by = signum
 
     def loss(self, guidance, prop, truth) -> torch.Tensor:
         return switchable_loss(self.net, guidance, prop, truth, self.loss_fn, self.cfg.switch, self.cfg.lam)
@@ -259,7 +265,8 @@ class Trainer:
 
     def run(self, on_step: Callable[[int, float], None] | None = None) -> None:
         """Train to ``cfg.steps`` (or a stop signal); ``on_step(step, loss)`` after each step, on rank 0 only."""
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        # A signal ignored when the run started stays ignored: `nohup vprop train ...` survives its terminal.
+        old = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
         log_path = self.out / "log.csv"
         new_log = not log_path.exists()
         main = self.main
