@@ -63,14 +63,7 @@ def fit(samples: list) -> S.ColourModels | None:
     if not samples:
         return None
     fg, bg = np.concatenate([s[0] for s in samples]), np.concatenate([s[1] for s in samples])
-    if len(fg) < S.GRABCUT_MIN_PIXELS or len(bg) < S.GRABCUT_MIN_PIXELS:
-        return None
-    labels = np.r_[np.full(len(fg), cv2.GC_FGD), np.full(len(bg), cv2.GC_BGD)].astype(np.uint8)[:, None]
-    models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(0)
-    cv2.grabCut(np.ascontiguousarray(np.concatenate([fg, bg])[:, None, ::-1]), labels, None, *models, 0,
-                cv2.GC_INIT_WITH_MASK)
-    return models
+    return S.colour_models(np.concatenate([fg, bg]), np.r_[np.ones(len(fg), bool), np.zeros(len(bg), bool)])
 
 
 def sample(rgb: np.ndarray, inside: np.ndarray):

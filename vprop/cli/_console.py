@@ -31,11 +31,11 @@ from rich.text import Text
 
 from vprop.errors import UserError
 from vprop.io.video import probe
+from vprop.stop_signals import handling_stop_signals
 
 stderr = Console(stderr=True, highlight=False)
 
 PLAIN_EVERY_S = 30.0     # when stderr is a log file: one progress line this often
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _NO_SPACE = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
              errno.EFBIG: "file too large (file system or `ulimit -f` limit)"}
 
@@ -222,13 +222,8 @@ def _stop_signals_raise():
             stopping = True
             raise Interrupted(signum)
 
-    # A signal ignored when we started stays ignored: `nohup vprop ...` must survive its terminal closing.
-    old = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
-    try:
+    with handling_stop_signals(on_signal):
         yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
 
 
 def _say(text: str) -> None:

@@ -217,11 +217,16 @@ def key_colour_models(rgb: np.ndarray, mask: np.ndarray, valid: np.ndarray | Non
     if box is None:
         return None
     keep = np.ones(inside[box].shape, bool) if valid is None else valid[box] > 0.5
-    fg, pixels = inside[box][keep], rgb[box][keep]
-    if fg.sum() < GRABCUT_MIN_PIXELS or len(fg) - fg.sum() < GRABCUT_MIN_PIXELS:
+    return colour_models(rgb[box][keep], inside[box][keep])
+
+
+def colour_models(pixels: np.ndarray, is_object: np.ndarray) -> ColourModels | None:
+    """GrabCut's colour models of labelled pixels: RGB (N, 3 uint8), object or not (N,) bool. None where too few
+    of either are given."""
+    if is_object.sum() < GRABCUT_MIN_PIXELS or len(is_object) - is_object.sum() < GRABCUT_MIN_PIXELS:
         return None
-    # GrabCut learns its models from any image and labels: the kept pixels as a one-column image, all labels fixed
-    labels = np.where(fg, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)[:, None]
+    # GrabCut learns its models from any image and labels: the pixels as a one-column image, all labels fixed
+    labels = np.where(is_object, cv2.GC_FGD, cv2.GC_BGD).astype(np.uint8)[:, None]
     models = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)    # the models are seeded by k-means++ from OpenCV's RNG: the same models on every run
     cv2.grabCut(np.ascontiguousarray(pixels[:, None, ::-1]), labels, None, *models, 0, cv2.GC_INIT_WITH_MASK)

@@ -8,7 +8,6 @@ import csv
 import dataclasses
 import logging
 import math
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 
 from vprop.errors import InputError
 from vprop.models.tpn import SwitchableTPN, TPNConfig
+from vprop.stop_signals import handling_stop_signals
 from vprop.training import distributed
 from vprop.training.checkpoint import load_checkpoint, model_tensors, save_checkpoint
 
@@ -126,10 +126,6 @@ def switchable_loss(net: torch.nn.Module, guidance, prop, truth, loss_fn: Callab
         forward, reverse = net(guidance, prop, truth)
         return loss_fn(forward, truth) + lam * loss_fn(reverse, prop[:, : reverse.shape[1]])
     return loss_fn(net(guidance, prop), truth)
-
-
-# The signals that end a run early, its checkpoint saved (Ctrl-C, kill, a closed terminal).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Trainer:
@@ -265,14 +261,14 @@ class Trainer:
 
     def run(self, on_step: Callable[[int, float], None] | None = None) -> None:
         """Train to ``cfg.steps`` (or a stop signal); ``on_step(step, loss)`` after each step, on rank 0 only."""
-        # A signal ignored when the run started stays ignored: `nohup vprop train ...` survives its terminal.
-        old = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
         log_path = self.out / "log.csv"
         new_log = not log_path.exists()
         main = self.main
         log.info("training %s on %s (%s), step %d of %d", self.model.cfg.task, self.device,
                  "float32" if self.amp_dtype is None else f"autocast {str(self.amp_dtype)[6:]}", self.step, self.cfg.steps)
-        with (open(log_path, "a", newline="") if main else contextlib.nullcontext()) as log_file:
+        # A stop signal ends the loop after the step it came in, and the checkpoint below is saved
+        with handling_stop_signals(self._on_signal), \
+                (open(log_path, "a", newline="") if main else contextlib.nullcontext()) as log_file:
             table = csv.writer(log_file) if main else None
             if main and new_log:
                 table.writerow(["step", "loss", "lr", "seconds", "metric", "value"])
@@ -307,8 +303,6 @@ class Trainer:
                     self.model.train()
             if main:
                 self.save()
-        for s, handler in old.items():
-            signal.signal(s, handler)
         if self.distributed:
             distributed.barrier()       # rank 0's checkpoint is on disk before any rank returns
             distributed.cleanup()
