@@ -7,7 +7,8 @@
 seg: frames/s of chained DIS-flow warping of the first mask, SEG(t) and SEG(t+s) (the shipped weights), through
 the same frame loop, online, the first mask of examples/rhino_masks the only key; at the frames' size and at the
 working size `vprop segment` uses by default (short side 240, labels answered at 854x480), with the GrabCut snap
-as `vprop segment` runs by default, and SEG(t) without it.
+and the memory of the frame before as `vprop segment` runs by default, and SEG(t) without the memory
+(`--no-memory`) and without the snap (`--no-grabcut`).
 hdr: frames/s of both keys flow-warped and blended (the baseline), of vprop as `vprop hdr` runs by default (the
 working size, short side 240, detail carried and the LDR blended at full size) and of vprop --full-resolution,
 offline, a key every 20 frames, on the example clip resized to each of --sizes (default 854x480 and 1280x720),
@@ -70,7 +71,9 @@ def bench_seg(frames, repeats: int, full_resolution: bool) -> None:
         "flow baseline": lambda: propagate_masks(Passthrough(), iter(frames), key, settings),
         # what `vprop segment` runs by default: the models' training size, probabilities up-sampled
         "SEG(t) @240": lambda: propagate_masks(model, iter(frames), key, settings, working_short_side=240,
-                                               grabcut=True),
+                                               grabcut=True, memory=True),
+        "SEG(t) @240 no memory": lambda: propagate_masks(model, iter(frames), key, settings, working_short_side=240,
+                                                         grabcut=True),
         "SEG(t) @240 no grabcut": lambda: propagate_masks(model, iter(frames), key, settings, working_short_side=240),
         "SEG(t+s) @240": lambda: propagate_masks(model, iter(frames), key, settings, refiner=refiner,
                                                  working_short_side=240, grabcut=True),

@@ -151,12 +151,14 @@ def test_eval_seg_prints_its_table_and_writes_json_and_report(tmp_path, square_v
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0].split() == ["method", "J", "F", "J&F"]
-    assert [l.split()[0] for l in lines[1:]] == ["copy", "flow", "flow+grabcut", "vprop", "vprop+grabcut"]
+    assert [l.split()[0] for l in lines[1:]] == ["copy", "flow", "flow+grabcut", "vprop", "vprop+grabcut",
+                                                 "vprop+grabcut+memory"]
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["results"]["flow"]["J"] > data["results"]["copy"]["J"]
     assert data["results"]["flow"]["frames"] == 9
-    # The 3 worst frames of vprop+grabcut, each a row of truth and the 5 methods: 320 wide cells of the 64x48 video.
-    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")).shape == (3 * 240, 6 * 320, 3)
+    # The 3 worst frames of the last row (the default), each a row of truth and the 6 methods: 320 wide cells of the
+    # 64x48 video.
+    assert cv2.imread(str(tmp_path / "rep" / "seg_worst_frames.png")).shape == (3 * 240, 7 * 320, 3)
     assert cv2.imread(str(tmp_path / "rep" / "seg_j_per_frame.png")).shape == (400, 640, 3)
 
 

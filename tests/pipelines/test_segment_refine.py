@@ -122,7 +122,7 @@ def test_segment_and_eval_seg_with_refine(tmp_path, square_video, tiny_seg_weigh
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: float(line.split()[1]) for line in result.output.splitlines()[1:] if line.strip()}
     assert set(rows) == {"copy", "flow", "flow+grabcut", "vprop", "vprop+grabcut", "vprop+refine",
-                         "vprop+refine+grabcut"}
+                         "vprop+refine+grabcut", "vprop+grabcut+memory"}
     assert rows["vprop+refine"] > rows["copy"] and rows["vprop+refine+grabcut"] > rows["copy"]
     result = run("eval", "seg", square_video, "--masks", truth, "--weights", tiny_seg_weights, "--no-grabcut", "-q")
     assert result.exit_code == 0, result.output

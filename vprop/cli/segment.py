@@ -31,13 +31,17 @@ from vprop.pipelines.segment import segment
               help="Weights of the SEG(t+s) refiner (default: the shipped ones; implies --refine).")
 @click.option("--grabcut/--no-grabcut", default=True, show_default=True,
               help="Snap every propagated mask to its frame's edges and colours by a graph cut (OpenCV GrabCut).")
+@click.option("--memory/--no-memory", default=True, show_default=True,
+              help="Online, the graph cut also hears the frame before: its mask, moved by one step of optical "
+                   "flow, decides where the network is unsure (without --refine; offline runs blend two keys "
+                   "instead).")
 @click.option("--adapt", type=click.IntRange(min=0), default=0, show_default=True, metavar="STEPS",
               help="First fine-tune a copy of the mask model for STEPS steps on the first mask (its frame and "
                    "jittered copies); prints its cost. 0: the model as shipped.")
 @frame_run_options
 @common
-def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, grabcut, adapt,
-                    full_resolution, report_dir, shots, allow_missing, resume, workers, device, quiet, weights,
+def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, grabcut, memory,
+                    adapt, full_resolution, report_dir, shots, allow_missing, resume, workers, device, quiet, weights,
                     batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
@@ -54,6 +58,6 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
             video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size, overlay=overlay,
             alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
             report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, allow_missing=allow_missing,
-            resume=resume, workers=workers, adapt=adapt, grabcut=grabcut),
+            resume=resume, workers=workers, adapt=adapt, grabcut=grabcut, memory=memory),
             lambda path: wrote(path, report_dir),
             completed=finished_frames(output) if resume else 0)

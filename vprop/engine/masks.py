@@ -3,7 +3,8 @@ protocol beside ``Propagator``'s paper protocol. Everything a call needs comes i
 from __future__ import annotations
 
 from bisect import bisect_right
-from itertools import groupby, tee
+from concurrent.futures import ThreadPoolExecutor
+from itertools import groupby, islice, tee
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import cv2
@@ -12,11 +13,12 @@ import torch
 
 from vprop.engine.confidence import FrameConfidence, region_trust, step_trust, trust_map
 from vprop.engine.flow import ChainedWarp, FlowEstimator
-from vprop.engine.propagator import Propagator, Settings
-from vprop.engine.working import shrink_frames, working_size
+from vprop.engine.propagator import Propagator, Settings, Side
+from vprop.engine.working import PropertyOnly, shrink_frames, working_size
 from vprop.errors import UsageError
 from vprop.io.video import VideoFrame
-from vprop.models.seg import key_inputs, wrap_model
+from vprop.models.seg import (MEMORY_FLOW_TRUST, GrabCut, cut_probabilities, grabcut_snap, key_colour_models, key_inputs,
+                              wrap_model)
 from vprop.tasks.seg import SegKey, SegTask, object_ids
 
 
@@ -24,7 +26,7 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
                     settings: Settings, chain: bool = False, ids: tuple[int, ...] | None = None,
                     refiner: torch.nn.Module | None = None, working_short_side: int | None = None,
                     on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Sequence[int] = (),
-                    grabcut: bool = False) -> Iterator[tuple[VideoFrame, np.ndarray]]:
+                    grabcut: bool = False, memory: bool = False) -> Iterator[tuple[VideoFrame, np.ndarray]]:
     """(frame, label map) for every frame, from label-map keys ``masks`` (frame index -> (H, W) uint8).
 
     ``working_short_side``: larger frames are segmented at this short side (the size the models were trained
@@ -34,27 +36,29 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     ``chain=False``: the paper's protocol, every frame from its key through ``Propagator``.
     ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
     confidence of each alignment (online only). ``refiner``: the SEG(t+s) spatial network. ``grabcut``: every
-    propagated mask snapped to its frame by a graph cut (``vprop.models.seg.GrabCut``).
+    propagated mask snapped to its frame by a graph cut (``vprop.models.seg.GrabCut``); ``memory`` too: online,
+    SEG(t)'s cut also hears the frame before (``_remembered``). A model already wrapped keeps its wrapping.
     ``on_confidence``: called with every frame's confidence (see ``Propagator``), at the working size.
     ``cuts``: frames that start a new shot; no mask crosses a cut (``Propagator``; ``chain``: run shot by shot).
     """
     if chain and settings.mode == "offline":     # as the CLI: the chained protocol has no backward pass
         raise UsageError("--chain", "works online only (drop --mode offline)")
-    net = wrap_model(model, refiner, grabcut)
+    net = wrap_model(model, refiner, grabcut, memory)
     if on_confidence is None:
         yield from _masks(net, frames, masks, settings, chain, ids, working_short_side, None, cuts)
         return
-    # A frame's confidence comes just before its labels: held until they come, to add the trust around its objects.
-    held: list[FrameConfidence] = []
-    for frame, labels in _masks(net, frames, masks, settings, chain, ids, working_short_side, held.append, cuts):
+    # A frame's confidence comes before its labels (the memory's loop reads a batch ahead): held until they come, to
+    # add the trust around its objects.
+    held: dict[int, FrameConfidence] = {}
+    for frame, labels in _masks(net, frames, masks, settings, chain, ids, working_short_side,
+                                lambda confidence: held.__setitem__(confidence.index, confidence), cuts):
         objects = labels > 0
-        area = float(np.count_nonzero(objects)) / objects.size
-        for confidence in held:     # a key, a keyless frame or one whose objects are lost: its own confidence
-            around = None if confidence.trust is None else region_trust(confidence.trust, objects)
-            confidence.object = confidence.confidence if around is None else around
-            confidence.area = area
-            on_confidence(confidence)
-        held.clear()
+        confidence = held.pop(frame.index)
+        around = None if confidence.trust is None else region_trust(confidence.trust, objects)
+        # a key, a keyless frame or one whose objects are lost: its own confidence
+        confidence.object = confidence.confidence if around is None else around
+        confidence.area = float(np.count_nonzero(objects)) / objects.size
+        on_confidence(confidence)
         yield frame, labels
 
 
@@ -84,11 +88,77 @@ def _propagate(net, task: SegTask, frames: Iterable[VideoFrame], masks: Mapping[
                chain: bool, on_confidence, cuts: Sequence[int]):
     """(frame, labels) at the frames' own size: the paper's protocol, or the chained one shot by shot."""
     if not chain:
+        if isinstance(net, GrabCut) and net.memory > 0 and settings.mode == "online" and settings.align:
+            return _remembered(net, task, frames, masks, settings, on_confidence, cuts)
         return Propagator(net, task, settings)(frames, masks, on_confidence, cuts=cuts)
     keyed = {bisect_right(cuts, k) for k in masks}
     return (out for number, shot in groupby(frames, key=lambda f: bisect_right(cuts, f.index))
             for out in (_chained(net, task, shot, masks, settings, on_confidence) if number in keyed
                         else _keyless_shot(task, shot, settings, on_confidence)))
+
+
+def _remembered(cut: GrabCut, task: SegTask, frames: Iterable[VideoFrame], masks: Mapping[int, np.ndarray],
+                settings: Settings, on_confidence, cuts: Sequence[int]):
+    """The paper's protocol online with a one-frame memory (``vprop.models.seg.MEMORY_WEIGHT``): the network runs in
+    batches as ``Propagator`` runs it, and then the cut frame by frame, each frame's probabilities mixed with the
+    frame before's final mask, aligned by one step of flow. The memory starts at a key (the key's own mask) and goes
+    forward only, so it never crosses a shot's cut: frames before a shot's first key are cut without it.
+
+    Only the mix and the cut wait for the frame before. A batch's flows and the key's colour models come from the
+    frames alone, so they are worked out ahead in the torch threads' number of threads (OpenCV lets go of the GIL).
+    """
+    keys: dict[int, SegKey] = {}
+    sides: dict[int, list[Side]] = {}
+    outputs = Propagator(cut.net, PropertyOnly(task), settings)(
+        frames, masks, on_confidence, cuts=cuts, on_key=keys.__setitem__, on_sides=sides.__setitem__)
+
+    def ahead(frame: VideoFrame, probs: np.ndarray, previous: VideoFrame | None) -> dict:
+        """What a frame's mix and cut need that does not depend on the frame before's output."""
+        work = {"frame": frame, "probs": np.clip(probs, 0.0, 1.0), "side": sides.pop(frame.index, [None])[0]}
+        side = work["side"]
+        if frame.index in keys or side is None or not len(probs):
+            return work
+        key = keys[side.key_index]
+        key_rgb = (side.chain.warp(key.rgb) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+        key_masks = side.chain.warp(np.ascontiguousarray(key.masks.transpose(1, 2, 0))).reshape(*probs.shape[1:], -1)
+        work["models"] = [key_colour_models(key_rgb, key_masks[..., k], side.chain.valid) for k in range(len(probs))]
+        if previous is not None and previous.index == frame.index - 1 and side.key_index < frame.index:
+            gray, prev_gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(previous.rgb, cv2.COLOR_RGB2GRAY)
+            flow = FlowEstimator(settings.flow)     # one a thread; the size and preset of the loop's chains
+            work["step"] = ChainedWarp.identity(*gray.shape).step(flow(gray, prev_gray), flow(prev_gray, gray))
+        return work
+
+    remembered = None      # (index, (P, H, W) mask) of the frame before, while it can be followed
+    previous = None
+    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
+        while chunk := list(islice(outputs, settings.batch_size)):
+            jobs = []
+            for frame, probs in chunk:
+                jobs.append(pool.submit(ahead, frame, probs, previous))
+                previous = frame
+            for job in jobs:
+                work = job.result()
+                frame, probs, side = work["frame"], work["probs"], work["side"]
+                prepared = task.prepare(frame.rgb)
+                if frame.index in keys:
+                    for older in [i for i in keys if i < frame.index]:
+                        del keys[older]
+                    remembered = (frame.index, keys[frame.index].masks)
+                    yield frame, task.finish(prepared, probs)
+                    continue
+                if "models" not in work:     # a keyless shot's empty output, or no object to cut
+                    remembered = None
+                    yield frame, task.finish(prepared, probs)
+                    continue
+                step = work.get("step")
+                if step is not None and remembered is not None and remembered[0] == frame.index - 1:
+                    aligned = step.warp(np.ascontiguousarray(remembered[1].transpose(1, 2, 0)))
+                    weight = cut.memory * ((step.valid > 0.5) & (step.error < MEMORY_FLOW_TRUST))
+                    probs = probs + weight * (aligned.reshape(*weight.shape, -1).transpose(2, 0, 1) - probs)
+                decided = np.stack([grabcut_snap(frame.rgb, p, models) for p, models in zip(probs, work["models"])])
+                forward = side.key_index < frame.index
+                remembered = (frame.index, decided.astype(np.float32)) if forward else None
+                yield frame, task.finish(prepared, cut_probabilities(probs, decided))
 
 
 def _keyless_shot(task: SegTask, frames: Iterable[VideoFrame], s: Settings, on_confidence=None):

@@ -55,7 +55,7 @@ def enlarge(prop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         else np.zeros((0, size[1], size[0]), prop.dtype)
 
 
-class _PropertyOnly:
+class PropertyOnly:
     """A task as the frame loop sees it at the working size: a frame's output is its propagated property,
     which ``propagate_at`` finishes on the full-size frame. Everything else is the task's own."""
 
@@ -125,7 +125,7 @@ def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, sett
     """
     # The flow is estimated down to the working size's own resolution ("fast-full"): the default stops at half of
     # it, which at full size is what the baselines use but at the working size lost 0.35 dB of colour PSNR.
-    loop = Propagator(model, _PropertyOnly(task), replace(settings, flow="fast-full"))
+    loop = Propagator(model, PropertyOnly(task), replace(settings, flow="fast-full"))
     full_size: tuple[int, int] | None = None
     originals: dict[int, VideoFrame] = {}      # full-size frames the loop has taken and not answered yet
     data: dict[int, Any] = {}                  # a key's full-size data, from its read until its key is built

@@ -23,7 +23,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
             report=None, on_frame: Callable[[int], None] | None = None,
             on_begin: Callable[[], None] | None = None, model: torch.nn.Module | None = None,
             refiner: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
-            resume: bool = False, workers: int | None = 1, adapt: int = 0, grabcut: bool = True) -> Path:
+            resume: bool = False, workers: int | None = 1, adapt: int = 0, grabcut: bool = True,
+            memory: bool = True) -> Path:
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
     ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame
@@ -39,7 +40,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     ``resume``: keep finished key segments in ``<output_dir>.vprop-resume/`` so that a killed run started again
     continues; ``workers``: processes at once. ``adapt``: first fine-tune a copy of the model for this many steps on
     the first mask key (``vprop.training.adapt``; its cost is logged); 0: the model as it is. ``grabcut``: snap every
-    propagated mask to its frame by a graph cut (``vprop.models.seg.GrabCut``). Returns the output directory.
+    propagated mask to its frame by a graph cut (``vprop.models.seg.GrabCut``); ``memory``: online, SEG(t)'s cut also
+    hears the frame before (``vprop.engine.masks``). Returns the output directory.
     """
     if not masks:
         raise UsageError("--mask", "give at least one mask key-frame")
@@ -50,7 +52,7 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
     pipeline = seg_pipeline(masks={int(i): str(p) for i, p in masks.items()}, output_dir=str(output_dir),
                             overlay=overlay and str(overlay), alpha=alpha and str(alpha), chain=chain,
                             refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
-                            device=device, refiner=refiner, adapt=adapt, grabcut=grabcut)
+                            device=device, refiner=refiner, adapt=adapt, grabcut=grabcut, memory=memory)
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame,
                                            on_begin=on_begin, model=model, shots=shots,
@@ -59,7 +61,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str = "online", 
 
 def seg_pipeline(*, masks: dict[int, str], output_dir: str, overlay: str | None, alpha: str | None, chain: bool,
                  refine: bool, refine_weights: str | None, full_resolution: bool, device: str,
-                 refiner: torch.nn.Module | None, adapt: int = 0, grabcut: bool = True) -> Pipeline:
+                 refiner: torch.nn.Module | None, adapt: int = 0, grabcut: bool = True,
+                 memory: bool = True) -> Pipeline:
     def propagation(model, settings, info):
         net_refiner = refiner
         if net_refiner is None and (refine or refine_weights):
@@ -69,12 +72,13 @@ def seg_pipeline(*, masks: dict[int, str], output_dir: str, overlay: str | None,
         def propagate(frames, files, cuts, on_confidence):
             labels = {index: _load_key(path, info) for index, path in sorted(files.items())}
             return propagate_masks(model, frames, labels, settings, chain=chain, refiner=net_refiner,
-                                   working_short_side=working, on_confidence=on_confidence, cuts=cuts, grabcut=grabcut)
+                                   working_short_side=working, on_confidence=on_confidence, cuts=cuts, grabcut=grabcut,
+                                   memory=memory)
         return propagate
 
     recipe = partial(seg_pipeline, masks=masks, output_dir=output_dir, overlay=overlay, alpha=alpha, chain=chain,
                      refine=refine, refine_weights=refine_weights, full_resolution=full_resolution, device=device,
-                     refiner=refiner, adapt=adapt, grabcut=grabcut)
+                     refiner=refiner, adapt=adapt, grabcut=grabcut, memory=memory)
     return Pipeline("seg", lambda info: check_key_indices({i: Path(p) for i, p in masks.items()}, info.frame_count),
                     _load_key, lambda info: LabelSink(output_dir, info, overlay, alpha), propagation, recipe,
                     partial(_adapt, steps=adapt) if adapt else None)
