@@ -23,7 +23,8 @@ from vprop.pipelines.segment import segment
 @click.option("--mode", type=click.Choice(MODES), default="online", show_default=True,
               help="online: each frame from its preceding mask; offline: blend the masks before and after.")
 @click.option("--chain", is_flag=True,
-              help="Also propagate from each frame's previous prediction, anchored by the key (online).")
+              help="Also run the network from each frame's previous prediction, anchored by the key (online; "
+                   "lost J on the training videos: the default memory is the bounded form of it).")
 @click.option("--refine", is_flag=True,
               help="SEG(t+s): refine every propagated mask with the spatial network guided by its own frame "
                    "(the GrabCut snap after it re-decides only the pixels the refiner is unsure of).")
