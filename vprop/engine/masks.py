@@ -18,7 +18,7 @@ from vprop.engine.working import PropertyOnly, shrink_frames, working_size
 from vprop.errors import UsageError
 from vprop.io.video import VideoFrame
 from vprop.models.seg import (MEMORY_FLOW_TRUST, GrabCut, cut_probabilities, grabcut_snap, key_colour_models, key_inputs,
-                              wrap_model)
+                              rgb_uint8, wrap_model)
 from vprop.tasks.seg import SegKey, SegTask, object_ids
 
 
@@ -119,7 +119,7 @@ def _remembered(cut: GrabCut, task: SegTask, frames: Iterable[VideoFrame], masks
         if frame.index in keys or side is None or not len(probs):
             return work
         key = keys[side.key_index]
-        key_rgb = (side.chain.warp(key.rgb) * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+        key_rgb = rgb_uint8(side.chain.warp(key.rgb))
         key_masks = side.chain.warp(np.ascontiguousarray(key.masks.transpose(1, 2, 0))).reshape(*probs.shape[1:], -1)
         work["models"] = [key_colour_models(key_rgb, key_masks[..., k], side.chain.valid) for k in range(len(probs))]
         if previous is not None and previous.index == frame.index - 1 and side.key_index < frame.index:

@@ -283,9 +283,14 @@ MEMORY_WEIGHT = 0.35
 MEMORY_FLOW_TRUST = 1.0     # pixels of forward-backward inconsistency of the one step beyond which it is not heard
 
 
+def rgb_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB 0..1 (..., 3) as uint8, the colours GrabCut models."""
+    return (rgb * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+
+
 def _uint8(rgb: torch.Tensor) -> np.ndarray:
     """(B, 3, H, W) float RGB 0..1 as (B, H, W, 3) uint8."""
-    return (rgb.permute(0, 2, 3, 1).float().cpu().numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+    return rgb_uint8(rgb.permute(0, 2, 3, 1).float().cpu().numpy())
 
 
 def cut_probabilities(probs: np.ndarray, cut: np.ndarray, weight: float = 1.0) -> np.ndarray:
