@@ -2,6 +2,7 @@
 
     python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--blend-rule clipped|paper]
     python benchmarks/eval_hdr_dev.py --size 854x480 [--full-resolution]      (as users run it, at video size)
+    python benchmarks/eval_hdr_dev.py --data ../shared/data/hdr-polyhaven --panoramas NAME...   (another hold-out)
 
 Each dev panorama (never trained on) gives ``--clips`` virtual-camera clips (random pan, zoom and rotation,
 the first window next to the brightest region, ``--size`` (default 320x240, the training clips' size), the LDR
@@ -29,9 +30,11 @@ from vprop.training.synthetic_hdr import CameraPath, clip_frames
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr-panoramas"
 
 
-def dev_clips(data: Path, clips: int, frames: int, size=(320, 240)):
-    for name in HDR_DEV:
-        path = next(p for p in sorted(data.iterdir()) if p.stem == name)
+def dev_clips(data: Path, clips: int, frames: int, size=(320, 240), names=HDR_DEV):
+    for name in names:
+        path = next((p for p in sorted(data.iterdir()) if p.stem == name), None)
+        if path is None:
+            raise SystemExit(f"{data}: no panorama named {name}")
         pano = load_panorama(path)
         rng = np.random.default_rng(7)
         for c in range(clips):
@@ -51,6 +54,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=2)
     ap.add_argument("--frames", type=int, default=61)
     ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--panoramas", nargs="+", default=list(HDR_DEV),
+                    help="file stems of the panoramas in --data to score (default: the dev pair the weights never saw)")
     ap.add_argument("--size", default="320x240", help="the clips' WIDTHxHEIGHT")
     ap.add_argument("--full-resolution", action="store_true",
                     help="also run vprop at the clips' own size (\"vprop --full-resolution\")")
@@ -62,7 +67,7 @@ def main() -> None:
     log_mean = model.cfg.extra.get("log_mean", 0.0)
     table: dict[int, dict[str, dict[str, float]]] = {}
     size = tuple(int(v) for v in a.size.lower().split("x"))
-    for name, clip in dev_clips(a.data, a.clips, a.frames, size):
+    for name, clip in dev_clips(a.data, a.clips, a.frames, size, a.panoramas):
         for k in a.intervals:
             scores = evaluate_hdr(clip, k, hdr_methods(model, a.mode), log_mean=log_mean, rule=a.blend_rule)
             row = {m: s.rmse_blended for m, s in scores.items()}
