@@ -1,6 +1,7 @@
 """Colour at the video's own size (DAVIS: 854x480): vprop as it runs by default (the working size, short side
 240, chroma up-sampled onto each frame's lightness and the key's fine chroma carried along the alignment), the
-same without that detail ("vprop enlarge-only"), vprop --full-resolution and the flow baselines at full size.
+same without that detail ("vprop enlarge-only"), with the look-up of the key's colours where chains failed
+("vprop --lookup"), vprop --full-resolution and the flow baselines at full size.
 
     python benchmarks/eval_color_sizes.py --interval 10 --mode online
     python benchmarks/eval_color_sizes.py --interval 30 --mode offline --json k30.json
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,8 @@ def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, ful
         runs["vprop --full-resolution"] = lambda frames, keys: propagate_color(model, settings, frames, keys)
     runs["vprop enlarge-only"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size,
                                                                       detail=False)
+    looking = replace(settings, lookup=True)
+    runs["vprop --lookup"] = lambda frames, keys: propagate_color(model, looking, frames, keys, size)
     runs["vprop"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size)
     return runs
 

@@ -46,6 +46,19 @@ def test_colorizes_the_real_example_clip(tmp_path, tiny_color_weights):
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_lookup_changes_only_the_pixels_whose_chains_failed(tmp_path, tiny_color_weights):
+    """--lookup is off by default; on, it changes some pixels of some frames (where chains failed), never a key."""
+    outs = {}
+    for name, extra in [("default", []), ("lookup", ["--lookup"])]:
+        out = tmp_path / name
+        result = run("colorize", EXAMPLES / "rhino_gray.mp4", "--keys", EXAMPLES / "rhino_keys", "--interval", 20,
+                     "--mode", "online", "-o", str(out) + "/", "--weights", tiny_color_weights, "-q", *extra)
+        assert result.exit_code == 0, result.output
+        outs[name] = [cv2.imread(str(p)) for p in sorted(out.glob("*.png"))[:20]]
+    changed = [np.mean(np.any(a != b, axis=-1)) for a, b in zip(outs["default"], outs["lookup"])]
+    assert changed[0] == 0 and 0 < max(changed) < 0.5      # the key as it is; some pixels of a few frames after it
+
+
 def test_audio_timestamps_and_frame_count_survive(tmp_path, make_video, tiny_color_weights):
     video = make_video("talk.mp4", frames=30, size=(64, 48), audio="aac")
     keys = colour_keys(video, tmp_path / "keys", {0, 10, 20})

@@ -84,6 +84,30 @@ def test_sides_name_the_keys_each_frame_came_from(mode):
         assert np.mean(told[3][0].share) > 0.5 > np.mean(told[7][0].share)
 
 
+def test_flows_are_the_one_steps_of_each_shot_told_before_their_frame():
+    """``on_flows`` hands out the loop's own flows between each frame and the one before it in its shot (none into a
+    shot's first frame), each before its frame is yielded: the mask memory takes them instead of estimating them."""
+    from vprop.engine.flow import FlowEstimator
+
+    keys = {0: solid_key((160, 120, 120), 96, 128), 6: solid_key((120, 120, 160), 96, 128)}
+    told, order = {}, []
+
+    def on_flows(index, to_prev, from_prev):
+        told[index] = (to_prev, from_prev)
+        order.append(("flows", index))
+
+    loop = Propagator(Passthrough(), ColorTask(), Settings(mode="online"))
+    for frame, _ in loop(gray_frames(10, 96, 128), keys, cuts=[6], on_flows=on_flows):
+        order.append(("frame", frame.index))
+    assert sorted(told) == [1, 2, 3, 4, 5, 7, 8, 9]          # not into frame 0, nor across the cut at 6
+    assert all(order.index(("flows", i)) < order.index(("frame", i)) for i in told)
+    frames = list(gray_frames(10, 96, 128))
+    task, flow = ColorTask(), FlowEstimator(Settings().flow)
+    gray = [task.gray(task.prepare(f.rgb)) for f in frames]
+    assert np.allclose(told[3][0], flow(gray[3], gray[2])) and np.allclose(told[3][1], flow(gray[2], gray[3]))
+    assert np.abs(told[3][0][..., 0]).max() > 0.5            # they do carry the bar's motion
+
+
 def test_frames_before_the_first_key_come_from_the_following_key():
     keys = {4: solid_key((120, 150, 120))}
     for mode in ("online", "offline"):

@@ -104,38 +104,35 @@ def _remembered(cut: GrabCut, task: SegTask, frames: Iterable[VideoFrame], masks
     frame before's final mask, aligned by one step of flow. The memory starts at a key (the key's own mask) and goes
     forward only, so it never crosses a shot's cut: frames before a shot's first key are cut without it.
 
-    Only the mix and the cut wait for the frame before. A batch's flows and the key's colour models come from the
-    frames alone, so they are worked out ahead in the torch threads' number of threads (OpenCV lets go of the GIL).
+    Only the mix and the cut wait for the frame before. The step to the frame before comes from the loop's own
+    one-step flows (``on_flows``); the key's colour models and the step's check come from the frames alone, so
+    they are worked out ahead for a batch in the torch threads' number of threads (OpenCV lets go of the GIL).
     """
     keys: dict[int, SegKey] = {}
     sides: dict[int, list[Side]] = {}
+    flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}     # held from estimate to output: a batch at most
     outputs = Propagator(cut.net, PropertyOnly(task), settings)(
-        frames, masks, on_confidence, cuts=cuts, on_key=keys.__setitem__, on_sides=sides.__setitem__)
+        frames, masks, on_confidence, cuts=cuts, on_key=keys.__setitem__, on_sides=sides.__setitem__,
+        on_flows=lambda index, *both: flows.__setitem__(index, both))
 
-    def ahead(frame: VideoFrame, probs: np.ndarray, previous: VideoFrame | None) -> dict:
+    def ahead(frame: VideoFrame, probs: np.ndarray) -> dict:
         """What a frame's mix and cut need that does not depend on the frame before's output."""
         work = {"frame": frame, "probs": np.clip(probs, 0.0, 1.0), "side": sides.pop(frame.index, [None])[0]}
-        side = work["side"]
+        side, step = work["side"], flows.pop(frame.index, None)
         if frame.index in keys or side is None or not len(probs):
             return work
         key = keys[side.key_index]
         key_rgb = rgb_uint8(side.chain.warp(key.rgb))
         key_masks = side.chain.warp(np.ascontiguousarray(key.masks.transpose(1, 2, 0))).reshape(*probs.shape[1:], -1)
         work["models"] = [key_colour_models(key_rgb, key_masks[..., k], side.chain.valid) for k in range(len(probs))]
-        if previous is not None and previous.index == frame.index - 1 and side.key_index < frame.index:
-            gray, prev_gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(previous.rgb, cv2.COLOR_RGB2GRAY)
-            flow = FlowEstimator(settings.flow)     # one a thread; the size and preset of the loop's chains
-            work["step"] = ChainedWarp.identity(*gray.shape).step(flow(gray, prev_gray), flow(prev_gray, gray))
+        if step is not None and side.key_index < frame.index:
+            work["step"] = ChainedWarp.identity(*probs.shape[1:]).step(*step)
         return work
 
     remembered = None      # (index, (P, H, W) mask) of the frame before, while it can be followed
-    previous = None
     with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
         while chunk := list(islice(outputs, settings.batch_size)):
-            jobs = []
-            for frame, probs in chunk:
-                jobs.append(pool.submit(ahead, frame, probs, previous))
-                previous = frame
+            jobs = [pool.submit(ahead, frame, probs) for frame, probs in chunk]
             for job in jobs:
                 work = job.result()
                 frame, probs, side = work["frame"], work["probs"], work["side"]

@@ -39,6 +39,9 @@ class Task(Protocol):
     # With Settings.repair: a chain is mended once it has newly failed (since its last repair) on more than this
     # fraction of the frame; what a repair could not mend does not trigger it again.
     repair_above: float
+    # With Settings.lookup (tasks that have it): an output (C, H, W) with the key's property found by patch matching
+    # where the chain failed (``vprop.engine.lookup``).
+    def looked_up(self, prepared: Any, key: Any, chain: ChainedWarp, prop: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Settings:
     flow: str = "medium"            # the optical flow's configuration (``vprop.engine.flow.FLOW_PRESETS``)
     precision: str = "auto"         # the network's convolutions: auto (bf16 where the CPU has it natively), fp32, bf16
     repair: bool = False            # mend broken chains by a flow straight to the key (ChainedWarp.repaired)
+    lookup: bool = False            # where a chain failed, also the key's property by patch matching (Task.looked_up)
     # Offline, with alignment: a side whose share of the blend by distance (the other key's distance over the two
     # keys' distance) is under this is not run through the network; its flow-aligned key stands for its output.
     far_side: float = FAR_SIDE
@@ -131,8 +135,11 @@ class Propagator:
         inputs = [self.task.inputs(it.prepared, key, ch) for it, ch in zip(items, chains)]
         networked = [x for x, f in zip(inputs, far) if not f]
         outputs = iter(self.infer(networked) if networked else [])
-        return [(self._aligned_key(x[1]) if f else next(outputs), self.blend_weight(ch, x[1].shape[-2:]))
-                for x, f, ch in zip(inputs, far, chains)]
+        results = [self._aligned_key(x[1]) if f else next(outputs) for x, f in zip(inputs, far)]
+        if self.s.lookup:     # not on a far side: it counts little in the blend, least where its chain failed
+            results = [out if ch is None or f else self.task.looked_up(it.prepared, key, ch, out)
+                       for it, ch, out, f in zip(items, chains, results, far)]
+        return [(out, self.blend_weight(ch, x[1].shape[-2:])) for out, x, ch in zip(results, inputs, chains)]
 
     def _aligned_key(self, prop: np.ndarray) -> np.ndarray:
         """The flow-aligned key's property among a network's property inputs (the first of its groups, whatever the
@@ -157,7 +164,9 @@ class Propagator:
     def __call__(self, frames: Iterable[VideoFrame], keys: Mapping[int, Any],
                  on_confidence: Callable[[FrameConfidence], None] | None = None, cuts: Collection[int] = (),
                  on_key: Callable[[int, Any], None] | None = None,
-                 on_sides: Callable[[int, list[Side]], None] | None = None) -> Iterator[tuple[VideoFrame, Any]]:
+                 on_sides: Callable[[int, list[Side]], None] | None = None,
+                 on_flows: Callable[[int, np.ndarray, np.ndarray], None] | None = None
+                 ) -> Iterator[tuple[VideoFrame, Any]]:
         """Yield (frame, output) in decode order. ``keys`` maps frame index -> the task's key data, read once
         when the loop reaches that frame; ``Task.key`` turns it and the frame into the key.
 
@@ -169,6 +178,9 @@ class Propagator:
         ``on_sides``: called with (index, sides) just before each propagated (non-key) frame is yielded: which keys
         its output came from, along which alignment, in which shares (``Side``). Asking for them keeps each
         frame's alignment until the frame is done.
+        ``on_flows``: called with (index, to_prev, from_prev), the optical flows between a frame and the one before
+        it in its shot, as soon as the loop has estimated them (before the frame is yielded), so that a caller
+        who needs the one-step motion does not estimate it again.
         """
         align, offline = self.s.align, self.s.mode == "offline" and bool(keys)
         key_order, cut_order = sorted(keys), sorted(c for c in cuts if c > 0)
@@ -202,6 +214,8 @@ class Propagator:
             if prev_gray is not None:
                 if align:
                     item.to_prev, item.from_prev = self.flow(item.gray, prev_gray), self.flow(prev_gray, item.gray)
+                    if on_flows is not None:
+                        on_flows(frame.index, item.to_prev, item.from_prev)
                 if track:
                     item.step = step_trust(prev_gray, item.gray, item.to_prev, item.from_prev)
             prev_gray = item.gray

@@ -22,7 +22,8 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
              report=None, on_frame: Callable[[int], None] | None = None,
              on_begin: Callable[[], None] | None = None,
              model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
-             resume: bool = False, workers: int | None = 1, full_resolution: bool = False) -> Path:
+             resume: bool = False, workers: int | None = 1, full_resolution: bool = False,
+             lookup: bool = False) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
@@ -36,10 +37,11 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     (None: as many as repay their start, ``vprop.pipelines.workers.default_workers``).
     ``full_resolution``: propagate at the video's own size; by default frames larger than the model's training
     size are propagated at that size and the chroma is up-sampled onto each frame's own lightness
-    (``vprop.engine.working``).
+    (``vprop.engine.working``). ``lookup``: where a flow chain failed, the key's colours are also looked up by patch
+    matching (``vprop.engine.lookup``).
     """
     pipeline = color_pipeline(keys_dir=keys_dir, output=str(output), interval=interval, crf=crf, lossless=lossless,
-                              full_resolution=full_resolution)
+                              full_resolution=full_resolution, lookup=lookup)
     return run(video, pipeline, RunOptions(mode=mode, align=align, blend=blend, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
                                            shots=shots, allow_missing=allow_missing, resume=resume,
@@ -47,7 +49,7 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
 
 
 def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, lossless: bool,
-                   full_resolution: bool = False) -> Pipeline:
+                   full_resolution: bool = False, lookup: bool = False) -> Pipeline:
     def find_keys(info):
         return key_files(keys_dir, interval, info.frame_count, COLOR_KEY_SUFFIXES)
 
@@ -60,11 +62,11 @@ def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, los
         return propagate
 
     recipe = partial(color_pipeline, keys_dir=str(keys_dir), output=output, interval=interval, crf=crf,
-                     lossless=lossless, full_resolution=full_resolution)
+                     lossless=lossless, full_resolution=full_resolution, lookup=lookup)
     # Chains mended by a flow straight to the key: +0.14 dB online K=30 and +0.18 dB offline K=30 on clips never
     # used for any choice (README, "Broken chains").
     return Pipeline("color", find_keys, _load_key, lambda info: VideoSink(output, info, crf=crf, lossless=lossless),
-                    propagation, recipe, repair_chains=True)
+                    propagation, recipe, repair_chains=True, lookup=lookup)
 
 
 def _load_key(path, info):

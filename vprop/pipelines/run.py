@@ -88,6 +88,9 @@ class Pipeline:
     adapt: Callable[[torch.nn.Module, np.ndarray, Any], torch.nn.Module] | None = None
     # Whether the task's aligned runs mend broken flow chains (``Settings.repair``): measured per task.
     repair_chains: bool = False
+    # Whether its aligned runs also look the key's property up by patch matching where a chain failed
+    # (``Settings.lookup``; tasks that have ``looked_up``).
+    lookup: bool = False
 
 
 def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
@@ -110,7 +113,8 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
     if model is None:
         model, _ = load_model(pipeline.task, options.weights, options.device)
     aligned = model_aligned(model, options.align)
-    settings = Settings(mode=options.mode, align=aligned, repair=aligned and pipeline.repair_chains, blend=options.blend,
+    settings = Settings(mode=options.mode, align=aligned, repair=aligned and pipeline.repair_chains,
+                        lookup=aligned and pipeline.lookup, blend=options.blend,
                         batch_size=options.batch_size, device=options.device, allow_missing=options.allow_missing)
     workers = options.workers
     if workers is None:
