@@ -1,5 +1,6 @@
 """Where a chain failed, the key's property found by patch matching (``vprop.engine.lookup``)."""
 import numpy as np
+import pytest
 
 from vprop.engine.flow import ChainedWarp
 from vprop.engine.lookup import LOOKUP_WEIGHT, looked_up
@@ -7,6 +8,7 @@ from vprop.engine.propagator import Propagator, Settings
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
 from vprop.tasks.color import ColorTask, rgb_to_lab
+from vprop.tasks.hdr import HDRTask
 
 H, W = 120, 160
 
@@ -68,3 +70,8 @@ def test_the_loop_looks_up_only_when_asked():
     truth = rgb_to_lab(shifted)
     err = {k: np.abs(v[2][..., 1:] - truth[..., 1:]).mean() for k, v in outs.items()}
     assert err[True] < 0.75 * err[False]
+
+
+def test_a_task_without_a_look_up_is_refused():
+    with pytest.raises(ValueError, match="HDRTask has no look-up"):
+        Propagator(Passthrough(), HDRTask(), Settings(lookup=True))

@@ -99,6 +99,8 @@ class Propagator:
             raise ValueError(f"precision must be one of {PRECISIONS}")
         if not 0.0 <= settings.far_side <= 0.5:     # above a half, both sides of a frame could be the far one
             raise ValueError("far_side must be within 0..0.5")
+        if settings.lookup and not hasattr(task, "looked_up"):
+            raise ValueError(f"lookup: {type(task).__name__} has no look-up (colour has)")
         self.model, self.task, self.s = model, task, settings
         self.flow = FlowEstimator(settings.flow)
         # Direct flows to the key (Settings.repair) are estimated at another size: an OpenCV DIS instance that
