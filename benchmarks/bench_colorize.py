@@ -6,8 +6,9 @@
     python benchmarks/bench_colorize.py end-to-end [--colour-video V] [--sizes 854x480 1280x720] [--repeats 2]
 
 speed: frames/s of offline vprop as it runs by default (the working size), the same with the look-up where
-chains failed (--lookup), of vprop at the frames' own size (--full-resolution), and of chained DIS-flow warping of both keys at the frames' own size (the same frame loop
-with a pass-through model: what a user's optical-flow script does), one after the other at each size.
+chains failed (--lookup), of vprop at the frames' own size (--full-resolution), and of chained DIS-flow warping
+of both keys at the frames' own size (the same frame loop with a pass-through model: what a user's optical-flow
+script does), one after the other at each size.
 Where a frame's time goes: benchmarks/profile_colorize.py.
 memory: peak RSS of `vprop colorize` on a 100-frame and a 1,000-frame clip (the example looped), each in a
 fresh process.
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +69,7 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
         work = working_size(width, height, working_short_side(model))
         aligned = model_aligned(model, None)
         settings = Settings(mode="offline", align=aligned, repair=aligned)      # as `vprop colorize` runs it
-        looking = Settings(mode="offline", align=aligned, repair=aligned, lookup=aligned)
+        looking = replace(settings, lookup=aligned)
         runs = {
             "flow baseline": lambda: Propagator(Passthrough(), ColorTask(), Settings(mode="offline"))(
                 iter(frames), keys_lab),

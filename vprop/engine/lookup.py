@@ -45,9 +45,9 @@ def looked_up(target_l: np.ndarray, key_l: np.ndarray, key_prop: np.ndarray, pro
     gy, gx = np.mgrid[0:small[1], 0:small[0]].astype(np.float32)
     to_cost = float(np.sqrt(DISTANCE_WEIGHT) / max(small))      # a Python float: float32 arrays stay float32
     points_at = cv2.resize(coords, small, interpolation=cv2.INTER_LINEAR)[ys, xs] * scale
-    queries = torch.cat([_patches(target_l, small)[torch.from_numpy(ys * small[0] + xs)] / PATCH,
+    queries = torch.cat([_patches(target_l, small)[torch.from_numpy(ys * small[0] + xs)],
                          torch.from_numpy(points_at * to_cost)], 1)
-    candidates = torch.cat([_patches(key_l, small) / PATCH,
+    candidates = torch.cat([_patches(key_l, small),
                             torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1) * to_cost)], 1)
     norms, transposed = (candidates ** 2).sum(1), candidates.T.contiguous()
     best = torch.cat([torch.addmm(norms, q, transposed, alpha=-2).argmin(1) for q in queries.split(_QUERIES)]).numpy()
@@ -63,7 +63,8 @@ def looked_up(target_l: np.ndarray, key_l: np.ndarray, key_prop: np.ndarray, pro
 
 
 def _patches(lightness: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """(h*w, PATCH*PATCH) lightness patches of the image shrunk to ``size`` (width, height)."""
+    """(h*w, PATCH*PATCH) lightness patches of the image shrunk to ``size`` (width, height), divided by PATCH: their
+    squared distances are the matching's patch term (SSD / PATCH^2)."""
     shrunk = torch.from_numpy(cv2.resize(lightness.astype(np.float32), size, interpolation=cv2.INTER_AREA))
     padded = F.pad(shrunk[None, None], (PATCH // 2,) * 4, mode="replicate")
-    return F.unfold(padded, PATCH)[0].T.contiguous()
+    return F.unfold(padded, PATCH)[0].T.contiguous() / PATCH
