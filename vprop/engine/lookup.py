@@ -8,7 +8,7 @@ is mixed half and half with the network's output there (``LOOKUP_WEIGHT``).
 
 Chosen on six DAVIS train videos (online, keys every 30 frames, short side 240): +0.80 dB PSNR over the network
 alone; weight 1 gained less (+0.23), as did a stronger pull towards the chain's position (+0.56 to +0.68). Used by
-`vprop colorize --lookup`: off by default, as it cost 12% of the offline speed at 854x480 (README, "Where no flow
+`vprop colorize --lookup`: off by default, as it costs 11% of the offline speed at 854x480 (README, "Where no flow
 holds"). Not by HDR: LDR patches say little inside clipped highlights (log-RMSE rose 10-15% on the interior dev clip).
 """
 from __future__ import annotations
@@ -41,30 +41,32 @@ def looked_up(target_l: np.ndarray, key_l: np.ndarray, key_prop: np.ndarray, pro
     ys, xs = np.nonzero(lost)
     # One vector a pixel: its lightness patch, and its position scaled so that the squared distance between two
     # vectors is the matching's cost (patch SSD / PATCH^2 + DISTANCE_WEIGHT (distance / frame size)^2). The nearest
-    # key vector minimises |k|^2 - 2 q.k (|q|^2 is the same for all of a query's candidates): one matrix product.
+    # key vector minimises |k|^2 - 2 q.k (|q|^2 is the same for all of a query's candidates): one matrix product,
+    # with |k|^2 as one more coordinate (the query's is 1).
     gy, gx = np.mgrid[0:small[1], 0:small[0]].astype(np.float32)
     to_cost = float(np.sqrt(DISTANCE_WEIGHT) / max(small))      # a Python float: float32 arrays stay float32
     points_at = cv2.resize(coords, small, interpolation=cv2.INTER_LINEAR)[ys, xs] * scale
-    queries = torch.cat([_patches(target_l, small)[torch.from_numpy(ys * small[0] + xs)],
-                         torch.from_numpy(points_at * to_cost)], 1)
-    candidates = torch.cat([_patches(key_l, small),
-                            torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1) * to_cost)], 1)
-    norms, transposed = (candidates ** 2).sum(1), candidates.T.contiguous()
-    best = torch.cat([torch.addmm(norms, q, transposed, alpha=-2).argmin(1) for q in queries.split(_QUERIES)]).numpy()
+    target_patches = _patches(target_l, small)[:, torch.from_numpy(ys * small[0] + xs)]
+    queries = torch.cat([-2 * target_patches.T, torch.from_numpy(-2 * to_cost * points_at),
+                         torch.ones(len(ys), 1)], 1)
+    candidates = torch.cat([_patches(key_l, small), torch.from_numpy(np.stack([gx.ravel(), gy.ravel()]) * to_cost)])
+    candidates = torch.cat([candidates, (candidates ** 2).sum(0, keepdim=True)])
+    # NumPy's argmin: several times torch's on a CPU, and the same first minimum.
+    best = np.concatenate([(q @ candidates).numpy().argmin(1) for q in queries.split(_QUERIES)])
     # The output at the small size, with the key's property where matched, enlarged: the matched property varies
-    # smoothly into the rest of the frame instead of in blocks.
-    shrunk = cv2.resize(np.ascontiguousarray(prop.transpose(1, 2, 0)), small, interpolation=cv2.INTER_AREA)
-    key_small = cv2.resize(np.ascontiguousarray(key_prop.transpose(1, 2, 0)), small, interpolation=cv2.INTER_AREA)
-    shrunk = shrunk.reshape(small[1], small[0], -1)
-    shrunk[ys, xs] = key_small.reshape(-1, shrunk.shape[-1])[best]
-    matched = cv2.resize(shrunk, (width, height), interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
-    mix = (LOOKUP_WEIGHT * failed)[None].astype(np.float32)
-    return (prop + mix * (matched.transpose(2, 0, 1) - prop)).astype(np.float32)
+    # smoothly into the rest of the frame instead of in blocks. Channel by channel: no transposed copies.
+    matched = np.empty_like(prop)
+    for channel, (out, key) in enumerate(zip(prop, key_prop)):
+        shrunk = cv2.resize(out, small, interpolation=cv2.INTER_AREA)
+        shrunk[ys, xs] = cv2.resize(key, small, interpolation=cv2.INTER_AREA).ravel()[best]
+        matched[channel] = cv2.resize(shrunk, (width, height), interpolation=cv2.INTER_LINEAR)
+    mix = np.float32(LOOKUP_WEIGHT) * failed
+    return prop + mix * (matched - prop)
 
 
 def _patches(lightness: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """(h*w, PATCH*PATCH) lightness patches of the image shrunk to ``size`` (width, height), divided by PATCH: their
-    squared distances are the matching's patch term (SSD / PATCH^2)."""
+    """(PATCH*PATCH, h*w) lightness patches of the image shrunk to ``size`` (width, height), one a column, divided by
+    PATCH: their squared distances are the matching's patch term (SSD / PATCH^2)."""
     shrunk = torch.from_numpy(cv2.resize(lightness.astype(np.float32), size, interpolation=cv2.INTER_AREA))
     padded = F.pad(shrunk[None, None], (PATCH // 2,) * 4, mode="replicate")
-    return F.unfold(padded, PATCH)[0].T.contiguous() / PATCH
+    return F.unfold(padded, PATCH)[0] / PATCH
