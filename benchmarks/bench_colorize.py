@@ -5,8 +5,8 @@
     python benchmarks/bench_colorize.py memory [--short-side 180]
     python benchmarks/bench_colorize.py end-to-end [--colour-video V] [--sizes 854x480 1280x720] [--repeats 2]
 
-speed: frames/s of offline vprop as it runs by default (the working size), the same with the look-up where
-chains failed (--lookup), of vprop at the frames' own size (--full-resolution), and of chained DIS-flow warping
+speed: frames/s of offline vprop as it runs by default (the working size), the same without the look-up where
+chains failed (--no-lookup), of vprop at the frames' own size (--full-resolution), and of chained DIS-flow warping
 of both keys at the frames' own size (the same frame loop with a pass-through model: what a user's optical-flow
 script does), one after the other at each size.
 Where a frame's time goes: benchmarks/profile_colorize.py.
@@ -68,13 +68,13 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
         keys_lab = {i: rgb_to_lab(resize(read_rgb(path))) for i, path in files.items()}
         work = working_size(width, height, working_short_side(model))
         aligned = model_aligned(model, None)
-        settings = Settings(mode="offline", align=aligned, repair=aligned)      # as `vprop colorize` runs it
-        looking = replace(settings, lookup=aligned)
+        settings = Settings(mode="offline", align=aligned, repair=aligned, lookup=aligned)   # as `vprop colorize` runs it
+        unlooked = replace(settings, lookup=False)
         runs = {
             "flow baseline": lambda: Propagator(Passthrough(), ColorTask(), Settings(mode="offline"))(
                 iter(frames), keys_lab),
             "vprop": lambda: propagate_color(model, settings, iter(frames), keys_lab, work),
-            "vprop --lookup": lambda: propagate_color(model, looking, iter(frames), keys_lab, work),
+            "vprop --no-lookup": lambda: propagate_color(model, unlooked, iter(frames), keys_lab, work),
         }
         if full_resolution:
             runs["vprop --full-resolution"] = lambda: propagate_color(model, settings, iter(frames), keys_lab)

@@ -1,7 +1,7 @@
 """Colour at the video's own size (DAVIS: 854x480): vprop as it runs by default (the working size, short side
-240, chroma up-sampled onto each frame's lightness and the key's fine chroma carried along the alignment), the
-same without that detail ("vprop enlarge-only"), with the look-up of the key's colours where chains failed
-("vprop --lookup"), vprop --full-resolution and the flow baselines at full size.
+240, chroma up-sampled onto each frame's lightness, the key's fine chroma carried along the alignment and its
+colours looked up where chains failed), the same without that detail ("vprop enlarge-only"), without the look-up
+("vprop --no-lookup"), vprop --full-resolution and the flow baselines at full size.
 
     python benchmarks/eval_color_sizes.py --interval 10 --mode online
     python benchmarks/eval_color_sizes.py --interval 30 --mode offline --json k30.json
@@ -42,7 +42,7 @@ DEV = ["breakdance-flare", "elephant", "lucia", "rhino", "swing"]
 
 def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, full_resolution: bool = True) -> dict:
     """name -> (frames, keys) -> (frame, RGB output) for every frame."""
-    settings = Settings(mode=mode, repair=True)        # vprop as `vprop colorize` runs it; the flow baselines plain
+    settings = Settings(mode=mode, repair=True, lookup=True)   # vprop as `vprop colorize` runs it; flow baselines plain
     runs = {"flow": lambda frames, keys: Propagator(Passthrough(), ColorTask(), Settings(mode="online"))(frames, keys)}
     if mode == "offline":
         two_sided = Propagator(Passthrough(), ColorTask(), Settings(mode=mode))
@@ -51,8 +51,8 @@ def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, ful
         runs["vprop --full-resolution"] = lambda frames, keys: propagate_color(model, settings, frames, keys)
     runs["vprop enlarge-only"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size,
                                                                       detail=False)
-    looking = replace(settings, lookup=True)
-    runs["vprop --lookup"] = lambda frames, keys: propagate_color(model, looking, frames, keys, size)
+    unlooked = replace(settings, lookup=False)
+    runs["vprop --no-lookup"] = lambda frames, keys: propagate_color(model, unlooked, frames, keys, size)
     runs["vprop"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size)
     return runs
 

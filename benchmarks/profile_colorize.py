@@ -43,6 +43,7 @@ STAGES = [
     ("chain repair (less its flows)", "vprop.engine.flow", "FlowEstimator.both_ways_at_half"),
     ("key detail carried", "vprop.engine.working", "carried_detail"),
     ("key detail carried", "vprop.engine.working", "full_size_coords"),
+    ("look-up where chains failed", "vprop.tasks.color", "ColorTask.looked_up"),
     ("compose output (less Lab)", "vprop.tasks.color", "compose"),
     ("frame loop: blend, bookkeeping", "vprop.engine.propagator", "Propagator.__call__"),
     ("frame loop: blend, bookkeeping", "vprop.engine.propagator", "Propagator._close_segment"),

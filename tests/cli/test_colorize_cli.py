@@ -47,15 +47,16 @@ def test_colorizes_the_real_example_clip(tmp_path, tiny_color_weights):
 
 
 def test_lookup_changes_only_the_pixels_whose_chains_failed(tmp_path, tiny_color_weights):
-    """--lookup is off by default; on, it changes some pixels of some frames (where chains failed), never a key."""
+    """The look-up is on by default; --no-lookup differs in some pixels of some frames (where chains failed), never
+    in a key."""
     outs = {}
-    for name, extra in [("default", []), ("lookup", ["--lookup"])]:
+    for name, extra in [("default", []), ("no-lookup", ["--no-lookup"])]:
         out = tmp_path / name
         result = run("colorize", EXAMPLES / "rhino_gray.mp4", "--keys", EXAMPLES / "rhino_keys", "--interval", 20,
                      "--mode", "online", "-o", str(out) + "/", "--weights", tiny_color_weights, "-q", *extra)
         assert result.exit_code == 0, result.output
         outs[name] = [cv2.imread(str(p)) for p in sorted(out.glob("*.png"))[:20]]
-    changed = [np.mean(np.any(a != b, axis=-1)) for a, b in zip(outs["default"], outs["lookup"])]
+    changed = [np.mean(np.any(a != b, axis=-1)) for a, b in zip(outs["default"], outs["no-lookup"])]
     assert changed[0] == 0 and 0 < max(changed) < 0.5      # the key as it is; some pixels of a few frames after it
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vprop.engine.flow import ChainedWarp
-from vprop.engine.lookup import LOOKUP_WEIGHT, looked_up
+from vprop.engine.lookup import LOOKUP_WEIGHT, looked_up, matchable
 from vprop.engine.propagator import Propagator, Settings
 from vprop.eval.baselines import Passthrough
 from vprop.io.video import VideoFrame
@@ -38,7 +38,7 @@ def test_a_failed_region_takes_the_colour_of_the_key_region_that_looks_like_it()
     failed[:, 20:60] = True
     network = np.zeros((2, H, W), np.float32)            # the network's guess: no colour
     chain = ChainedWarp.identity(H, W)
-    out = looked_up(target_l, key_l, key_property(), network, failed, chain.coords)
+    out = looked_up(matchable(key_l, key_property()), target_l, network, failed, chain.coords)
     inside = out[:, 30:110, 30:50].reshape(2, -1).mean(1)
     # half the ramp's colour (LOOKUP_WEIGHT), not the stripes' that the chain points at
     assert np.allclose(inside, LOOKUP_WEIGHT * np.array([-0.4, 0.3]), atol=0.05)
@@ -47,7 +47,8 @@ def test_a_failed_region_takes_the_colour_of_the_key_region_that_looks_like_it()
 
 def test_nothing_failed_nothing_changes():
     prop = np.random.default_rng(0).normal(size=(2, H, W)).astype(np.float32)
-    out = looked_up(textures(), textures(), key_property(), prop, np.zeros((H, W), bool), ChainedWarp.identity(H, W).coords)
+    out = looked_up(matchable(textures(), key_property()), textures(), prop, np.zeros((H, W), bool),
+                    ChainedWarp.identity(H, W).coords)
     assert out is prop
 
 

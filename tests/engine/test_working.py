@@ -124,8 +124,8 @@ def test_colorize_works_at_the_working_size_unless_full_resolution(tmp_path, mak
     model, _ = load_model("color", str(weights))
     keys = {i: rgb_to_lab(read_rgb(keys_dir / f"{i:05d}.png")) for i in (0, 10)}
     # The default is the working-size path; --full-resolution is the frame loop at the video's own size. Both
-    # mend broken chains, as colour runs do.
-    settings = Settings(repair=True)
+    # mend broken chains and look the key's colours up where they stay broken, as colour runs do.
+    settings = Settings(repair=True, lookup=True)
     expected = {
         "default": propagate_color(model, settings, iter(frames), keys, working_size(*SIZE, SHORT_SIDE)),
         "full": Propagator(model, ColorTask(), settings)(iter(frames), keys),

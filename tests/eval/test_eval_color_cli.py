@@ -51,7 +51,7 @@ def test_vprop_is_evaluated_as_colorize_runs_it_at_the_working_size(tiny_color_w
     first = next(frames()).rgb
     size = working_size(first.shape[1], first.shape[0], 32)
     as_colorize = {frame.index: out for frame, out in
-                   propagate_color(model, model_settings(model, "online", repair=True), frames(), keys, size)}
+                   propagate_color(model, model_settings(model, "online", repair=True, lookup=True), frames(), keys, size)}
     for index in keep:
         assert (small.samples[index] == as_colorize[index]).all()
         assert small.samples[index].shape == first.shape      # answered at the frames' own size

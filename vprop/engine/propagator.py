@@ -39,9 +39,10 @@ class Task(Protocol):
     # With Settings.repair: a chain is mended once it has newly failed (since its last repair) on more than this
     # fraction of the frame; what a repair could not mend does not trigger it again.
     repair_above: float
-    # With Settings.lookup (tasks that have it): an output (C, H, W) with the key's property found by patch matching
-    # where the chain failed (``vprop.engine.lookup``).
-    def looked_up(self, prepared: Any, key: Any, chain: ChainedWarp, prop: np.ndarray) -> np.ndarray: ...
+    # With Settings.lookup (tasks that have it): outputs (C, H, W) with the key's property found by patch matching
+    # where the chains failed (``vprop.engine.lookup``), for frames propagated from one key (made ready once).
+    def looked_up(self, prepared: list, key: Any, chains: list[ChainedWarp], props: list[np.ndarray]
+                  ) -> list[np.ndarray]: ...
 
 
 @dataclass
@@ -138,9 +139,12 @@ class Propagator:
         networked = [x for x, f in zip(inputs, far) if not f]
         outputs = iter(self.infer(networked) if networked else [])
         results = [self._aligned_key(x[1]) if f else next(outputs) for x, f in zip(inputs, far)]
-        if self.s.lookup:     # not on a far side: it counts little in the blend, least where its chain failed
-            results = [out if ch is None or f else self.task.looked_up(it.prepared, key, ch, out)
-                       for it, ch, out, f in zip(items, chains, results, far)]
+        looking = [i for i, (ch, f) in enumerate(zip(chains, far)) if self.s.lookup and ch is not None and not f]
+        if looking:     # not on a far side: it counts little in the blend, least where its chain failed
+            found = self.task.looked_up([items[i].prepared for i in looking], key, [chains[i] for i in looking],
+                                        [results[i] for i in looking])
+            for i, out in zip(looking, found):
+                results[i] = out
         return [(out, self.blend_weight(ch, x[1].shape[-2:])) for out, x, ch in zip(results, inputs, chains)]
 
     def _aligned_key(self, prop: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def model_settings(model: torch.nn.Module, mode: str, device: str = "cpu", batch
                    repair: bool = False, lookup: bool = False) -> Settings:
     """How vprop runs ``model``: flow-aligned weights align their keys, the paper's plain TPN does not.
     ``repair``: aligned, mend broken chains (``Settings.repair``; colour and HDR runs do, as their pipelines).
-    ``lookup``: aligned, look the key's property up where chains failed (``Settings.lookup``; colour ``--lookup``).
+    ``lookup``: aligned, look the key's property up where chains failed (``Settings.lookup``; colour runs do).
     The flow baselines keep plain chains: the script a user would write."""
     aligned = model_aligned(model)
     return Settings(mode=mode, align=aligned, repair=repair and aligned, lookup=lookup and aligned,

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from vprop.engine.flow import ChainedWarp, to_gray_u8
-from vprop.engine.lookup import looked_up
+from vprop.engine.lookup import looked_up, matchable
 
 AB_SCALE = 110.0   # |a|, |b| of sRGB colours stay below ~110 in OpenCV's float Lab
 
@@ -87,9 +87,11 @@ class ColorTask:
     def finish(self, lab: np.ndarray, ab: np.ndarray) -> np.ndarray:
         return compose(lab[..., 0], ab)
 
-    def looked_up(self, lab: np.ndarray, key_lab: np.ndarray, chain: ChainedWarp, ab: np.ndarray) -> np.ndarray:
-        return looked_up(lab[..., 0] / 100.0, key_lab[..., 0] / 100.0, key_lab[..., 1:].transpose(2, 0, 1) / AB_SCALE,
-                         ab, chain.failed(), chain.coords)
+    def looked_up(self, labs: list[np.ndarray], key_lab: np.ndarray, chains: list[ChainedWarp],
+                  chromas: list[np.ndarray]) -> list[np.ndarray]:
+        key = matchable(key_lab[..., 0] / 100.0, key_lab[..., 1:].transpose(2, 0, 1) / AB_SCALE)
+        return [looked_up(key, lab[..., 0] / 100.0, ab, chain.failed(), chain.coords)
+                for lab, chain, ab in zip(labs, chains, chromas)]
 
     def empty(self, lab: np.ndarray) -> np.ndarray:
         return np.zeros((2, *lab.shape[:2]), np.float32)     # no chroma: the frame stays gray
