@@ -73,7 +73,7 @@ def _followed(flow: np.ndarray, flow_back: np.ndarray) -> tuple[np.ndarray, np.n
     h, w = flow.shape[:2]
     where = _grid(h, w) + flow
     inside = (where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1)
-    back = cv2.remap(flow_back, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    back = cv2.remap(flow_back, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return where, inside, np.linalg.norm(flow + back, axis=-1)
 
 
@@ -101,10 +101,9 @@ class ChainedWarp:
         other way, used only for the consistency check.
         """
         where, inside, inconsistency = _followed(to_prev, from_prev)
-        mx, my = where[..., 0], where[..., 1]
-        coords = cv2.remap(self.coords, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        valid = cv2.remap(self.valid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        error = cv2.remap(self.error, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) + inconsistency
+        coords = cv2.remap(self.coords, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        valid = cv2.remap(self.valid, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        error = cv2.remap(self.error, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) + inconsistency
         return ChainedWarp(coords, valid * inside, error, self.unmended)
 
     def failed(self) -> np.ndarray:
@@ -136,8 +135,7 @@ class ChainedWarp:
 
     def warp(self, image: np.ndarray) -> np.ndarray:
         """Sample a key-frame image (H, W[, C]) at the chain's coordinates."""
-        return cv2.remap(image, self.coords[..., 0], self.coords[..., 1], cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+        return cv2.remap(image, self.coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def confidence(self, scale: float = 2.0) -> np.ndarray:
         """Trust in [0, 1]: zero outside the frame, decaying with the accumulated inconsistency."""

@@ -97,7 +97,7 @@ def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tu
             return None
         coords = full_size_coords(side.chain, size)
         fine = details[side.key_index].fine
-        part = cv2.remap(fine, coords[..., 0], coords[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        part = cv2.remap(fine, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         weight = np.ascontiguousarray(side.chain.confidence() * side.share, np.float32)
         part = part.reshape(size[1], size[0], -1)
         part *= cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)[..., None]
