@@ -27,6 +27,7 @@ STAGES = [
     ("decode", "vprop.io.video", "read_frames"),
     ("Lab conversion", "vprop.tasks.color", "rgb_to_lab"),
     ("Lab conversion", "vprop.tasks.color", "lab_to_rgb"),
+    ("Lab conversion", "vprop.tasks.color", "lightness"),
     ("flow (DIS)", "vprop.engine.flow", "FlowEstimator.__call__"),
     ("chain step", "vprop.engine.flow", "ChainedWarp.step"),
     ("chain warp + cues", "vprop.engine.flow", "ChainedWarp.warp"),
