@@ -20,6 +20,7 @@ colour frames as keys every --interval frames.
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,18 +79,25 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
         }
         if full_resolution:
             runs["vprop --full-resolution"] = lambda: propagate_color(model, settings, iter(frames), keys_lab)
-        rates = {}
+        rates, turns = {}, []
         for turn in range(repeats):      # interleaved, best of each: a shared machine's load comes and goes
+            turns.append({})
             for name, frames_out in runs.items():
                 if turn and name == "vprop --full-resolution":
                     continue                  # the slow one runs once
                 t = time.perf_counter()
                 n = sum(1 for _ in frames_out())
-                rates[name] = max(rates.get(name, 0.0), n / (time.perf_counter() - t))
+                turns[-1][name] = n / (time.perf_counter() - t)
+                rates[name] = max(rates.get(name, 0.0), turns[-1][name])
         base = rates["flow baseline"]
         at = f"working size {work[0]}x{work[1]}" if work else "the frames' own size"
         print(f"{width}x{height}: " + ", ".join(f"{name} {fps:.2f} fps ({fps / base:.2f}x flow)"
                                                 for name, fps in rates.items()) + f"; vprop at {at}")
+        # The same ratios turn by turn (each against the flow run just before it): how far one run's figures move.
+        spread = {name: sorted(t[name] / t["flow baseline"] for t in turns if name in t)
+                  for name in runs if name != "flow baseline"}
+        print("  per turn, x flow: " + ", ".join(f"{name} {r[0]:.2f}-{r[-1]:.2f} (median {statistics.median(r):.2f})"
+                                                 for name, r in spread.items()))
 
 
 def looped_clip(path: Path, frames: int, short_side: int) -> None:

@@ -17,7 +17,7 @@ from vprop.pipelines.resume import finished_frames
 @click.option("--lookup/--no-lookup", default=True, show_default=True,
               help="Where the flow chain from a key failed (uncovered areas, fast motion, the frame's edges), also look "
                    "the key's colours up by patch matching: +0.15 to +0.37 dB on clips that chose nothing of it, "
-                   "6-13% slower offline (README, 'Where no flow holds').")
+                   "4-13% slower offline (README, 'Where no flow holds').")
 @frame_run_options
 @video_output
 @common

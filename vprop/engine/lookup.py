@@ -8,7 +8,7 @@ is mixed half and half with the network's output there (``LOOKUP_WEIGHT``).
 
 Chosen on six DAVIS train videos (online, keys every 30 frames, short side 240): +0.80 dB PSNR over the network
 alone; weight 1 gained less (+0.23), as did a stronger pull towards the chain's position (+0.56 to +0.68). Used by
-`vprop colorize` by default (``--no-lookup`` leaves it out): it costs 6-13% of the offline speed at 854x480 (README,
+`vprop colorize` by default (``--no-lookup`` leaves it out): it costs 4-13% of the offline speed at 854x480 (README,
 "Where no flow holds"). Not by HDR: LDR patches say little inside clipped highlights (log-RMSE rose 10-15% on the
 interior dev clip).
 """
