@@ -86,27 +86,27 @@ class ColorTask:
     def prepare_key(self, rgb: np.ndarray) -> np.ndarray:
         return rgb_to_lab(rgb)
 
-    def key(self, l: np.ndarray, key_lab: np.ndarray) -> np.ndarray:
+    def key(self, frame_l: np.ndarray, key_lab: np.ndarray) -> np.ndarray:
         return key_lab       # a colour key stands alone: the frame under it is not needed
 
-    def gray(self, l: np.ndarray) -> np.ndarray:
-        return to_gray_u8(l)
+    def gray(self, frame_l: np.ndarray) -> np.ndarray:
+        return to_gray_u8(frame_l)
 
-    def inputs(self, l: np.ndarray, key_lab: np.ndarray, chain: ChainedWarp | None):
-        return model_inputs(l, key_lab, chain)
+    def inputs(self, frame_l: np.ndarray, key_lab: np.ndarray, chain: ChainedWarp | None):
+        return model_inputs(frame_l, key_lab, chain)
 
-    def key_output(self, l: np.ndarray, key_lab: np.ndarray) -> np.ndarray:
+    def key_output(self, frame_l: np.ndarray, key_lab: np.ndarray) -> np.ndarray:
         return key_lab[..., 1:].transpose(2, 0, 1) / AB_SCALE
 
-    def finish(self, l: np.ndarray, ab: np.ndarray) -> np.ndarray:
-        return compose(l, ab)
+    def finish(self, frame_l: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        return compose(frame_l, ab)
 
-    def looked_up(self, ls: list[np.ndarray], key_lab: np.ndarray, chains: list[ChainedWarp],
+    def looked_up(self, frame_ls: list[np.ndarray], key_lab: np.ndarray, chains: list[ChainedWarp],
                   chromas: list[np.ndarray]) -> list[np.ndarray]:
         key = matchable(key_lab[..., 0] / 100.0, key_lab[..., 1:].transpose(2, 0, 1) / AB_SCALE)
-        return [looked_up(key, l / 100.0, ab, chain.failed(), chain.coords)
-                for l, chain, ab in zip(ls, chains, chromas)]
+        return [looked_up(key, frame_l / 100.0, ab, chain.failed(), chain.coords)
+                for frame_l, chain, ab in zip(frame_ls, chains, chromas)]
 
-    def empty(self, l: np.ndarray) -> np.ndarray:
-        return np.zeros((2, *l.shape[:2]), np.float32)     # no chroma: the frame stays gray
+    def empty(self, frame_l: np.ndarray) -> np.ndarray:
+        return np.zeros((2, *frame_l.shape[:2]), np.float32)     # no chroma: the frame stays gray
 
