@@ -79,7 +79,7 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
         }
         if full_resolution:
             runs["vprop --full-resolution"] = lambda: propagate_color(model, settings, iter(frames), keys_lab)
-        rates, turns = {}, []
+        turns = []      # frames/s of each run, turn by turn
         for turn in range(repeats):      # interleaved, best of each: a shared machine's load comes and goes
             turns.append({})
             for name, frames_out in runs.items():
@@ -88,7 +88,7 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
                 t = time.perf_counter()
                 n = sum(1 for _ in frames_out())
                 turns[-1][name] = n / (time.perf_counter() - t)
-                rates[name] = max(rates.get(name, 0.0), turns[-1][name])
+        rates = {name: max(t[name] for t in turns if name in t) for name in runs}
         base = rates["flow baseline"]
         at = f"working size {work[0]}x{work[1]}" if work else "the frames' own size"
         print(f"{width}x{height}: " + ", ".join(f"{name} {fps:.2f} fps ({fps / base:.2f}x flow)"

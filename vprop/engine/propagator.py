@@ -139,8 +139,9 @@ class Propagator:
         networked = [x for x, f in zip(inputs, far) if not f]
         outputs = iter(self.infer(networked) if networked else [])
         results = [self._aligned_key(x[1]) if f else next(outputs) for x, f in zip(inputs, far)]
-        looking = [i for i, (ch, f) in enumerate(zip(chains, far)) if self.s.lookup and ch is not None and not f]
-        if looking:     # not on a far side: it counts little in the blend, least where its chain failed
+        # Not on a far side: it counts little in the blend, least where its chain failed.
+        looking = [i for i, (ch, f) in enumerate(zip(chains, far)) if ch is not None and not f]
+        if self.s.lookup and looking:
             found = self.task.looked_up([items[i].prepared for i in looking], key, [chains[i] for i in looking],
                                         [results[i] for i in looking])
             for i, out in zip(looking, found):

@@ -64,6 +64,11 @@ def compose(target_l: np.ndarray, ab: np.ndarray) -> np.ndarray:
     return lab_to_rgb(lab)
 
 
+def key_chroma(key_lab: np.ndarray) -> np.ndarray:
+    """A key's ab (2, H, W) in network units."""
+    return key_lab[..., 1:].transpose(2, 0, 1) / AB_SCALE
+
+
 def lightness_only(rgb: np.ndarray) -> np.ndarray:
     """uint8 RGB -> the gray uint8 RGB of its Lab lightness: the frame as colorize and `vprop eval color` see it."""
     target_l = lightness(rgb)
@@ -96,14 +101,14 @@ class ColorTask:
         return model_inputs(frame_l, key_lab, chain)
 
     def key_output(self, frame_l: np.ndarray, key_lab: np.ndarray) -> np.ndarray:
-        return key_lab[..., 1:].transpose(2, 0, 1) / AB_SCALE
+        return key_chroma(key_lab)
 
     def finish(self, frame_l: np.ndarray, ab: np.ndarray) -> np.ndarray:
         return compose(frame_l, ab)
 
     def looked_up(self, frame_ls: list[np.ndarray], key_lab: np.ndarray, chains: list[ChainedWarp],
                   chromas: list[np.ndarray]) -> list[np.ndarray]:
-        key = matchable(key_lab[..., 0] / 100.0, key_lab[..., 1:].transpose(2, 0, 1) / AB_SCALE)
+        key = matchable(key_lab[..., 0] / 100.0, key_chroma(key_lab))
         return [looked_up(key, frame_l / 100.0, ab, chain.failed(), chain.coords)
                 for frame_l, chain, ab in zip(frame_ls, chains, chromas)]
 
