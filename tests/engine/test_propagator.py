@@ -206,6 +206,24 @@ def test_offline_far_side_takes_the_aligned_key_without_the_network():
         assert np.abs(chroma(near[t].astype(np.uint8)) - chroma(every[t].astype(np.uint8))).max() > 0.5
 
 
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_a_side_near_its_key_takes_the_aligned_key_without_the_network(mode):
+    keys = {0: solid_key((160, 120, 120)), 8: solid_key((120, 120, 160))}
+    runs = {}
+    for near in (0, 2):
+        model = CountingShift()
+        out = Propagator(model, ColorTask(near_key=near), Settings(mode=mode, align=True, far_side=0.0))(
+            gray_frames(9), keys)
+        runs[near] = ({f.index: rgb.astype(int) for f, rgb in out}, model.frames)
+    (every, all_frames), (near, near_frames) = runs[0], runs[2]
+    # Frames 1..7 between the keys. Online the sides of frames 1 and 2 are near key 0; offline also the backward
+    # sides of frames 6 and 7, near key 8.
+    assert (all_frames, near_frames) == ((14, 10) if mode == "offline" else (7, 5))
+    assert np.array_equal(every[4], near[4])
+    for t in (1, 2):
+        assert np.abs(chroma(near[t].astype(np.uint8)) - chroma(every[t].astype(np.uint8))).max() > 0.5
+
+
 def test_online_never_skips_the_network():
     keys = {0: solid_key((160, 120, 120)), 8: solid_key((120, 120, 160))}
     model = CountingShift()

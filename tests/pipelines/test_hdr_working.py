@@ -1,6 +1,7 @@
 """HDR at the working size: the network sees shrunk frames, the keys stay exact, the keys' fine radiance detail is
 carried to the frames between them, the LDR blending is done on the full-size frames, and --full-resolution
 keeps the frame loop at the video's own size."""
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -31,14 +32,15 @@ def tiny_hdr_model():
 def test_keys_exact_and_the_ldr_blended_at_full_size(hdr_clip, mode):
     video, hdr_dir, _ = hdr_clip
     frames = list(read_frames(video))
-    keys = {i: read_exr(hdr_dir / f"{i:05d}.exr") for i in (0, 6)}
+    # Keys 9 frames apart: within 5 frames of a key HDR leaves the network out (HDRTask.near_key), frame 6 runs it.
+    keys = {i: read_exr(hdr_dir / f"{i:05d}.exr") for i in (0, 9)}
     model = SeenSizes(tiny_hdr_model())
     blender = Blender(mode=mode)
     size = working_size(64, 48, SHORT_SIDE)
     out = dict((f.index, h) for f, h in propagate_hdr(model, Settings(mode=mode), iter(frames), keys, size, blender,
                                                        log_mean=-1.0))
     assert sorted(out) == list(range(12)) and model.sizes == {(24, 32)}
-    assert sorted(blender.keys) == [0, 6]                     # the blender was handed the full-size keys
+    assert sorted(blender.keys) == [0, 9]                     # the blender was handed the full-size keys
     for i, key in keys.items():
         assert out[i].shape == (48, 64, 3)
         assert np.allclose(out[i], key, rtol=1e-5, atol=1e-6)
@@ -88,3 +90,29 @@ def test_hdr_cli_works_at_the_working_size_unless_full_resolution(tmp_path, hdr_
         for (frame, want), got in zip(expected[name], outputs[name]):
             assert np.allclose(got, want, rtol=2e-3, atol=1e-3), (name, frame.index)     # half-float files
     assert any(not np.allclose(a, b, rtol=1e-2) for a, b in zip(outputs["default"], outputs["full"]))
+
+
+def test_near_a_key_the_frames_get_the_key_aligned_at_full_size():
+    """A camera panning one pixel a frame (half a pixel at the working size): near its key, where the chain holds,
+    a frame's radiance is the key shifted at full size, edges and all. The enlarged working-size warp blurs a
+    half-pixel shift; colour's way (the key's fine detail faded by the chain's confidence) keeps that blur."""
+    import functools
+
+    import vprop.pipelines.hdr as hdr_pipeline
+
+    rng = np.random.default_rng(1)
+    scene = cv2.GaussianBlur(np.clip(rng.normal(128, 60, (48, 96, 3)), 0, 255).astype(np.uint8), (0, 0), 1.0)
+    radiance_scene = np.full((48, 96, 3), 0.5, np.float32)
+    radiance_scene[:, 40:44] = 8.0               # a highlight 4 px wide
+    frames = [VideoFrame(i, np.ascontiguousarray(scene[:, i:i + 64]), i, None) for i in range(12)]
+    keys = {0: radiance_scene[:, 0:64].copy(), 11: radiance_scene[:, 11:75].copy()}
+    errors = {}
+    for detail in ("aligned", "fine"):
+        task = functools.partial(HDRTask, detail=detail)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(hdr_pipeline, "HDRTask", task)
+            out = dict((f.index, h) for f, h in propagate_hdr(tiny_hdr_model(), Settings(), iter(frames), keys,
+                                                               working_size(64, 48, SHORT_SIDE), log_mean=-1.0))
+        truth = to_log(radiance_scene[:, 3:67])
+        errors[detail] = float(np.abs(to_log(out[3]) - truth)[4:-4, 8:-8].max())
+    assert errors["aligned"] < 0.05 and errors["aligned"] * 5 < errors["fine"], errors

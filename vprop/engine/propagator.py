@@ -43,6 +43,9 @@ class Task(Protocol):
     # where the chains failed (``vprop.engine.lookup``), for frames propagated from one key (made ready once).
     def looked_up(self, prepared: list, key: Any, chains: list[ChainedWarp], props: list[np.ndarray]
                   ) -> list[np.ndarray]: ...
+    # With alignment: a side at most this many frames from its key leaves the network out, and its flow-aligned
+    # key stands for its output (as on the far side, Settings.far_side); 0: every frame runs the network.
+    near_key: int
 
 
 @dataclass
@@ -85,7 +88,7 @@ class _Pending:
     forward: np.ndarray | None = None      # (C, H, W) property propagated from the preceding key
     forward_conf: np.ndarray | None = None
     forward_trust: np.ndarray | None = None    # trust map of the forward pass, when confidence is reported
-    far_forward: bool = False              # the forward side is the far one (Settings.far_side): no network
+    skip_forward: bool = False             # the forward side leaves the network out (Propagator._skipped)
 
 
 class Propagator:
@@ -132,15 +135,15 @@ class Propagator:
             return self.s.precision == "bf16"
         return device.type == "cpu" and _native_cpu_bf16()
 
-    def _propagate(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None], far: list[bool]) -> list:
-        """Network outputs and blending confidences for ``items`` from ``key``, one batch; an item marked ``far``
-        gets its flow-aligned key instead (``Settings.far_side``)."""
+    def _propagate(self, items: list[_Pending], key: Any, chains: list[ChainedWarp | None], skip: list[bool]) -> list:
+        """Network outputs and blending confidences for ``items`` from ``key``, one batch; an item marked in
+        ``skip`` gets its flow-aligned key instead (``_skipped``)."""
         inputs = [self.task.inputs(it.prepared, key, ch) for it, ch in zip(items, chains)]
-        networked = [x for x, f in zip(inputs, far) if not f]
+        networked = [x for x, f in zip(inputs, skip) if not f]
         outputs = iter(self.infer(networked) if networked else [])
-        results = [self._aligned_key(x[1]) if f else next(outputs) for x, f in zip(inputs, far)]
-        # Not on a far side: it counts little in the blend, least where its chain failed.
-        looking = [i for i, (ch, f) in enumerate(zip(chains, far)) if ch is not None and not f]
+        results = [self._aligned_key(x[1]) if f else next(outputs) for x, f in zip(inputs, skip)]
+        # Not on a skipped side: on a far one it counts little in the blend, on a near one its chain rarely failed.
+        looking = [i for i, (ch, f) in enumerate(zip(chains, skip)) if ch is not None and not f]
         if self.s.lookup and looking:
             found = self.task.looked_up([items[i].prepared for i in looking], key, [chains[i] for i in looking],
                                         [results[i] for i in looking])
@@ -154,11 +157,15 @@ class Propagator:
         cfg = getattr(self.model, "cfg", None)
         return prop if cfg is None else prop[: len(prop) // cfg.property_groups]
 
-    def _far(self, from_key: int, to_other_key: int) -> bool:
-        """Whether a side ``from_key`` frames from its key, with the other side's key ``to_other_key`` frames
-        away, is the far side (``Settings.far_side``): its share of a blend by distance is under the threshold.
-        Only offline frames between two keys ask; without alignment there is no flow-aligned key to stand in."""
-        return self.s.align and to_other_key / (from_key + to_other_key) < self.s.far_side
+    def _skipped(self, from_key: int, to_other_key: int | None) -> bool:
+        """Whether a side ``from_key`` frames from its key leaves the network out for its flow-aligned key: it is
+        near its key (``Task.near_key``), or, with the other side's key ``to_other_key`` frames away (None: no
+        other side), it is the far side (``Settings.far_side``), its share of a blend by distance under the
+        threshold. Without alignment there is no flow-aligned key to stand in."""
+        if not self.s.align:
+            return False
+        far = to_other_key is not None and to_other_key / (from_key + to_other_key) < self.s.far_side
+        return far or from_key <= self.task.near_key
 
     @staticmethod
     def blend_weight(chain: ChainedWarp | None, shape) -> np.ndarray:
@@ -248,8 +255,9 @@ class Propagator:
                     chain = self._repair(chain, item.gray, key_gray)
                 item.chain = chain
                 later = bisect.bisect_right(key_order, frame.index)
-                if offline and later < len(key_order) and key_order[later] < shot_end:
-                    item.far_forward = self._far(frame.index - key_index, key_order[later] - frame.index)
+                two_sided = offline and later < len(key_order) and key_order[later] < shot_end
+                item.skip_forward = self._skipped(frame.index - key_index,
+                                                 key_order[later] - frame.index if two_sided else None)
                 waiting.append(item)
                 if len(waiting) >= self.s.batch_size:
                     self._forward(waiting, key, key_gray, key_index, keep_chains, track)
@@ -280,7 +288,7 @@ class Propagator:
         if not items:
             return
         for it, (out, conf) in zip(items, self._propagate(items, key, [it.chain for it in items],
-                                                          [it.far_forward for it in items])):
+                                                          [it.skip_forward for it in items])):
             if it.gray is not None and key_gray is not None and track:
                 it.forward_trust = trust_map(it.chain, key_gray, it.gray, it.frame.index - key_index)
             it.forward, it.forward_conf = out, conf
@@ -309,8 +317,8 @@ class Propagator:
         batch: list[int] = []
         chains: list[ChainedWarp | None] = []
         # With a forward side, the backward side may be the far one; alone it is the only one.
-        far = [it.forward is not None and self._far(next_index - it.frame.index, it.frame.index - prev_index)
-               for it in pending]
+        skip = [self._skipped(next_index - it.frame.index, it.frame.index - prev_index if it.forward is not None
+                              else None) for it in pending]
         chain = ChainedWarp.identity(*pending[0].frame.rgb.shape[:2]) if self.s.align else None
         later = next_item
         for i in range(len(pending) - 1, -1, -1):
@@ -327,7 +335,7 @@ class Propagator:
                                           next_index - pending[i].frame.index)
             if len(batch) == self.s.batch_size or i == 0:
                 for j, result in zip(batch, self._propagate([pending[j] for j in batch], next_key, chains,
-                                                            [far[j] for j in batch])):
+                                                            [skip[j] for j in batch])):
                     backward[j] = result
                 batch, chains = [], []
         for it, (out, back_conf), tb, back_chain in zip(pending, backward, back_trust, back_chains):

@@ -7,7 +7,7 @@ is mostly smooth: up-sampled bilinearly, it loses little (colour: bilinear chrom
 854x480 frame's own lightness is 48-53 dB from the truth on the DAVIS dev videos), and the task's ``finish``
 joins it with the full-resolution frame's own detail (colour: its lightness L). What it does lose, the key's own
 fine detail (a thin coloured stripe, a small highlight's radiance), is carried from the full-size key along the
-alignment the loop already has (``carried_detail``). Keys stay exact.
+alignment the loop already has (``carried_detail``, in the task's way: ``DETAILS``). Keys stay exact.
 """
 from __future__ import annotations
 
@@ -69,13 +69,30 @@ class PropertyOnly:
         return prop
 
 
+# How a frame gets back the key's detail that the working size loses (``Task.detail``):
+# "fine": the key's fine detail (its output less its working-size output enlarged), carried along each side's
+#     alignment and faded with the chain's confidence. Colour: chroma edges a little soft where alignment is unsure
+#     measured best (below).
+# "aligned": the key aligned at full size where its chain holds, so that a side the network leaves out is the key
+#     warped at full size (``Task.near_key``). HDR: a highlight's radiance needs its edges where they are.
+DETAILS = ("fine", "aligned")
+
+
 @dataclass
 class KeyDetail:
-    """A key at full size: its output there, and the fine detail of that output which the working size loses
-    (the output less its working-size version enlarged), to be carried along each side's alignment."""
+    """A key's output at full size and at the working size, in the (H, W, C) layout cv2.remap takes."""
 
-    output: np.ndarray      # (C, H, W)
-    fine: np.ndarray        # (H, W, C), the layout cv2.remap takes
+    output: np.ndarray      # (C, H, W), the key frame's own output
+    full: np.ndarray        # (H, W, C), the same
+    small: np.ndarray       # (h, w, C), the working-size key's output
+    fine: np.ndarray        # (H, W, C), full less small enlarged: what the working size loses
+
+
+def key_detail(output: np.ndarray, small: np.ndarray) -> KeyDetail:
+    """A key's ``KeyDetail`` from its (C, H, W) output at full size and its (C, h, w) output at the working size."""
+    fine = output - enlarge(small, (output.shape[2], output.shape[1]))
+    return KeyDetail(output, np.ascontiguousarray(output.transpose(1, 2, 0)),
+                     np.ascontiguousarray(small.transpose(1, 2, 0)), np.ascontiguousarray(fine.transpose(1, 2, 0)))
 
 
 def full_size_coords(chain: ChainedWarp, size: tuple[int, int]) -> np.ndarray:
@@ -87,20 +104,29 @@ def full_size_coords(chain: ChainedWarp, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(chain.coords * scale + (0.5 * scale - 0.5), size, interpolation=cv2.INTER_LINEAR)
 
 
-def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tuple[int, int]) -> np.ndarray | None:
-    """The keys' fine detail aligned to a frame at ``size``: each side's key detail, warped along its chain
-    and weighted by its share of the output and the chain's confidence (so that where the alignment fails the
-    output is left smooth rather than given a wrong edge). (C, H, W); None without alignment."""
+def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tuple[int, int],
+                   how: str = "fine") -> np.ndarray | None:
+    """What the keys add to a frame's enlarged working-size output at ``size``, each side weighted by its share
+    of the output (``how``: ``DETAILS``). (C, H, W); None without alignment.
+
+    "fine": the key's fine detail warped along the side's chain, weighted also by the chain's confidence.
+    "aligned": the key warped at full size less its working-size warp enlarged, where the chain holds: where the
+    alignment failed the output is left smooth rather than given a wrong edge."""
     total = None
     for side in sides:
         if side.chain is None:
             return None
+        key = details[side.key_index]
         coords = full_size_coords(side.chain, size)
-        fine = details[side.key_index].fine
-        part = cv2.remap(fine, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        weight = np.ascontiguousarray(side.chain.confidence() * side.share, np.float32)
+        if how == "fine":
+            part = cv2.remap(key.fine, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            weight = side.chain.confidence() * side.share
+        else:
+            part = cv2.remap(key.full, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            part -= cv2.resize(side.chain.warp(key.small), size, interpolation=cv2.INTER_LINEAR).reshape(part.shape)
+            weight = np.where(side.chain.failed(), np.float32(0), np.float32(1)) * side.share
         part = part.reshape(size[1], size[0], -1)
-        part *= cv2.resize(weight, size, interpolation=cv2.INTER_LINEAR)[..., None]
+        part *= cv2.resize(np.ascontiguousarray(weight, np.float32), size, interpolation=cv2.INTER_LINEAR)[..., None]
         if total is None:
             total = part
         else:
@@ -119,9 +145,9 @@ def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, sett
 
     ``shrink_key(data, size)``: a key's data at the working size (colour: its Lab image, area-averaged).
     ``on_confidence`` gets the trust maps at the working size; ``on_key`` the full-size keys, as
-    ``Propagator`` hands them out. ``detail``: the key's fine detail, which the working size loses, is carried
-    to each frame along the full-size alignment (``carried_detail``); without it the propagated property is
-    only enlarged.
+    ``Propagator`` hands them out. ``detail``: what the working size loses of the key is brought back to each
+    frame along the full-size alignment, the task's way (``carried_detail``, ``Task.detail``); without it the
+    propagated property is only enlarged.
     """
     # The flow is estimated down to the working size's own resolution ("fast-full"): the default stops at half of
     # it, which at full size is what the baselines use but at the working size lost 0.35 dB of colour PSNR.
@@ -147,8 +173,7 @@ def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, sett
         prepared = task.prepare(originals[index].rgb)
         key = task.key(prepared, data.pop(index))
         output = task.key_output(prepared, key)
-        small = enlarge(task.key_output(task.prepare(shrink(originals[index].rgb, size)), small_key), full_size)
-        details[index] = KeyDetail(output, np.ascontiguousarray((output - small).transpose(1, 2, 0)))
+        details[index] = key_detail(output, task.key_output(task.prepare(shrink(originals[index].rgb, size)), small_key))
         if on_key is not None:
             on_key(index, key)
 
@@ -166,7 +191,7 @@ def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, sett
             prop = details[frame.index].output
         else:
             prop = enlarge(prop, full_size)
-            fine = carried_detail(sides_of.pop(frame.index, []), details, full_size)
+            fine = carried_detail(sides_of.pop(frame.index, []), details, full_size, task.detail)
             if fine is not None:
                 prop = prop + fine
         yield original, task.finish(prepared, prop)

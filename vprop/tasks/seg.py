@@ -140,6 +140,7 @@ class SegTask:
     unaligned_key: bool = False     # the model's key inputs: see ``model_inputs``
     appearance: bool = False
     out_size: tuple[int, int] | None = None     # (width, height) of the output when frames were shrunk
+    near_key: int = 0     # every frame runs the network (Task.near_key)
 
     def prepare(self, rgb: np.ndarray) -> np.ndarray:
         return rgb.astype(np.float32) / 255.0
