@@ -46,6 +46,8 @@ class Task(Protocol):
     # With alignment: a side at most this many frames from its key leaves the network out, and its flow-aligned
     # key stands for its output (as on the far side, Settings.far_side); 0: every frame runs the network.
     near_key: int
+    # At the working size (vprop.engine.working, colour and HDR): how a frame gets back the key's detail (DETAILS).
+    detail: str
 
 
 @dataclass

@@ -71,8 +71,8 @@ class PropertyOnly:
 
 # How a frame gets back the key's detail that the working size loses (``Task.detail``):
 # "fine": the key's fine detail (its output less its working-size output enlarged), carried along each side's
-#     alignment and faded with the chain's confidence. Colour: chroma edges a little soft where alignment is unsure
-#     measured best (below).
+#     alignment and faded with the chain's confidence. Colour: chroma a little soft where the alignment is less
+#     sure measured better than sharp (vprop.tasks.color.ColorTask.detail).
 # "aligned": the key aligned at full size where its chain holds, so that a side the network leaves out is the key
 #     warped at full size (``Task.near_key``). HDR: a highlight's radiance needs its edges where they are.
 DETAILS = ("fine", "aligned")
@@ -124,7 +124,7 @@ def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tu
         else:
             part = cv2.remap(key.full, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             part -= cv2.resize(side.chain.warp(key.small), size, interpolation=cv2.INTER_LINEAR).reshape(part.shape)
-            weight = np.where(side.chain.failed(), np.float32(0), np.float32(1)) * side.share
+            weight = (~side.chain.failed()).astype(np.float32) * side.share
         part = part.reshape(size[1], size[0], -1)
         part *= cv2.resize(np.ascontiguousarray(weight, np.float32), size, interpolation=cv2.INTER_LINEAR)[..., None]
         if total is None:
@@ -149,6 +149,8 @@ def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, sett
     frame along the full-size alignment, the task's way (``carried_detail``, ``Task.detail``); without it the
     propagated property is only enlarged.
     """
+    if detail and task.detail not in DETAILS:
+        raise ValueError(f"{type(task).__name__}.detail must be one of {DETAILS}")
     # The flow is estimated down to the working size's own resolution ("fast-full"): the default stops at half of
     # it, which at full size is what the baselines use but at the working size lost 0.35 dB of colour PSNR.
     loop = Propagator(model, PropertyOnly(task), replace(settings, flow="fast-full"))

@@ -212,7 +212,7 @@ class HDRTask:
     repair_above: float = 0.01
     # Within 5 frames of its key a side leaves the network out for its flow-aligned key: after the blending with the
     # frame's own LDR the network changed nothing there (14 Poly Haven panoramas no choice had used, 854x480,
-    # offline: log-RMSE 0.18% lower at K=10, 0.05% at K=20), and the frame costs less.
+    # offline: log-RMSE 0.18% lower at K=10, 0.05% at K=20; online 0.14% higher at K=10), and the frame costs less.
     near_key: int = 5
     # At the working size (vprop.engine.working) the key is aligned at full size where its chain holds ("aligned"):
     # a highlight's edge blurred by the working size costs its radiance. Against the key's fine detail faded with the
