@@ -85,7 +85,8 @@ class ColorTask:
     # (38.48 dB offline K=30, 38.85 dB online K=10, 854x480); 5% lost 0.02 dB online.
     repair_above: float = 0.03
     # Every frame runs the network, near its key too: leaving it out within 2, 3 or 5 frames of the key lost up to
-    # 0.3 dB offline at K=10 on the DAVIS dev videos (lucia 39.24 -> 38.95 dB at 5; elephant gained 0.04).
+    # 0.3 dB offline at K=10 on the DAVIS dev videos (lucia 39.24 -> 38.95 dB at 5; elephant gained 0.04; measured
+    # with the "aligned" detail, which colour then did not keep).
     near_key: int = 0
     # At the working size (vprop.engine.working): the key's fine chroma faded with the chain's confidence ("fine");
     # the key aligned at full size ("aligned") lost 0.06-0.10 dB online at K=10 on the dev videos (39.12 dB).
