@@ -318,7 +318,7 @@ class Propagator:
         back_chains: list = [None] * len(pending)     # kept only when sides are asked for
         batch: list[int] = []
         chains: list[ChainedWarp | None] = []
-        # With a forward side, the backward side may be the far one; alone it is the only one.
+        # A backward side may be near its key (Task.near_key); with a forward side it may also be the far one.
         skip = [self._skipped(next_index - it.frame.index, it.frame.index - prev_index if it.forward is not None
                               else None) for it in pending]
         chain = ChainedWarp.identity(*pending[0].frame.rgb.shape[:2]) if self.s.align else None
