@@ -1,7 +1,7 @@
 """Colorize speed and memory, printed side by side with the optical-flow baseline on the same clip.
 
     python benchmarks/bench_colorize.py speed  [--video V --keys DIR --interval K] [--sizes 854x480 1280x720]
-                                               [--no-full-resolution] [--threads N]
+                                               [--no-full-resolution] [--threads N] [--working-flow medium-full]
     python benchmarks/bench_colorize.py memory [--short-side 180]
     python benchmarks/bench_colorize.py end-to-end [--colour-video V] [--sizes 854x480 1280x720] [--repeats 2]
 
@@ -38,9 +38,10 @@ KEYS = ROOT / "examples" / "rhino_keys"
 
 
 def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: list[tuple[int, int]],
-          full_resolution: bool, repeats: int) -> None:
+          full_resolution: bool, repeats: int, working_flows: list[str] = ()) -> None:
     """Offline colorize fps at each size (the clip's frames resized): vprop as it runs by default (the working
-    size), vprop at the frames' own size (--full-resolution) and the flow baseline, one after the other."""
+    size), vprop at the frames' own size (--full-resolution) and the flow baseline, one after the other;
+    ``working_flows``: also vprop with each of these flow configurations at the working size."""
     import cv2
 
     from vprop.engine.keys import key_files
@@ -77,6 +78,10 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
             "vprop": lambda: propagate_color(model, settings, iter(frames), keys_lab, work),
             "vprop --no-lookup": lambda: propagate_color(model, unlooked, iter(frames), keys_lab, work),
         }
+        for preset in working_flows:
+            other = replace(settings, working_flow=preset)
+            runs[f"vprop, {preset} flow"] = lambda other=other: propagate_color(model, other, iter(frames), keys_lab,
+                                                                                 work)
         if full_resolution:
             runs["vprop --full-resolution"] = lambda: propagate_color(model, settings, iter(frames), keys_lab)
         turns = []      # frames/s of each run, turn by turn
@@ -222,6 +227,8 @@ if __name__ == "__main__":
     ap.add_argument("--short-side", type=int, default=180)
     ap.add_argument("--sizes", nargs="+", default=["854x480", "1280x720"], help="speed: frame sizes WxH")
     ap.add_argument("--no-full-resolution", action="store_true", help="speed: skip the slow --full-resolution run")
+    ap.add_argument("--working-flow", nargs="+", default=[], help="speed: also vprop with these flow "
+                    "configurations at the working size (vprop.engine.flow.FLOW_PRESETS)")
     ap.add_argument("--repeats", type=int, default=2, help="speed: runs of vprop and of the baseline, best kept")
     ap.add_argument("--threads", type=int, default=None, help="speed: torch and OpenCV threads (default: their own)")
     a = ap.parse_args()
@@ -231,7 +238,7 @@ if __name__ == "__main__":
         cv2.setNumThreads(a.threads)
     if a.what == "speed":
         speed(a.video, a.keys, a.interval, a.weights, [tuple(map(int, s.split("x"))) for s in a.sizes],
-              not a.no_full_resolution, a.repeats)
+              not a.no_full_resolution, a.repeats, a.working_flow)
     elif a.what == "end-to-end":
         end_to_end(a.colour_video, a.interval, [tuple(map(int, s.split("x"))) for s in a.sizes], a.repeats)
     else:

@@ -1,12 +1,15 @@
 """Colour at the video's own size (DAVIS: 854x480): vprop as it runs by default (the working size, short side
 240, chroma up-sampled onto each frame's lightness, the key's fine chroma carried along the alignment and its
 colours looked up where chains failed), the same without that detail ("vprop enlarge-only"), without the look-up
-("vprop --no-lookup"), vprop --full-resolution and the flow baselines at full size.
+("vprop --no-lookup"), vprop --full-resolution, the flow baselines at full size, and the flow baseline run through
+vprop's working-size path without the network ("flow at working size", offline "flow-2sided at working size"):
+what the network adds, apart from what the working size costs.
 
     python benchmarks/eval_color_sizes.py --interval 10 --mode online
     python benchmarks/eval_color_sizes.py --interval 30 --mode offline --json k30.json
     python benchmarks/eval_color_sizes.py --videos ../shared/data/clips/pexels-*.mp4 --no-full-resolution
     python benchmarks/eval_color_sizes.py --methods flow vprop      (only these methods)
+    python benchmarks/eval_color_sizes.py --working-flow medium-full  (the flow at the working size)
 
 --videos takes DAVIS names (under --data) or paths to any colour clip: the Pexels clips were never used to train
 or choose the shipped colour weights, so they are a hold-out at real sizes (960x720, 960x506, 540x960).
@@ -27,6 +30,7 @@ import numpy as np
 
 import vprop  # noqa: F401  (before torch: the OpenMP wait policy the `vprop` command runs with)
 import torch
+from vprop.engine.flow import FLOW_PRESETS
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.working import working_short_side, working_size
 from vprop.eval.baselines import Passthrough
@@ -40,13 +44,21 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-trai
 DEV = ["breakdance-flare", "elephant", "lucia", "rhino", "swing"]
 
 
-def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, full_resolution: bool = True) -> dict:
+def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, full_resolution: bool = True,
+            working_flow: str = Settings.working_flow) -> dict:
     """name -> (frames, keys) -> (frame, RGB output) for every frame."""
-    settings = Settings(mode=mode, repair=True, lookup=True)   # vprop as `vprop colorize` runs it; flow baselines plain
+    # vprop as `vprop colorize` runs it; the flow baselines plain
+    settings = Settings(mode=mode, repair=True, lookup=True, working_flow=working_flow)
     runs = {"flow": lambda frames, keys: Propagator(Passthrough(), ColorTask(), Settings(mode="online"))(frames, keys)}
     if mode == "offline":
         two_sided = Propagator(Passthrough(), ColorTask(), Settings(mode=mode))
         runs["flow-2sided"] = lambda frames, keys: two_sided(frames, keys)
+    # The same flow baseline through vprop's working-size path (its flow, warps and carried detail, no network):
+    # what the network adds there, apart from what the working size costs.
+    baseline = "flow-2sided" if mode == "offline" else "flow"
+    plain = Settings(mode=mode, working_flow=working_flow)
+    runs[f"{baseline} at working size"] = lambda frames, keys: propagate_color(Passthrough(), plain, frames, keys,
+                                                                                size)
     if full_resolution:
         runs["vprop --full-resolution"] = lambda frames, keys: propagate_color(model, settings, frames, keys)
     runs["vprop enlarge-only"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size,
@@ -80,6 +92,8 @@ def main() -> None:
     ap.add_argument("--videos", nargs="+", default=DEV)
     ap.add_argument("--no-full-resolution", dest="full_resolution", action="store_false",
                     help="leave out vprop --full-resolution (the slow one at 720p and above)")
+    ap.add_argument("--working-flow", default=Settings.working_flow, choices=sorted(FLOW_PRESETS),
+                    help="the flow's configuration at the working size (Settings.working_flow)")
     ap.add_argument("--frames", type=int, default=None, help="only each video's first N frames (default: all)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--methods", nargs="+", default=None, help="run only these methods (default: all)")
@@ -94,7 +108,7 @@ def main() -> None:
         name = video.stem[:40]
         first = next(read_frames(video)).rgb
         size = working_size(first.shape[1], first.shape[0], working_short_side(model))
-        runs = methods(model, a.mode, size, a.full_resolution)
+        runs = methods(model, a.mode, size, a.full_resolution, a.working_flow)
         unknown = set(a.methods or ()) - set(runs)
         if unknown:
             ap.error(f"--methods: unknown {sorted(unknown)}; choose from {list(runs)}")

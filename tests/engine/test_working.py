@@ -146,3 +146,23 @@ def test_flow_presets_find_a_known_shift(preset):
     assert np.allclose(np.median(inner.reshape(-1, 2), axis=0), (3, 2), atol=0.25)
     with pytest.raises(ValueError, match="flow preset"):
         FlowEstimator("slowest")
+
+
+def test_the_working_size_flow_is_a_setting():
+    """``Settings.working_flow`` is the flow the working-size loop estimates (not the full-size ``flow``): another
+    preset changes the frames between the keys, never the keys, and an unknown one is refused."""
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (120, 160, 3)).astype(np.uint8), (0, 0), 2.0)
+    frames = [VideoFrame(i, np.roll(texture, 3 * i, axis=1), i, None) for i in range(12)]
+    colour = lambda i: rgb_to_lab(np.roll(np.roll(texture, 40, axis=2), 3 * i, axis=1))  # noqa: E731
+    keys = {0: colour(0), 10: colour(10)}
+    size = working_size(160, 120, 60)
+    out = {preset: [rgb for _, rgb in propagate_at(size, tiny_model(60), ColorTask(), Settings(working_flow=preset),
+                                                   iter(frames), keys, shrink)]
+           for preset in ("fast-full", "medium-full")}
+    assert Settings().working_flow == "fast-full"
+    assert all(np.array_equal(out["fast-full"][k], out["medium-full"][k]) for k in keys)
+    assert any(not np.array_equal(a, b) for a, b in zip(out["fast-full"], out["medium-full"]))
+    with pytest.raises(ValueError, match="flow preset"):
+        list(propagate_at(size, tiny_model(60), ColorTask(), Settings(working_flow="slowest"), iter(frames), keys,
+                          shrink))

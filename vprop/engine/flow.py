@@ -30,6 +30,11 @@ FLOW_PRESETS = {
     # pixels instead of the preset's 4: ~0.65x the time per flow at 427x240, colour PSNR -0.02 dB, CDC unchanged
     # (benchmarks/eval_color_sizes.py --interval 10 --mode online: 38.67 against 38.69 dB).
     "fast-full": (cv2.DISOPTICAL_FLOW_PRESET_FAST, 0, 6),
+    # The medium preset carried down to the frames' own size: at the working size, where keys are close and the
+    # motion fast, it tracks better (colour, 8 clips at their own size, offline K=10: +0.14 dB, breakdance-flare
+    # +0.32; online +0.07) but vprop ran at 0.80x the flow baseline against 0.96x with "fast-full" (README),
+    # so it is not the default (Settings.working_flow).
+    "medium-full": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 0, None),
 }
 
 
