@@ -26,8 +26,9 @@ FLOW_PRESETS = {
     "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, None, None),
     # The fast preset's search carried down to the frames' own size (level 0): for the working size (short side
     # 240), where "medium" stops at 213x120 and lost 0.35 dB of colour PSNR; this matches full-size flow's quality
-    # (DAVIS dev videos at 854x480) at about 60% of the cost of level 0 with the medium preset. Patches every 6
-    # pixels instead of the preset's 4: ~0.65x the time per flow at 427x240, colour PSNR -0.02 dB, CDC unchanged
+    # online (DAVIS dev videos at 854x480) at about 60% of the cost of level 0 with the medium preset, though not
+    # with keys 10 apart offline (-0.23 dB on 8 clips; see "medium-full"). Patches every 6 pixels instead of the
+    # preset's 4: ~0.65x the time per flow at 427x240, colour PSNR -0.02 dB, CDC unchanged
     # (benchmarks/eval_color_sizes.py --interval 10 --mode online: 38.67 against 38.69 dB).
     "fast-full": (cv2.DISOPTICAL_FLOW_PRESET_FAST, 0, 6),
     # The medium preset carried down to the frames' own size: at the working size, where keys are close and the

@@ -59,7 +59,7 @@ class Settings:
     device: str = "cpu"
     allow_missing: bool = False     # a shot without keys gets the task's empty output instead of an error
     flow: str = "medium"            # the optical flow's configuration (``vprop.engine.flow.FLOW_PRESETS``)
-    working_flow: str = "fast-full"     # the flow's configuration at the working size (``vprop.engine.working``)
+    working_flow: str = "fast-full"  # the flow's configuration at the working size (``vprop.engine.working``)
     precision: str = "auto"         # the network's convolutions: auto (bf16 where the CPU has it natively), fp32, bf16
     repair: bool = False            # mend broken chains by a flow straight to the key (ChainedWarp.repaired)
     lookup: bool = False            # where a chain failed, also the key's property by patch matching (Task.looked_up)

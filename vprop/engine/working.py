@@ -174,8 +174,8 @@ def propagate_at(size: tuple[int, int], model: torch.nn.Module, task: Task, sett
     def built(index, small_key):
         prepared = task.prepare(originals[index].rgb)
         key = task.key(prepared, data.pop(index))
-        output = task.key_output(prepared, key)
-        details[index] = key_detail(output, task.key_output(task.prepare(shrink(originals[index].rgb, size)), small_key))
+        small_output = task.key_output(task.prepare(shrink(originals[index].rgb, size)), small_key)
+        details[index] = key_detail(task.key_output(prepared, key), small_output)
         if on_key is not None:
             on_key(index, key)
 
