@@ -101,6 +101,13 @@ def test_train_cli_cuda_without_a_gpu_is_a_usage_error(davis):
     misused(result, "fp16 needs a CUDA device")
 
 
+def test_train_cli_names_an_unknown_flow_preset(davis, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('flow = "fastest"\n')
+    result = CliRunner().invoke(main, ["train", "color", "--data", str(davis), "--config", str(config)])
+    misused(result, "unknown preset 'fastest'")
+
+
 def test_train_cli_refuses_pickle_checkpoints(davis, tmp_path):
     import torch
 

@@ -62,3 +62,46 @@ def test_perturbed_masks_keep_range_and_shape_and_change_some():
     assert 0 < sum(changed) < len(masks)          # about a third stay as they are
     area = out.flatten(1).sum(1) / masks[0].sum()
     assert ((area - 1).abs() < 0.7).all()         # a few pixels of error, not a different object
+
+
+
+def recorded_presets(monkeypatch, module) -> list[str]:
+    """The FLOW_PRESETS names ``module`` builds its FlowEstimators with, from now on."""
+    made = []
+
+    class Recorded(module.FlowEstimator):
+        def __init__(self, preset="medium"):
+            made.append(preset)
+            super().__init__(preset)
+
+    monkeypatch.setattr(module, "FlowEstimator", Recorded)
+    return made
+
+
+def test_colour_clips_keep_the_flow_they_were_made_with(davis, tmp_path, monkeypatch):
+    """TrainConfig.flow reaches the clips' flows, and each preset has its own cache entry."""
+    from vprop.training import data
+
+    made = recorded_presets(monkeypatch, data)
+    path = sorted(davis.glob("*.mp4"))[0]
+    fast = data.load_clip(path, 48, tmp_path, flow="fast-full")
+    medium = data.load_clip(path, 48, tmp_path)
+    assert made == ["fast-full", "medium"] and len(list(tmp_path.glob("*.npz"))) == 2
+    assert not np.array_equal(fast.to_prev, medium.to_prev)
+    again = data.load_clip(path, 48, tmp_path, flow="fast-full")     # read back, not recomputed
+    assert made == ["fast-full", "medium"] and np.array_equal(again.to_prev, fast.to_prev)
+
+
+def test_colour_validation_runs_both_methods_with_the_runs_flow(davis, tmp_path, monkeypatch):
+    from vprop.engine import propagator
+    from vprop.models.tpn import SwitchableTPN, TPNConfig
+    from vprop.training.data import load_clip
+    from vprop.training.run import color_validation
+
+    clip = load_clip(sorted(davis.glob("*.mp4"))[0], 48, tmp_path, flow="fast-full")
+    made = recorded_presets(monkeypatch, propagator)
+    model = SwitchableTPN(TPNConfig("color", 5, 2, hidden_channels=4, hidden_stride=2, base_width=4, max_width=8,
+                                    depth=3, decoder="residual", extra={"aligned": True})).eval()
+    scores = color_validation([clip], intervals=(3,), limit=7, flow="fast-full")(model)
+    assert set(scores) == {"psnr@K3/flow", "psnr@K3/vprop"} and all(v > 10 for v in scores.values())
+    assert made and set(made) == {"fast-full"}

@@ -54,6 +54,7 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
     """
     import torch
 
+    from vprop.engine.flow import FLOW_PRESETS
     from vprop.training import distributed
     from vprop.training.run import BUILDERS
 
@@ -91,6 +92,9 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
             autocast_dtype(cfg.precision, torch.device(cfg.device))
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--precision") from None
+        if cfg.flow not in FLOW_PRESETS:
+            raise click.UsageError(f"config field flow: unknown preset {cfg.flow!r}; expected one of "
+                                   f"{', '.join(FLOW_PRESETS)}")
         distributed.setup(cfg.device == "cuda")      # before the builders' main_first() joins the group
         trainer = BUILDERS[task](cfg)
         checkpoint = Path(cfg.out) / "checkpoint.safetensors"

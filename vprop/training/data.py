@@ -59,14 +59,17 @@ def find_videos(folders: list[Path]) -> list[Path]:
     return find_files(folders, VIDEO_SUFFIXES, "videos")
 
 
-def load_clip(path: Path, short_side: int, cache_dir: Path, max_frames: int | None = None) -> Clip:
-    """Decode, resize and compute flows once; later runs read the cache."""
-    key = hashlib.sha1(f"{Path(path).resolve()}:{Path(path).stat().st_mtime_ns}:{short_side}:{max_frames}".encode())
+def load_clip(path: Path, short_side: int, cache_dir: Path, max_frames: int | None = None,
+              flow: str = "medium") -> Clip:
+    """Decode, resize and compute flows once (``flow``: a FLOW_PRESETS name); later runs read the cache."""
+    stamp = f"{Path(path).resolve()}:{Path(path).stat().st_mtime_ns}:{short_side}:{max_frames}"
+    # The shipped recipe's caches ("medium") keep their names.
+    key = hashlib.sha1((stamp if flow == "medium" else f"{stamp}:{flow}").encode())
     cache = Path(cache_dir) / f"{Path(path).stem}-{key.hexdigest()[:10]}.npz"
     if cache.exists():
         z = np.load(cache)
         return Clip(Path(path).stem, z["lab"], z["to_prev"], z["from_prev"])
-    flow = FlowEstimator()
+    estimate = FlowEstimator(flow)
     labs, to_prev, from_prev, prev_gray = [], [], [], None
     for frame in read_frames(path):
         if max_frames is not None and frame.index >= max_frames:
@@ -81,8 +84,8 @@ def load_clip(path: Path, short_side: int, cache_dir: Path, max_frames: int | No
             zero = np.zeros((*gray.shape, 2), np.float16)
             to_prev.append(zero), from_prev.append(zero)
         else:
-            to_prev.append(flow(gray, prev_gray).astype(np.float16))
-            from_prev.append(flow(prev_gray, gray).astype(np.float16))
+            to_prev.append(estimate(gray, prev_gray).astype(np.float16))
+            from_prev.append(estimate(prev_gray, gray).astype(np.float16))
         labs.append(lab.astype(np.float16))
         prev_gray = gray
     clip = Clip(Path(path).stem, np.stack(labs), np.stack(to_prev), np.stack(from_prev))
@@ -93,11 +96,11 @@ def load_clip(path: Path, short_side: int, cache_dir: Path, max_frames: int | No
     return clip
 
 
-def load_clips(paths: list[Path], short_side: int, cache_dir: Path) -> list[Clip]:
+def load_clips(paths: list[Path], short_side: int, cache_dir: Path, flow: str = "medium") -> list[Clip]:
     clips, skipped = [], 0
     for p in paths:
         try:
-            clip = load_clip(p, short_side, cache_dir)
+            clip = load_clip(p, short_side, cache_dir, flow=flow)
         except InputError as e:
             warnings.warn(f"skipped {e}")
             skipped += 1

@@ -41,6 +41,8 @@ class TrainConfig:
     switch: bool = True                                   # the switchable loss (eq. 9); False: basic TPN
     lam: float = 0.1
     aligned: bool = True
+    # Colour: the flow of the training pairs and of validation (a vprop.engine.flow.FLOW_PRESETS name).
+    flow: str = "medium"
     decoder: str = "residual"
     hidden_stride: int = 4
     hidden_channels: int = 32
@@ -72,7 +74,7 @@ def model_config(cfg: TrainConfig, guidance_channels: int, property_channels: in
         task=cfg.task, guidance_channels=guidance_channels, property_channels=property_channels,
         hidden_channels=cfg.hidden_channels, hidden_stride=cfg.hidden_stride, base_width=cfg.base_width,
         max_width=cfg.max_width, depth=cfg.depth, decoder=cfg.decoder,
-        extra={"aligned": cfg.aligned, "switch": cfg.switch, "short_side": cfg.short_side},
+        extra={"aligned": cfg.aligned, "switch": cfg.switch, "short_side": cfg.short_side, "flow": cfg.flow},
     )
 
 

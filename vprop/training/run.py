@@ -42,8 +42,8 @@ def _clip_frames(clip: Clip, limit: int):
     return frames
 
 
-def color_validation(dev: list[Clip], intervals=(10, 30), limit: int = 61):
-    """Mean PSNR over the dev clips of vprop (online) beside chained flow, at each interval.
+def color_validation(dev: list[Clip], intervals=(10, 30), limit: int = 61, flow: str = "medium"):
+    """Mean PSNR over the dev clips of vprop (online) beside chained flow, at each interval, both with ``flow``.
 
     The baseline does not change during training: it is measured once and remembered.
     """
@@ -54,8 +54,8 @@ def color_validation(dev: list[Clip], intervals=(10, 30), limit: int = 61):
         for k in intervals:
             sums = {}
             for clip in dev:
-                methods = color_methods(model, "online")
-                methods.pop("copy")
+                methods = {name: (m, dataclasses.replace(s, flow=flow))
+                           for name, (m, s) in color_methods(model, "online").items() if name != "copy"}
                 if f"psnr@K{k}/flow" in baseline:
                     methods.pop("flow")
                 for name, s in evaluate_color(_clip_frames(clip, limit), k, methods).items():
@@ -72,12 +72,13 @@ def build_color(cfg: TrainConfig) -> Trainer:
     train_paths = [p for p in paths if p.stem not in set(cfg.dev)]
     dev_paths = [p for p in paths if p.stem in set(cfg.dev)]
     with distributed.main_first():      # rank 0 fills the flow cache, the others read it
-        clips = load_clips(train_paths, cfg.short_side, Path(cfg.cache_dir))
-        dev = load_clips(dev_paths, cfg.short_side, Path(cfg.cache_dir)) if dev_paths else []
+        clips = load_clips(train_paths, cfg.short_side, Path(cfg.cache_dir), cfg.flow)
+        dev = load_clips(dev_paths, cfg.short_side, Path(cfg.cache_dir), cfg.flow) if dev_paths else []
     data = ColorPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed))
     loader = data_loader(data, cfg)
     mcfg = model_config(cfg, color.guidance_channels(cfg.aligned), 2)
-    return Trainer(cfg, mcfg, loader, color_validation(dev) if dev else None, best=("psnr@K10/vprop", "max"))
+    validate = color_validation(dev, flow=cfg.flow) if dev else None
+    return Trainer(cfg, mcfg, loader, validate, best=("psnr@K10/vprop", "max"))
 
 
 # -- segmentation ---------------------------------------------------------------------------------------
