@@ -69,3 +69,18 @@ def test_a_cached_file_changed_since_download_is_refused(tmp_path, monkeypatch, 
 def test_weights_for_another_task_are_refused(tiny_color_weights):
     with pytest.raises(InputError, match="task"):
         load_model("hdr", str(tiny_color_weights))
+
+
+def test_weights_from_a_newer_vprop_are_refused_in_one_line(tmp_path, tiny_color_weights):
+    import json
+
+    from safetensors.torch import save_file
+
+    from vprop.models.hub import read_weights_file
+
+    tensors, meta = read_weights_file(tiny_color_weights)
+    config = json.loads(meta["vprop_config"])
+    newer = tmp_path / "newer.safetensors"
+    save_file(tensors, str(newer), {**meta, "vprop_config": json.dumps({**config, "side_blend": {"width": 16}})})
+    with pytest.raises(InputError, match="newer vprop .*side_blend"):
+        load_model("color", str(newer))

@@ -55,7 +55,11 @@ def load_weights_file(path: Path, device: str = "cpu") -> tuple[SwitchableTPN, d
     tensors, meta = read_weights_file(path)
     if "vprop_config" not in meta:
         raise InputError(path, "safetensors file without a vprop model config")
-    model = SwitchableTPN(TPNConfig.from_json(meta["vprop_config"]))
+    try:
+        config = TPNConfig.from_json(meta["vprop_config"])
+    except ValueError as e:
+        raise InputError(path, f"written by a newer vprop ({e}): upgrade vprop to use it") from None
+    model = SwitchableTPN(config)
     expected = model.state_dict()
     missing, unexpected = set(expected) - set(tensors), set(tensors) - set(expected)
     if missing or unexpected:

@@ -12,7 +12,7 @@ Two decoders share the engine:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +52,12 @@ class TPNConfig:
 
     @classmethod
     def from_json(cls, text: str) -> "TPNConfig":
-        return cls(**json.loads(text))
+        """ValueError naming the settings this version does not know: a file written by a newer vprop."""
+        settings = json.loads(text)
+        unknown = sorted(set(settings) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown model setting(s) {', '.join(unknown)}")
+        return cls(**settings)
 
     @property
     def property_groups(self) -> int:
