@@ -64,7 +64,6 @@ def test_perturbed_masks_keep_range_and_shape_and_change_some():
     assert ((area - 1).abs() < 0.7).all()         # a few pixels of error, not a different object
 
 
-
 def recorded_presets(monkeypatch, module) -> list[str]:
     """The FLOW_PRESETS names ``module`` builds its FlowEstimators with, from now on."""
     made = []

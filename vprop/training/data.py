@@ -96,7 +96,7 @@ def load_clip(path: Path, short_side: int, cache_dir: Path, max_frames: int | No
     return clip
 
 
-def load_clips(paths: list[Path], short_side: int, cache_dir: Path, flow: str = "medium") -> list[Clip]:
+def load_clips(paths: list[Path], short_side: int, cache_dir: Path, flow: str) -> list[Clip]:
     clips, skipped = [], 0
     for p in paths:
         try:

@@ -42,7 +42,7 @@ def _clip_frames(clip: Clip, limit: int):
     return frames
 
 
-def color_validation(dev: list[Clip], intervals=(10, 30), limit: int = 61, flow: str = "medium"):
+def color_validation(dev: list[Clip], flow: str, intervals=(10, 30), limit: int = 61):
     """Mean PSNR over the dev clips of vprop (online) beside chained flow, at each interval, both with ``flow``.
 
     The baseline does not change during training: it is measured once and remembered.
@@ -77,7 +77,7 @@ def build_color(cfg: TrainConfig) -> Trainer:
     data = ColorPairs(clips, tuple(cfg.crop), cfg.max_distance, cfg.aligned, distributed.data_seed(cfg.seed))
     loader = data_loader(data, cfg)
     mcfg = model_config(cfg, color.guidance_channels(cfg.aligned), 2)
-    validate = color_validation(dev, flow=cfg.flow) if dev else None
+    validate = color_validation(dev, cfg.flow) if dev else None
     return Trainer(cfg, mcfg, loader, validate, best=("psnr@K10/vprop", "max"))
 
 
