@@ -265,3 +265,25 @@ def test_a_far_side_of_several_objects_keeps_each_objects_own_aligned_mask():
     assert out[9].shape == (2, h, w)
     assert np.allclose(out[9][1, 16, 24], 0.1, atol=0.02) and np.allclose(out[9][0, 16, 24], 0.0, atol=0.02)
     assert np.allclose(out[9][0, 4, 4], 1.0, atol=0.02)
+
+
+def test_a_learned_side_blend_starts_as_the_hand_set_rule_and_can_overrule_it():
+    from vprop.models.side_blend import SideBlend
+
+    keys = {0: solid_key((160, 120, 120)), 10: solid_key((120, 120, 160))}
+
+    def run(model, mode="offline"):
+        s = Settings(mode=mode, align=False)
+        return dict((f.index, rgb) for f, rgb in Propagator(model, ColorTask(), s)(gray_frames(11), keys))
+
+    hand = run(Passthrough())
+    learned = Passthrough()
+    learned.side_blend = SideBlend(2, width=8, scale=4)
+    assert all(np.abs(run(learned)[i].astype(int) - hand[i]).max() <= 1 for i in hand)
+    with torch.no_grad():
+        learned.side_blend.net[-1].bias.fill_(8.0)     # the forward side everywhere
+    offline = run(learned)
+    assert np.allclose(chroma(offline[7]), chroma(offline[0]), atol=1)
+    assert not np.allclose(chroma(hand[7]), chroma(hand[0]), atol=1)
+    online = run(learned, "online")
+    assert all(np.array_equal(online[i], run(Passthrough(), "online")[i]) for i in online)

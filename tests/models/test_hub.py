@@ -81,6 +81,6 @@ def test_weights_from_a_newer_vprop_are_refused_in_one_line(tmp_path, tiny_color
     tensors, meta = read_weights_file(tiny_color_weights)
     config = json.loads(meta["vprop_config"])
     newer = tmp_path / "newer.safetensors"
-    save_file(tensors, str(newer), {**meta, "vprop_config": json.dumps({**config, "side_blend": {"width": 16}})})
-    with pytest.raises(InputError, match="newer vprop .*side_blend"):
+    save_file(tensors, str(newer), {**meta, "vprop_config": json.dumps({**config, "memory_bank": {"frames": 8}})})
+    with pytest.raises(InputError, match="newer vprop .*memory_bank"):
         load_model("color", str(newer))

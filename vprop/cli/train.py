@@ -32,6 +32,10 @@ from vprop.training.loop import PRECISIONS, TrainConfig, autocast_dtype
                    "a [coarse_folds] table in --config, of each fold's model on the videos it never saw).")
 @click.option("--coarse-weights", default=None, help="With --refine: the SEG(t) weights whose masks it refines "
                                                      "(default: the shipped ones).")
+@click.option("--side-blend", is_flag=True,
+              help="color, stage 2: learn the offline blend of a frame's two sides for the TPN in --init (default: "
+                   "the shipped one), which stays as it is; the exported weights are that TPN with the blend "
+                   "(README, 'Training').")
 @click.option("--init", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Start from these weights (fine-tuning).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
@@ -45,7 +49,7 @@ from vprop.training.loop import PRECISIONS, TrainConfig, autocast_dtype
                    "fp16 with loss scaling, CUDA only).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or log lines (log.csv is still written).")
 def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_switch, no_align, decoder, refine,
-                  coarse_weights, init, resume, export, workers, device, precision, quiet):
+                  coarse_weights, side_blend, init, resume, export, workers, device, precision, quiet):
     """Train a TPN for TASK (color, seg, hdr) on folders of real video (hdr: of HDR panoramas).
 
     Under torchrun (--nproc_per_node N) it trains data-parallel; only rank 0 logs, checkpoints and exports.
@@ -57,6 +61,7 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
     from vprop.engine.flow import FLOW_PRESETS
     from vprop.training import distributed
     from vprop.training.run import BUILDERS
+    from vprop.training.side_blend import DEFAULTS as SIDE_BLEND_DEFAULTS
 
     with user_errors(quiet), log_to_stderr(quiet):
         fields = {}
@@ -75,6 +80,12 @@ def train_command(task, data, dev, config_path, out, steps, batch_size, lr, no_s
             fields["refine"] = True
             if coarse_weights:
                 fields["coarse_weights"] = coarse_weights
+        if side_blend or fields.get("side_blend"):
+            if task != "color":
+                raise click.UsageError("--side-blend learns the offline blend of colour: use it with 'vprop train color'")
+            fields["side_blend"] = fields.get("side_blend") or SIDE_BLEND_DEFAULTS["side_blend"]
+            for name, value in SIDE_BLEND_DEFAULTS.items():
+                fields.setdefault(name, value)
         if no_align:
             fields["aligned"] = False
             fields.setdefault("decoder", "paper")

@@ -354,9 +354,7 @@ class Propagator:
                 result = it.forward if d_prev <= d_next else out
                 wf, wb = float(d_prev <= d_next), float(d_prev > d_next)
             else:
-                wf = it.forward_conf * d_next
-                wb = back_conf * d_prev
-                result = (it.forward * wf + out * wb) / (wf + wb)
+                result, wf, wb = self.blend_sides(it, out, back_conf, d_prev, d_next)
             if on_confidence is not None:
                 # The trust of the blend: each side's trust, weighted as the blend weighed its output.
                 trust = (it.forward_trust * wf + tb * wb) / (wf + wb)
@@ -366,6 +364,25 @@ class Propagator:
                 total = wf + wb
                 tell(t, [Side(prev_index, it.forward_chain, wf / total), Side(next_index, back_chain, wb / total)])
             yield it.frame, self.task.finish(it.prepared, result)
+
+
+    def blend_sides(self, item: _Pending, backward: np.ndarray, backward_conf: np.ndarray, d_prev: int, d_next: int
+                    ) -> tuple[np.ndarray, Any, Any]:
+        """(blend, forward weight, backward weight) of a frame's two propagations: each side weighed by its chain's
+        confidence and the other key's distance, or, where the model carries a learned blend
+        (``vprop.models.side_blend``), by the forward weight it gives (the backward side has the rest)."""
+        forward, forward_conf = item.forward, item.forward_conf
+        blend = getattr(self.model, "side_blend", None)
+        if blend is None:
+            wf, wb = forward_conf * d_next, backward_conf * d_prev
+            return (forward * wf + backward * wb) / (wf + wb), wf, wb
+        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))[None].to(self.s.device)  # noqa: E731
+        with torch.inference_mode():
+            weight = blend(as_tensor(forward), as_tensor(backward), as_tensor(forward_conf)[None],
+                           as_tensor(backward_conf)[None], as_tensor(d_next / (d_prev + d_next)).view(1, 1, 1, 1),
+                           as_tensor(self.task.gray(item.prepared))[None] / 255.0)
+        wf = weight[0, 0].float().cpu().numpy()
+        return forward * wf + backward * (1.0 - wf), wf, 1.0 - wf
 
 
 def _native_cpu_bf16() -> bool:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vprop.models.side_blend import SideBlend
 from vprop.ops import propagate_4dir_max
 
 # Gate channel groups of one propagation unit, in order; the switch swaps opposite directions.
@@ -45,6 +46,8 @@ class TPNConfig:
     # And, after those, a per-pixel cue that needs no alignment (seg: how much the target's colours are the key
     # object's), which the encoder, the trust map and the decoder's gate all see.
     appearance: bool = False
+    # Offline, the two sides' blend learned (vprop.models.side_blend.SideBlend's arguments; empty: the hand-set rule).
+    side_blend: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)   # task data kept with the weights (e.g. the HDR log mean)
 
     def to_json(self) -> str:
@@ -150,6 +153,8 @@ class SwitchableTPN(nn.Module):
             )
             # Start nearly closed: an untrained model returns the aligned base (the optical-flow result).
             nn.init.constant_(self.blend[-1].bias, -4.0)
+        if cfg.side_blend:
+            self.side_blend = SideBlend(cfg.property_channels, **cfg.side_blend)
         if cfg.unaligned_key and cfg.decoder == "residual":
             # Per pixel, how far the alignment is trusted (from the full-resolution guidance features: the flow
             # chain's cues): the base is that mix of the aligned and the unaligned key. Starts on the aligned one.

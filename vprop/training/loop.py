@@ -65,6 +65,9 @@ class TrainConfig:
     unaligned_key: bool = True                            # seg: the network also sees the key's unaligned mask
     appearance: bool = True                               # seg: ... and the colour likelihood (key or coarse mask)
     perturb_coarse: int = 4                               # refine: coarse-mask errors added, px (0: none)
+    # colour, stage 2: the offline blend of the two sides learned for the frozen TPN in ``init`` (default: the
+    # shipped one); SideBlend's arguments (vprop.training.side_blend). Empty: stage 1, the TPN itself.
+    side_blend: dict = field(default_factory=dict)
     device: str = "auto"                                  # auto (the GPU when there is one), cpu or cuda
     precision: str = "auto"                               # autocast: auto (bf16 on a GPU that has it), fp32, bf16, fp16
 
@@ -78,10 +81,11 @@ def model_config(cfg: TrainConfig, guidance_channels: int, property_channels: in
     )
 
 
-def log_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over samples of log MSE: tracks per-frame PSNR better than a plain MSE over the batch."""
+def log_mse(pred: torch.Tensor, target: torch.Tensor, floor: float = 1e-5) -> torch.Tensor:
+    """Mean over samples of log MSE: tracks per-frame PSNR better than a plain MSE over the batch. ``floor``: below
+    it an error no longer counts for more as it shrinks."""
     per_sample = ((pred - target) ** 2).flatten(1).mean(1)
-    return torch.log(per_sample + 1e-5).mean()
+    return torch.log(per_sample + floor).mean()
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -245,13 +249,13 @@ class Trainer:
     def _validation_model(self):
         return self.model if self.device.type == "cpu" else copy.deepcopy(self.model).cpu()
 
-    def train_step(self, guidance, prop, truth) -> float:
-        """One optimiser step on a batch; returns its loss."""
-        guidance, prop, truth = (t.to(self.device, non_blocking=True) for t in (guidance, prop, truth))
+    def train_step(self, *batch: torch.Tensor) -> float:
+        """One optimiser step on a batch (the tensors ``loss`` takes); returns its loss."""
+        batch = [t.to(self.device, non_blocking=True) for t in batch]
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(self.step)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            loss = self.loss(guidance, prop, truth)
+            loss = self.loss(*batch)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.opt)       # clip the true gradients, not the scaled ones

@@ -15,6 +15,7 @@ from vprop.tasks import color
 from vprop.training import distributed
 from vprop.training.data import Clip, ColorPairs, find_videos, load_clips
 from vprop.training.loop import Trainer, TrainConfig, model_config
+from vprop.training.side_blend import build_side_blend
 
 # Held out when a run names no --dev: never trained on, validated on (seg: the first SEG_VALIDATE of them).
 SEG_DEV = ("breakdance-flare", "elephant", "lucia", "rhino", "swing")
@@ -68,6 +69,8 @@ def color_validation(dev: list[Clip], flow: str, intervals=(10, 30), limit: int 
 
 
 def build_color(cfg: TrainConfig) -> Trainer:
+    if cfg.side_blend:
+        return build_side_blend(cfg)
     paths = find_videos([Path(p) for p in cfg.data])
     train_paths = [p for p in paths if p.stem not in set(cfg.dev)]
     dev_paths = [p for p in paths if p.stem in set(cfg.dev)]
