@@ -365,7 +365,6 @@ class Propagator:
                 tell(t, [Side(prev_index, it.forward_chain, wf / total), Side(next_index, back_chain, wb / total)])
             yield it.frame, self.task.finish(it.prepared, result)
 
-
     def blend_sides(self, item: _Pending, backward: np.ndarray, backward_conf: np.ndarray, d_prev: int, d_next: int
                     ) -> tuple[np.ndarray, Any, Any]:
         """(blend, forward weight, backward weight) of a frame's two propagations: each side weighed by its chain's
