@@ -129,9 +129,12 @@ def blended(blend: SideBlend, fields: list[torch.Tensor]) -> torch.Tensor:
 
 def dev_loss(blend: SideBlend, dev: list[Sides]) -> float:
     """Mean per-frame log-MSE of the blended property over the dev videos' recorded frames."""
+    losses = []
     with torch.no_grad():
-        losses = [log_mse(blended(blend, s.item(i)), s.item(i)[-1], LOSS_FLOOR).item()
-                  for s in dev for i in range(len(s))]
+        for sides in dev:
+            for i in range(len(sides)):
+                fields = sides.item(i)
+                losses.append(log_mse(blended(blend, fields), fields[-1], LOSS_FLOOR).item())
     return sum(losses) / len(losses)
 
 
@@ -188,8 +191,8 @@ def build_side_blend(cfg: TrainConfig) -> SideBlendTrainer:
     if set(cfg.side_blend) - set(settings) or not all(isinstance(v, int) and v > 0 for v in cfg.side_blend.values()):
         raise UsageError("side_blend", f"expected positive whole numbers for {' and '.join(settings)}, got "
                                        f"{cfg.side_blend}")
-    weights = resolve_weights("color", cfg.init)
-    model, tpn_meta = load_model("color", cfg.init)
+    weights = resolve_weights("color", cfg.init)      # fetched and checked once, then loaded from there
+    model, tpn_meta = load_model("color", str(weights))
     tpn = without_side_blend(model)
     fingerprint = sha256(weights)
     paths = find_videos([Path(p) for p in cfg.data])
