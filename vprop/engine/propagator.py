@@ -230,7 +230,7 @@ class Propagator:
                 item.gray = self.task.gray(prepared)
             if prev_gray is not None:
                 if align:
-                    item.to_prev, item.from_prev = self.flow(item.gray, prev_gray), self.flow(prev_gray, item.gray)
+                    item.to_prev, item.from_prev = self.flow.both_ways(item.gray, prev_gray)
                     if on_flows is not None:
                         on_flows(frame.index, item.to_prev, item.from_prev)
                 if track:
