@@ -1,8 +1,9 @@
 """HDR quality on the held-out panoramas: vprop beside copy, flow and the inverted LDR, mean over clips.
 
-    python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--blend-rule clipped|paper]
+    python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--blend-rule clipped|measured|paper]
     python benchmarks/eval_hdr_dev.py --size 854x480 [--full-resolution]      (as users run it, at video size)
     python benchmarks/eval_hdr_dev.py --data ../shared/data/hdr-polyhaven --panoramas NAME...   (another hold-out)
+    python benchmarks/eval_hdr_dev.py --working-flow medium-full [--methods flow-2sided vprop]   (a flow preset)
 
 Each dev panorama (never trained on) gives ``--clips`` virtual-camera clips (random pan, zoom and rotation,
 the first window next to the brightest region, ``--size`` (default 320x240, the training clips' size), the LDR
@@ -10,18 +11,22 @@ through HDRCNN's camera curve with ~10% of the pixels saturated). vprop runs as 
 weights' working size (short side 240) at that size with the keys' fine detail carried to full size, or with
 ``--full-resolution`` (also "vprop --full-resolution" beside it) at the clips' own size. Every K-th frame
 is a key; the figure is the RMSE of log radiance over the non-key frames, with the blending of
-`--blend-rule` (and, for vprop, without it: "vprop-raw").
+`--blend-rule` (and, for vprop, without it: "vprop-raw"). ``--working-flow PRESET`` adds vprop with that flow at the
+working size ("vprop, PRESET flow"; ``Settings.working_flow``); ``--methods`` keeps only the rows named.
 """
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from vprop.engine.flow import FLOW_PRESETS
 from vprop.eval.hdr import HDRClip, evaluate_hdr, hdr_methods
+from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
 from vprop.models.hub import load_model
 from vprop.training.hdr_data import load_panorama, random_path
 from vprop.training.run import HDR_DEV
@@ -50,7 +55,7 @@ def main() -> None:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--mode", choices=["online", "offline"], default="offline")
     ap.add_argument("--intervals", type=int, nargs="+", default=[10, 20, 30, 40])
-    ap.add_argument("--blend-rule", choices=["clipped", "paper"], default="clipped")
+    ap.add_argument("--blend-rule", choices=BLEND_RULES, default=BLEND_RULE)
     ap.add_argument("--clips", type=int, default=2)
     ap.add_argument("--frames", type=int, default=61)
     ap.add_argument("--data", type=Path, default=DATA)
@@ -61,17 +66,30 @@ def main() -> None:
                     help="also run vprop at the clips' own size (\"vprop --full-resolution\")")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--working-flow", nargs="+", default=[], choices=list(FLOW_PRESETS),
+                    help="also vprop with each of these flow presets at the working size")
+    ap.add_argument("--methods", nargs="+", default=None, help="only these rows (default: all)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, _ = load_model("hdr", a.weights)
     log_mean = model.cfg.extra.get("log_mean", 0.0)
     table: dict[int, dict[str, dict[str, float]]] = {}
     size = tuple(int(v) for v in a.size.lower().split("x"))
+    methods = hdr_methods(model, a.mode)
+    net, settings, _ = methods["vprop"]
+    for preset in a.working_flow:
+        methods[f"vprop, {preset} flow"] = (net, replace(settings, working_flow=preset), False)
+    if a.methods:
+        unknown = set(a.methods) - set(methods)
+        if unknown:
+            raise SystemExit(f"unknown method(s) {sorted(unknown)}; known: {list(methods)}")
+        methods = {name: m for name, m in methods.items() if name in a.methods}
     for name, clip in dev_clips(a.data, a.clips, a.frames, size, a.panoramas):
         for k in a.intervals:
-            scores = evaluate_hdr(clip, k, hdr_methods(model, a.mode), log_mean=log_mean, rule=a.blend_rule)
+            scores = evaluate_hdr(clip, k, methods, log_mean=log_mean, rule=a.blend_rule)
             row = {m: s.rmse_blended for m, s in scores.items()}
-            row["vprop-raw"] = scores["vprop"].rmse
+            if "vprop" in scores:
+                row["vprop-raw"] = scores["vprop"].rmse
             if a.full_resolution:
                 full = evaluate_hdr(clip, k, {"vprop": hdr_methods(model, a.mode)["vprop"]}, log_mean=log_mean,
                                     rule=a.blend_rule, full_resolution=True)

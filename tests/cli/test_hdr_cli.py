@@ -12,7 +12,7 @@ from support.cli import bad, run
 from support.media import need_encoder, packets
 from vprop.io.images import read_exr, write_exr
 from vprop.io.video import probe, read_frames
-from vprop.tasks.hdr import log_rmse
+from vprop.tasks.hdr import auto_exposure, log_rmse
 
 
 def test_hdr_end_to_end(tmp_path, hdr_clip, tiny_hdr_weights):
@@ -31,6 +31,31 @@ def test_hdr_end_to_end(tmp_path, hdr_clip, tiny_hdr_weights):
     assert max(f.max() for f in frames) > 50
     assert np.mean([log_rmse(f, t) for f, t in zip(frames, truth)]) < 0.5
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_the_measured_rule_changes_only_the_dark_pixels(tmp_path, panorama, tiny_hdr_weights):
+    from vprop.training.synthetic_hdr import CameraPath, hdr_frames, write_clip
+
+    path = CameraPath(frames=8, size=(64, 48), pan=(1.5, 0.2), zoom=0.004, rotate=0.2, scale=1.0)
+    dim = auto_exposure(list(hdr_frames(panorama, path))) / 30      # an underexposed clip: much of it dark
+    video, hdr_dir = write_clip(panorama, tmp_path / "clip", path, exposure=dim)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for i in (0, 6):
+        shutil.copy(hdr_dir / f"{i:05d}.exr", keys / f"{i:05d}.exr")
+    outs = {}
+    for rule in ("clipped", "measured"):
+        outs[rule] = tmp_path / rule
+        result = run("hdr", video, "--hdr-keys", keys, "--interval", 6, "-o", outs[rule], "--weights",
+                     tiny_hdr_weights, "--blend-rule", rule, "-q")
+        assert result.exit_code == 0, result.output
+    changed = 0
+    for frame in read_frames(video):
+        a, b = (read_exr(outs[rule] / f"{frame.index:05d}.exr") for rule in outs)
+        dark = frame.rgb <= 8
+        assert np.array_equal(a[~dark], b[~dark])
+        changed += int((a[dark] != b[dark]).sum())
+    assert changed > 0
 
 
 def test_no_blend_preview_and_hdr10(tmp_path, hdr_clip, tiny_hdr_weights):

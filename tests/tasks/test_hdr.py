@@ -66,14 +66,14 @@ def test_clipped_rule_keeps_the_measured_ldr_and_bounds_the_estimate_where_it_cl
     ldr = np.array([[[100, 100, 100], [240, 240, 240], [255, 255, 255], [255, 255, 255]]], np.uint8)
     estimate = np.array([[[9, 9, 9], [9, 9, 9], [0.1, 0.1, 0.1], [50, 50, 50]]], np.float32)
     params = H.KeyBlend(threshold=4.0, scale=3.0)
-    out = H.blend(estimate, ldr, params)
+    out = H.blend(estimate, ldr, params, rule="clipped")
     inverted = H.inverted_ldr(ldr, 3.0)
     np.testing.assert_allclose(out[0, 0], inverted[0, 0], rtol=1e-6)    # measured: the LDR, whatever the estimate
     w = (240 / 255 - H.NEAR_CLIP) / (H.SATURATED - H.NEAR_CLIP)
     np.testing.assert_allclose(out[0, 1], inverted[0, 1] * (1 - w) + 9 * w, rtol=1e-5)   # the hand-over
     np.testing.assert_allclose(out[0, 2], inverted[0, 2], rtol=1e-6)    # clipped: never below the clip level
     np.testing.assert_array_equal(out[0, 3], estimate[0, 3])            # clipped: the estimate above it
-    with pytest.raises(ValueError, match=r"blend rule must be one of \('clipped', 'paper'\)"):
+    with pytest.raises(ValueError, match=r"blend rule must be one of \('clipped', 'measured', 'paper'\)"):
         H.blend(estimate, ldr, params, rule="nope")
 
 
@@ -84,7 +84,36 @@ def test_clipped_rule_never_loses_to_the_inverted_ldr_where_the_estimate_is_righ
     params = H.KeyBlend(threshold=1.0, scale=1.0)
     inverted = H.inverted_ldr(ldr, 1.0)
     assert (ldr.max(-1) >= 250).mean() > 0.1
-    assert H.log_rmse(H.blend(truth, ldr, params), truth) < H.log_rmse(inverted, truth) / 3
+    assert H.log_rmse(H.blend(truth, ldr, params, rule="clipped"), truth) < H.log_rmse(inverted, truth) / 3
+
+
+def test_measured_rule_keeps_a_dark_estimate_within_what_its_code_value_allows():
+    ldr = np.array([[[100, 100, 100], [1, 0, 2], [1, 0, 2], [255, 255, 255], [8, 9, 8]]], np.uint8)
+    estimate = np.array([[[9, 9, 9], [0.004, 0.001, 0.005], [5, 5, 5], [50, 50, 50], [1, 1, 1]]], np.float32)
+    params = H.KeyBlend(threshold=4.0, scale=3.0)
+    out = H.blend(estimate, ldr, params, rule="measured")
+    clipped = H.blend(estimate, ldr, params, rule="clipped")
+    low = H.inverted_ldr(np.clip(ldr.astype(np.float32) - H.LDR_TOLERANCE, 0, 255), 3.0)
+    high = H.inverted_ldr(np.clip(ldr.astype(np.float32) + H.LDR_TOLERANCE, 0, 255), 3.0)
+    np.testing.assert_array_equal(out[0, 0], clipped[0, 0])             # measured: the LDR, as "clipped" has it
+    np.testing.assert_array_equal(out[0, 3], clipped[0, 3])             # clipped: as "clipped" has it
+    assert np.all(low[0, 1] < estimate[0, 1]) and np.all(estimate[0, 1] < high[0, 1])
+    np.testing.assert_array_equal(out[0, 1], estimate[0, 1])            # dark: an estimate the value allows stays
+    assert not np.allclose(clipped[0, 1], estimate[0, 1])
+    np.testing.assert_allclose(out[0, 2], high[0, 2], rtol=1e-6)        # dark: one it does not is brought in
+    np.testing.assert_allclose(out[0, 4, [0, 2]], high[0, 4, [0, 2]], rtol=1e-6)   # 8 is dark, 9 is not
+    np.testing.assert_array_equal(out[0, 4, 1], clipped[0, 4, 1])
+
+
+def test_measured_rule_beats_the_inverted_ldr_in_the_dark_where_the_estimate_is_right():
+    rng = np.random.default_rng(5)
+    truth = rng.lognormal(-6, 1.0, (40, 40, 3)).astype(np.float32)      # a dim scene: a few levels at most
+    ldr = H.synthesize_ldr(truth, exposure=0.3)
+    assert np.median(ldr) <= 2
+    params = H.KeyBlend(threshold=1.0, scale=1 / 0.3)
+    inverted = H.inverted_ldr(ldr, 1 / 0.3)
+    assert H.log_rmse(H.blend(truth, ldr, params, rule="measured"), truth) < H.log_rmse(inverted, truth) / 3
+    assert H.log_rmse(H.blend(truth, ldr, params, rule="clipped"), truth) == pytest.approx(H.log_rmse(inverted, truth))
 
 
 def test_blender_keeps_keys_fixed_and_interpolates_between_them():

@@ -12,7 +12,7 @@ from vprop.eval.metrics import cdc
 from vprop.eval.report import color_report
 from vprop.io.video import probe
 from vprop.models.hub import load_model
-from vprop.tasks.hdr import BLEND_RULES
+from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
 
 
 @click.group("eval")
@@ -148,7 +148,7 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, grabcut, sho
 @eval_group.command("hdr")
 @click.argument("gt_dir", type=click.Path(path_type=str))
 @intervals_options("10 20")
-@click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
+@click.option("--blend-rule", type=click.Choice(BLEND_RULES), default=BLEND_RULE, show_default=True,
               help="How the blended figures combine estimate and LDR (see vprop hdr --help).")
 @click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
               help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")

@@ -4,7 +4,7 @@ from vprop.cli._console import run_over_video, user_errors
 from vprop.cli._options import (common, full_resolution_option, key_schedule, report_option, resolve_device,
                                 shots_option, span_options)
 from vprop.pipelines.resume import finished_frames
-from vprop.tasks.hdr import BLEND_RULES
+from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
 
 
 @click.command("hdr")
@@ -16,9 +16,11 @@ from vprop.tasks.hdr import BLEND_RULES
 @key_schedule("Align keys with optical flow (default: as the weights were trained).")
 @click.option("--blend/--no-blend", default=True, show_default=True,
               help="Combine the network's estimate with the frame's own inverted LDR; --no-blend: network only.")
-@click.option("--blend-rule", type=click.Choice(BLEND_RULES), default="clipped", show_default=True,
+@click.option("--blend-rule", type=click.Choice(BLEND_RULES), default=BLEND_RULE, show_default=True,
               help="clipped: the LDR wherever it did not clip, the estimate (never below the clip level) where it "
-                   "did; paper: eq. 10, the LDR where the estimate is below the key's threshold T.")
+                   "did; measured: the same, and in the dark (8-bit values up to 8) the estimate within what the "
+                   "value allows (better on dark footage); paper: eq. 10, the LDR where the estimate is below the "
+                   "key's threshold T.")
 @click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
               help="The video's camera curve: 8-bit value = 255 x^(1/G) of the linear exposure x (about 2.2 for "
                    "sRGB-like video). Default: HDRCNN's f(x) = 1.6 x^0.9 / (x^0.9 + 0.6).")

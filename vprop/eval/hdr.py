@@ -23,7 +23,7 @@ from vprop.eval.report import strip, write_figure
 from vprop.io.images import find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
 from vprop.pipelines.hdr import propagate_hdr
-from vprop.tasks.hdr import HDRCNN_CURVE, Blender, CameraCurve, HDRKey, auto_exposure, log_rmse, synthesize_ldr
+from vprop.tasks.hdr import BLEND_RULE, HDRCNN_CURVE, Blender, CameraCurve, HDRKey, auto_exposure, log_rmse, synthesize_ldr
 
 
 @dataclass
@@ -93,7 +93,7 @@ def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cp
 
 def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
                  curve: CameraCurve = HDRCNN_CURVE, keep: set[int] = frozenset(),
-                 on_frame: Callable[[], None] | None = None, rule: str = "clipped",
+                 on_frame: Callable[[], None] | None = None, rule: str = BLEND_RULE,
                  full_resolution: bool = False) -> dict[str, HDRScores]:
     """Keys every ``interval`` frames from the clip's true radiance; each method propagates them as `vprop hdr`
     runs it: a network at its working size (``vprop.engine.working``) unless ``full_resolution``, the

@@ -19,19 +19,19 @@ from vprop.errors import UsageError
 from vprop.io.keyframes import HDR_KEY_SUFFIXES, load_hdr_key
 from vprop.pipelines.run import Pipeline, RunOptions, run
 from vprop.pipelines.sinks import RadianceSink
-from vprop.tasks.hdr import Blender, HDRTask, curve_for, guidance_channels
+from vprop.tasks.hdr import BLEND_RULE, Blender, HDRTask, curve_for, guidance_channels
 
 
 def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: bool = True,
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
-        hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = "clipped",
+        hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = BLEND_RULE,
         report=None, on_frame: Callable[[int], None] | None = None,
         on_begin: Callable[[], None] | None = None, model: torch.nn.Module | None = None,
         shots: bool = True, resume: bool = False, workers: int | None = 1, full_resolution: bool = False) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
-    estimate alone; ``blend_rule``: "clipped" (the LDR wherever it did not clip) or "paper" (eq. 10).
+    estimate alone; ``blend_rule``: one of ``BLEND_RULES`` (``vprop.tasks.hdr.blend``).
     ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. ``report``: a directory for the per-frame
     confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``: an HDR model already loaded (a
     batch worker holds one for many videos); ``weights`` is then unused. ``shots``: find the hard cuts first; each

@@ -16,6 +16,7 @@ from vprop.engine.flow import ChainedWarp
 EPS = 0.01               # U = log(H + EPS), as the paper
 TOP_FRACTION = 0.05      # T leaves this fraction of the key's pixels above it
 SATURATED = 250 / 255    # an 8-bit value at or above this carries no radiance information
+DARK = 8 / 255           # at or below this 8-bit value, quantisation dominates what the value says of the radiance
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)   # BT.709 / sRGB primaries
 
 
@@ -104,7 +105,7 @@ def inverse_scale(key_hdr: np.ndarray, key_ldr: np.ndarray, curve: CameraCurve =
     d = np.asarray(key_ldr, np.float32) / 255.0
     lin = luminance(curve.inverse(d))
     h = luminance(key_hdr)
-    ok = (d.max(-1) < SATURATED) & (d.min(-1) > 8 / 255) & (h > 0)
+    ok = (d.max(-1) < SATURATED) & (d.min(-1) > DARK) & (h > 0)
     if ok.sum() < 16:     # a nearly all-dark or all-clipped key: take what there is
         ok = (d.max(-1) < SATURATED) & (lin > 0) & (h > 0)
     if not ok.any():
@@ -135,20 +136,28 @@ def inverted_ldr(ldr: np.ndarray, scale: float, curve: CameraCurve = HDRCNN_CURV
     return (curve.inverse(np.asarray(ldr, np.float32) / 255.0) * np.float32(scale)).astype(np.float32)
 
 
-BLEND_RULES = ("clipped", "paper")
-NEAR_CLIP = 0.90     # "clipped" rule: from this 8-bit level up to SATURATED the LDR hands over to the estimate
+BLEND_RULES = ("clipped", "measured", "paper")
+BLEND_RULE = "clipped"      # the default; "measured" is kept by a rule written before it was scored (README)
+NEAR_CLIP = 0.90     # from this 8-bit level up to SATURATED the LDR hands over to the estimate ("clipped", "measured")
+# "measured": how far from its code value, in 8-bit levels, a dark pixel's radiance may be: half a level of rounding
+# and as much again for a lightly compressed video. Fixed, not tuned.
+LDR_TOLERANCE = 1.0
 
 
 def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: CameraCurve = HDRCNN_CURVE,
-          rule: str = "clipped") -> np.ndarray:
+          rule: str = BLEND_RULE) -> np.ndarray:
     """Combine the propagated estimate with the frame's own LDR.
 
     ``"paper"`` (eq. 10): the scaled inverted LDR where the estimate's luminance is below the key's T, the
     estimate elsewhere (and at saturated LDR pixels, which hold no radiance, whatever its value).
-    ``"clipped"`` (default): the LDR is the measurement wherever it did not clip, so the inverted LDR is kept
-    there whatever the estimate says; where it clipped, the true radiance is at least the inverted clip level,
-    so the estimate is taken but never below it. The hand-over is smooth between NEAR_CLIP and SATURATED. A
-    misaligned or mispredicted highlight then cannot darken or brighten a correctly exposed pixel.
+    ``"clipped"`` (default): the LDR is the measurement wherever it did not clip, so the inverted LDR is kept there whatever
+    the estimate says; where it clipped, the true radiance is at least the inverted clip level, so the estimate is
+    taken but never below it. The hand-over is smooth between NEAR_CLIP and SATURATED. A misaligned or
+    mispredicted highlight then cannot darken or brighten a correctly exposed pixel.
+    ``"measured"``: "clipped", except in the dark, where a code value at or below DARK spans a range of
+    radiance as wide as the value itself: there, per channel, the estimate is kept within the radiances the code
+    value allows (LDR_TOLERANCE levels either side, through the camera curve) instead of being replaced by the
+    level's coarse value.
     """
     if rule not in BLEND_RULES:
         raise ValueError(f"blend rule must be one of {BLEND_RULES}")
@@ -158,7 +167,13 @@ def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: Camera
         use_ldr = (luminance(estimate) < params.threshold) & (level < SATURATED)
         return np.where(use_ldr[..., None], inverted, estimate).astype(np.float32)
     w = np.clip((level - NEAR_CLIP) / (SATURATED - NEAR_CLIP), 0.0, 1.0)[..., None]
-    return (inverted * (1 - w) + np.maximum(estimate, inverted) * w).astype(np.float32)
+    clipped = (inverted * (1 - w) + np.maximum(estimate, inverted) * w).astype(np.float32)
+    if rule == "clipped":
+        return clipped
+    code = np.asarray(ldr, np.float32)
+    low = inverted_ldr(np.clip(code - LDR_TOLERANCE, 0, 255), params.scale, curve)
+    high = inverted_ldr(np.clip(code + LDR_TOLERANCE, 0, 255), params.scale, curve)
+    return np.where(code <= DARK * 255, np.clip(estimate, low, high), clipped).astype(np.float32)
 
 
 # -- network inputs -------------------------------------------------------------------------------------
@@ -247,7 +262,7 @@ class Blender:
     """
 
     def __init__(self, curve: CameraCurve = HDRCNN_CURVE, mode: str = "offline", inverted_only: bool = False,
-                 rule: str = "clipped"):
+                 rule: str = BLEND_RULE):
         self.curve, self.mode, self.inverted_only, self.rule = curve, mode, inverted_only, rule
         self.keys: dict[int, KeyBlend] = {}
 
