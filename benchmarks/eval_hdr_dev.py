@@ -1,6 +1,6 @@
 """HDR quality on the held-out panoramas: vprop beside copy, flow and the inverted LDR, mean over clips.
 
-    python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--blend-rule clipped|measured|paper]
+    python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--blend-rule measured|clipped|paper]
     python benchmarks/eval_hdr_dev.py --size 854x480 [--full-resolution]      (as users run it, at video size)
     python benchmarks/eval_hdr_dev.py --data ../shared/data/hdr-polyhaven --panoramas NAME...   (another hold-out)
     python benchmarks/eval_hdr_dev.py --working-flow medium-full [--methods flow-2sided vprop]   (a flow preset)

@@ -73,7 +73,7 @@ def test_clipped_rule_keeps_the_measured_ldr_and_bounds_the_estimate_where_it_cl
     np.testing.assert_allclose(out[0, 1], inverted[0, 1] * (1 - w) + 9 * w, rtol=1e-5)   # the hand-over
     np.testing.assert_allclose(out[0, 2], inverted[0, 2], rtol=1e-6)    # clipped: never below the clip level
     np.testing.assert_array_equal(out[0, 3], estimate[0, 3])            # clipped: the estimate above it
-    with pytest.raises(ValueError, match=r"blend rule must be one of \('clipped', 'measured', 'paper'\)"):
+    with pytest.raises(ValueError, match=r"blend rule must be one of \('measured', 'clipped', 'paper'\)"):
         H.blend(estimate, ldr, params, rule="nope")
 
 
@@ -103,6 +103,7 @@ def test_measured_rule_keeps_a_dark_estimate_within_what_its_code_value_allows()
     np.testing.assert_allclose(out[0, 2], high[0, 2], rtol=1e-6)        # dark: one it does not is brought in
     np.testing.assert_allclose(out[0, 4, [0, 2]], high[0, 4, [0, 2]], rtol=1e-6)   # 8 is dark, 9 is not
     np.testing.assert_array_equal(out[0, 4, 1], clipped[0, 4, 1])
+    assert H.BLEND_RULE == "measured" and H.blend(estimate, ldr, params).tobytes() == out.tobytes()   # the default
 
 
 def test_measured_rule_beats_the_inverted_ldr_in_the_dark_where_the_estimate_is_right():

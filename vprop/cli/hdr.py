@@ -17,10 +17,10 @@ from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
 @click.option("--blend/--no-blend", default=True, show_default=True,
               help="Combine the network's estimate with the frame's own inverted LDR; --no-blend: network only.")
 @click.option("--blend-rule", type=click.Choice(BLEND_RULES), default=BLEND_RULE, show_default=True,
-              help="clipped: the LDR wherever it did not clip, the estimate (never below the clip level) where it "
-                   "did; measured: the same, and in the dark (8-bit values up to 8) the estimate within what the "
-                   "value allows (better on dark footage); paper: eq. 10, the LDR where the estimate is below the "
-                   "key's threshold T.")
+              help="measured: the LDR wherever it measured the radiance; where it clipped, the estimate (never "
+                   "below the clip level); in the dark (8-bit values up to 8), the estimate within what the value "
+                   "allows. clipped: the same, with the LDR in the dark too; paper: eq. 10, the LDR where the "
+                   "estimate is below the key's threshold T.")
 @click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
               help="The video's camera curve: 8-bit value = 255 x^(1/G) of the linear exposure x (about 2.2 for "
                    "sRGB-like video). Default: HDRCNN's f(x) = 1.6 x^0.9 / (x^0.9 + 0.6).")

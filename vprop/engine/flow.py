@@ -56,9 +56,9 @@ class FlowEstimator:
 
     def both_ways(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(a -> b, b -> a), the two estimated at once on two threads (OpenCV releases the GIL). At the working
-        size one DIS call leaves the second core mostly idle: a pair takes ~0.7x the time of two calls in turn
-        at 427x240 on 2 cores, and the same at 854x480, where one call already uses both. The results are
-        those of two calls in turn. Where OpenCV is given one thread (a worker process of several), one after
+        size one DIS call leaves the second core mostly idle: on 2 cores a pair at 427x240 takes ~0.7x the time
+        of two calls in turn, and as long as they do at 854x480, where one call already uses both. The results
+        are those of two calls in turn. Where OpenCV is given one thread (a worker process of several), one after
         the other."""
         if cv2.getNumThreads() < 2:
             return self._dis.calc(a, b, None), self._dis_back.calc(b, a, None)

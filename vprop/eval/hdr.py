@@ -23,7 +23,8 @@ from vprop.eval.report import strip, write_figure
 from vprop.io.images import find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
 from vprop.pipelines.hdr import propagate_hdr
-from vprop.tasks.hdr import BLEND_RULE, HDRCNN_CURVE, Blender, CameraCurve, HDRKey, auto_exposure, log_rmse, synthesize_ldr
+from vprop.tasks.hdr import (BLEND_RULE, HDRCNN_CURVE, Blender, CameraCurve, HDRKey, auto_exposure, log_rmse,
+                             synthesize_ldr)
 
 
 @dataclass

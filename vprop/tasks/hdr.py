@@ -136,8 +136,8 @@ def inverted_ldr(ldr: np.ndarray, scale: float, curve: CameraCurve = HDRCNN_CURV
     return (curve.inverse(np.asarray(ldr, np.float32) / 255.0) * np.float32(scale)).astype(np.float32)
 
 
-BLEND_RULES = ("clipped", "measured", "paper")
-BLEND_RULE = "clipped"      # the default; "measured" is kept by a rule written before it was scored (README)
+BLEND_RULES = ("measured", "clipped", "paper")
+BLEND_RULE = "measured"     # the default, chosen by a rule written before it was scored (README, "HDR video")
 NEAR_CLIP = 0.90     # from this 8-bit level up to SATURATED the LDR hands over to the estimate ("clipped", "measured")
 # "measured": how far from its code value, in 8-bit levels, a dark pixel's radiance may be: half a level of rounding
 # and as much again for a lightly compressed video. Fixed, not tuned.
@@ -150,11 +150,11 @@ def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: Camera
 
     ``"paper"`` (eq. 10): the scaled inverted LDR where the estimate's luminance is below the key's T, the
     estimate elsewhere (and at saturated LDR pixels, which hold no radiance, whatever its value).
-    ``"clipped"`` (default): the LDR is the measurement wherever it did not clip, so the inverted LDR is kept there whatever
+    ``"clipped"``: the LDR is the measurement wherever it did not clip, so the inverted LDR is kept there whatever
     the estimate says; where it clipped, the true radiance is at least the inverted clip level, so the estimate is
     taken but never below it. The hand-over is smooth between NEAR_CLIP and SATURATED. A misaligned or
     mispredicted highlight then cannot darken or brighten a correctly exposed pixel.
-    ``"measured"``: "clipped", except in the dark, where a code value at or below DARK spans a range of
+    ``"measured"`` (default): "clipped", except in the dark, where a code value at or below DARK spans a range of
     radiance as wide as the value itself: there, per channel, the estimate is kept within the radiances the code
     value allows (LDR_TOLERANCE levels either side, through the camera curve) instead of being replaced by the
     level's coarse value.
