@@ -377,11 +377,18 @@ class Propagator:
             return (forward * wf + backward * wb) / (wf + wb), wf, wb
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))[None].to(self.s.device)  # noqa: E731
         with torch.inference_mode():
-            weight = blend(as_tensor(forward), as_tensor(backward), as_tensor(forward_conf)[None],
-                           as_tensor(backward_conf)[None], as_tensor(d_next / (d_prev + d_next)).view(1, 1, 1, 1),
-                           as_tensor(self.task.gray(item.prepared))[None] / 255.0)
+            weight = blend(*(as_tensor(a) for a in self.side_inputs(item, backward, backward_conf, d_prev, d_next)))
         wf = weight[0, 0].float().cpu().numpy()
         return forward * wf + backward * (1.0 - wf), wf, 1.0 - wf
+
+    def side_inputs(self, item: _Pending, backward: np.ndarray, backward_conf: np.ndarray, d_prev: int, d_next: int
+                    ) -> tuple[np.ndarray, ...]:
+        """What a learned blend (``SideBlend.forward``) reads of a frame, each without the batch axis: both sides
+        (C, H, W), their confidences (1, H, W), the next key's share of the distance (1, 1, 1), the frame's gray
+        level in 0..1 (1, H, W)."""
+        return (item.forward, backward, item.forward_conf[None], backward_conf[None],
+                np.full((1, 1, 1), d_next / (d_prev + d_next), np.float32),
+                self.task.gray(item.prepared)[None] / np.float32(255.0))
 
 
 def _native_cpu_bf16() -> bool:

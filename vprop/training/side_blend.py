@@ -70,17 +70,15 @@ class _Recording(Propagator):
 
     def blend_sides(self, item, backward, backward_conf, d_prev, d_next):
         if item.frame.index % self.every == 0:
-            self.rows[item.frame.index] = (item.forward, backward, item.forward_conf[None], backward_conf[None],
-                                           np.full((1, 1, 1), d_next / (d_prev + d_next), np.float32),
-                                           self.task.gray(item.prepared)[None] / np.float32(255.0))
+            self.rows[item.frame.index] = self.side_inputs(item, backward, backward_conf, d_prev, d_next)
         return super().blend_sides(item, backward, backward_conf, d_prev, d_next)
 
 
 def record_sides(model: SwitchableTPN, clip: Clip, intervals=INTERVALS, every: int = EVERY) -> Sides:
     """Both sides of the offline frames of ``clip`` (at its cached size) with keys every ``intervals`` frames,
     blended by the hand-set rule whatever ``model`` carries."""
-    settings = Settings(mode="offline", repair=True, lookup=True)
-    settings = replace(settings, flow=settings.working_flow)
+    # at the working size (the clip's cached size), with its flow, as vprop.engine.working runs the loop
+    settings = Settings(mode="offline", repair=True, lookup=True, flow=Settings.working_flow)
     tpn = without_side_blend(model)
     rgb = [lab_to_rgb(lab.astype(np.float32)) for lab in clip.lab]
     rows = []
