@@ -114,14 +114,18 @@ def main():
             print(f"{f'{args.channels}x{size}x{size}':>14} {direction:>5} | {nf:9.2f} {cf:8.2f} {nf / cf:4.1f}x | "
                   f"{nfb:9.2f} {cfb:8.2f} {nfb / cfb:4.1f}x")
 
-    print(f"\n{'B x C x H x W':>18} | {'4dir+amax':>9} {'4dir_max':>8} {'x':>5}   (inference forward, cpu)")
+    print(f"\n{'B x C x H x W':>18} | {'4dir+amax':>9} {'4dir_max':>8} {'x':>5} | {'channels-last':>13} {'x':>5}"
+          "   (inference forward, cpu; channels-last: both inputs in it, as the network runs on CPU)")
     for size in args.sizes:
         x = torch.randn(4, args.channels, size, size)
         gates = torch.softmax(torch.randn(4, 12, size, size), 1) * 0.9
+        x_cl, gates_cl = (t.contiguous(memory_format=torch.channels_last) for t in (x, gates))
         with torch.inference_mode():
             plain = median_ms(lambda: propagate_4dir(x, gates, impl="cpu").amax(1), args.reps)
             fused = median_ms(lambda: propagate_4dir_max(x, gates, impl="cpu"), args.reps)
-        print(f"{f'4x{args.channels}x{size}x{size}':>18} | {plain:9.2f} {fused:8.2f} {plain / fused:4.1f}x")
+            fused_cl = median_ms(lambda: propagate_4dir_max(x_cl, gates_cl, impl="cpu"), args.reps)
+        print(f"{f'4x{args.channels}x{size}x{size}':>18} | {plain:9.2f} {fused:8.2f} {plain / fused:4.1f}x | "
+              f"{fused_cl:13.2f} {plain / fused_cl:4.1f}x")
 
     if not torch.cuda.is_available():
         print("\nCUDA not available: Triton kernels not timed.")

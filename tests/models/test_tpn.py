@@ -14,12 +14,22 @@ def tiny(decoder="residual", stride=4, **kw) -> SwitchableTPN:
 
 
 @pytest.mark.parametrize("decoder", ["residual", "paper"])
-@pytest.mark.parametrize("size", [(17, 23), (8, 8), (31, 12)])
+@pytest.mark.parametrize("size", [(17, 23), (8, 8), (31, 12), (3, 5), (30, 107)])
 def test_odd_sizes_keep_shape(decoder, size):
     model = tiny(decoder)
     out = model(torch.randn(2, 5, *size), torch.randn(2, 2, *size))
     assert out.shape == (2, 2, *size)
     assert torch.isfinite(out).all()
+
+
+def test_inputs_are_padded_to_the_hidden_stride_not_to_the_deepest_pooling():
+    model = tiny(stride=4)      # depth 3: the U-Net's deepest level needs 8 pixels a side
+    x = torch.randn(1, 5, 30, 107)
+    padded = model._pad(x)
+    assert padded.shape[-2:] == (32, 108)        # 2**depth would have made it (32, 112)
+    torch.testing.assert_close(padded[..., :30, :107], x)
+    torch.testing.assert_close(padded[..., -1, :107], x[..., -1, :])    # replicated edge
+    assert model._pad(torch.randn(1, 5, 3, 5)).shape[-2:] == (8, 8)
 
 
 def test_switch_swaps_opposite_directions():

@@ -82,12 +82,13 @@ def test_4dir_matches_reference(impl, shape):
     assert_same(got, want)
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_4dir_max_is_the_max_of_the_four_scans(shape):
+def test_4dir_max_is_the_max_of_the_four_scans(shape, layout):
     x, gates = make_inputs(shape)
     want = naive.propagate_4dir(x, gates).amax(1)
     with torch.inference_mode():     # the fused inference path
-        got = ops.propagate_4dir_max(x.contiguous(memory_format=torch.channels_last), gates)
+        got = ops.propagate_4dir_max(x.contiguous(memory_format=layout), gates.contiguous(memory_format=layout))
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
     # recording gradients, it is the differentiable expression
     x.requires_grad_()

@@ -25,7 +25,7 @@ LOOKUP_WEIGHT = 0.5       # the look-up's share of a failed pixel's output
 DISTANCE_WEIGHT = 0.3     # cost of matching a key pixel a whole frame's size from where the chain points
 MATCH_SHORT_SIDE = 60     # the matching's size: a quarter of the working size (short side 240)
 PATCH = 5
-_QUERIES = 1024           # failed pixels matched at once: memory stays ~25 MB whatever the frame's size
+_QUERIES = 256           # failed pixels matched at once: their costs (6.6 MB, 16:9) stay in cache, 2x faster than 1024
 
 
 @dataclass

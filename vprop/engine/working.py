@@ -99,9 +99,12 @@ def full_size_coords(chain: ChainedWarp, size: tuple[int, int]) -> np.ndarray:
     """A working-size chain's key coordinates at ``size`` (width, height): (H, W, 2) in full-size pixels."""
     h, w = chain.valid.shape
     scale = np.array([size[0] / w, size[1] / h], np.float32)
+    shift = 0.5 * scale - 0.5
     # Pixel centres: x_full + 0.5 = (x_small + 0.5) * scale. Scaled before the (linear) resize, where there are a
-    # fifth as many pixels at 854x480.
-    return cv2.resize(chain.coords * scale + (0.5 * scale - 0.5), size, interpolation=cv2.INTER_LINEAR)
+    # fifth as many pixels at 854x480; by OpenCV's per-channel scalars, as NumPy's float32 arithmetic to the bit but
+    # ~20x faster than NumPy broadcasting over a last axis of 2.
+    scaled = cv2.add(cv2.multiply(chain.coords, (*scale.tolist(), 0, 0)), (*shift.tolist(), 0, 0))
+    return cv2.resize(scaled, size, interpolation=cv2.INTER_LINEAR)
 
 
 def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tuple[int, int],
@@ -125,8 +128,9 @@ def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tu
             part = cv2.remap(key.full, coords, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             part -= cv2.resize(side.chain.warp(key.small), size, interpolation=cv2.INTER_LINEAR).reshape(part.shape)
             weight = (~side.chain.failed()).astype(np.float32) * side.share
-        part = part.reshape(size[1], size[0], -1)
-        part *= cv2.resize(np.ascontiguousarray(weight, np.float32), size, interpolation=cv2.INTER_LINEAR)[..., None]
+        weight = cv2.resize(np.ascontiguousarray(weight, np.float32), size, interpolation=cv2.INTER_LINEAR)
+        # As ``part * weight[..., None]`` to the bit, ~5x faster (NumPy broadcasting over a short last axis is slow).
+        part = cv2.multiply(part, cv2.merge([weight] * (part.size // weight.size))).reshape(size[1], size[0], -1)
         if total is None:
             total = part
         else:
