@@ -62,6 +62,14 @@ def test_normalize_gates_bounds_each_direction():
     assert torch.equal(normalize_gates(small), small)
 
 
+def test_normalize_gates_keeps_the_layout_and_the_values():
+    g = torch.randn(2, 24, 7, 9) * 5
+    last = normalize_gates(g.contiguous(memory_format=torch.channels_last))
+    assert last.is_contiguous(memory_format=torch.channels_last)
+    assert normalize_gates(g).is_contiguous()
+    assert torch.equal(last, normalize_gates(g))
+
+
 def test_untrained_residual_model_keeps_the_aligned_base():
     """The blend gate starts nearly closed, so an untrained model returns close to its input property."""
     model = tiny("residual")
