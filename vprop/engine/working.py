@@ -130,7 +130,8 @@ def carried_detail(sides: list[Side], details: Mapping[int, KeyDetail], size: tu
             weight = (~side.chain.failed()).astype(np.float32) * side.share
         weight = cv2.resize(np.ascontiguousarray(weight, np.float32), size, interpolation=cv2.INTER_LINEAR)
         # As ``part * weight[..., None]`` to the bit, ~5x faster (NumPy broadcasting over a short last axis is slow).
-        part = cv2.multiply(part, cv2.merge([weight] * (part.size // weight.size))).reshape(size[1], size[0], -1)
+        part = part.reshape(size[1], size[0], -1)     # cv2.remap drops a single channel's axis
+        part = cv2.multiply(part, cv2.merge([weight] * part.shape[2])).reshape(part.shape)
         if total is None:
             total = part
         else:

@@ -73,15 +73,19 @@ class TPNConfig:
         return 2 ** self.depth
 
 
+def memory_layout(t: torch.Tensor) -> torch.memory_format:
+    """The layout ``t`` is in, channels-last or the default: to hand a result back in it."""
+    return torch.channels_last if t.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+
+
 def normalize_gates(gates: torch.Tensor) -> torch.Tensor:
     """SPN stability rule: where the three gates of a direction sum to more than 1 in magnitude, divide by that sum.
     Returned in the input's memory layout."""
     b, c, h, w = gates.shape
-    layout = torch.channels_last if gates.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-    # Grouped in the default layout: on a channels-last tensor this view's sum and division ran ~7x slower.
+    # Grouped in the default layout: on a channels-last tensor this view's sum and division ran 3-7x slower.
     g = gates.contiguous().view(b, c // 3, 3, h, w)
     total = g.abs().sum(2, keepdim=True)
-    return (g / total.clamp(min=1.0)).view(b, c, h, w).contiguous(memory_format=layout)
+    return (g / total.clamp(min=1.0)).view(b, c, h, w).contiguous(memory_format=memory_layout(gates))
 
 
 def switch_gates(gates: torch.Tensor) -> torch.Tensor:
@@ -184,7 +188,7 @@ class SwitchableTPN(nn.Module):
 
     def propagate_hidden(self, prop: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
         h = self.encode(prop)
-        layout = torch.channels_last if h.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        layout = memory_layout(h)
         h = h.float()
         for u in range(self.cfg.units):
             h = propagation_unit(h, gates[:, 12 * u : 12 * (u + 1)].float())
