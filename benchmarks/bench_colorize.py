@@ -6,7 +6,7 @@
     python benchmarks/bench_colorize.py end-to-end [--colour-video V] [--sizes 854x480 1280x720] [--repeats 2]
 
 speed: frames/s of offline vprop as it runs by default (the working size), the same without the look-up where
-chains failed (--no-lookup), of vprop at the frames' own size (--full-resolution), and of chained DIS-flow warping
+chains failed (--no-lookup) and without the check at each key (Settings.key_check), of vprop at the frames' own size (--full-resolution), and of chained DIS-flow warping
 of both keys at the frames' own size (the same frame loop with a pass-through model: what a user's optical-flow
 script does), one after the other at each size.
 Where a frame's time goes: benchmarks/profile_colorize.py.
@@ -70,13 +70,16 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
         keys_lab = {i: rgb_to_lab(resize(read_rgb(path))) for i, path in files.items()}
         work = working_size(width, height, working_short_side(model))
         aligned = model_aligned(model, None)
-        settings = Settings(mode="offline", align=aligned, repair=aligned, lookup=aligned)   # as `vprop colorize` runs it
+        # as `vprop colorize` runs it
+        settings = Settings(mode="offline", align=aligned, repair=aligned, lookup=aligned, key_check=aligned)
         unlooked = replace(settings, lookup=False)
+        unchecked = replace(settings, key_check=False)
         runs = {
             "flow baseline": lambda: Propagator(Passthrough(), ColorTask(), Settings(mode="offline"))(
                 iter(frames), keys_lab),
             "vprop": lambda: propagate_color(model, settings, iter(frames), keys_lab, work),
             "vprop --no-lookup": lambda: propagate_color(model, unlooked, iter(frames), keys_lab, work),
+            "vprop without the key check": lambda: propagate_color(model, unchecked, iter(frames), keys_lab, work),
         }
         for preset in working_flows:
             other = replace(settings, working_flow=preset)

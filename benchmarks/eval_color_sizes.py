@@ -48,7 +48,7 @@ def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, ful
             working_flow: str = Settings.working_flow) -> dict:
     """name -> (frames, keys) -> (frame, RGB output) for every frame."""
     # vprop as `vprop colorize` runs it; the flow baselines plain
-    settings = Settings(mode=mode, repair=True, lookup=True, working_flow=working_flow)
+    settings = Settings(mode=mode, repair=True, lookup=True, key_check=True, working_flow=working_flow)
     runs = {"flow": lambda frames, keys: Propagator(Passthrough(), ColorTask(), Settings(mode="online"))(frames, keys)}
     if mode == "offline":
         two_sided = Propagator(Passthrough(), ColorTask(), Settings(mode=mode))

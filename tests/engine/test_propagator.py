@@ -224,6 +224,53 @@ def test_a_side_near_its_key_takes_the_aligned_key_without_the_network(mode):
         assert np.abs(chroma(near[t].astype(np.uint8)) - chroma(every[t].astype(np.uint8))).max() > 0.5
 
 
+class Towards(torch.nn.Module):
+    """Half way from the aligned key's property to one colour's chroma: a 'network' that gains where the truth is
+    that colour and loses where the aligned key is already right; counts the frames."""
+
+    def __init__(self, rgb_value):
+        super().__init__()
+        self.target = torch.from_numpy(color.key_chroma(solid_key(rgb_value)).mean((1, 2)))[:, None, None]
+        self.frames = 0
+
+    def forward(self, guidance, prop):
+        self.frames += len(prop)
+        return 0.5 * prop + 0.5 * self.target
+
+
+def test_the_key_check_gives_each_segment_the_aligned_keys_where_the_network_lost_there():
+    red, blue = (160, 120, 120), (120, 120, 160)
+    # Segment 0-4 between two red keys: the aligned keys are exact, the network only loses. Segment 4-8 from red to
+    # blue: the network (towards blue) gains going forward, ties going backward (from blue, it stays blue).
+    keys = {0: solid_key(red), 4: solid_key(red), 8: solid_key(blue)}
+    runs = {}
+    for check in (False, True):
+        model = Towards(blue)
+        out = Propagator(model, ColorTask(), Settings(mode="offline", far_side=0.0, key_check=check))(
+            gray_frames(9), keys)
+        runs[check] = ({f.index: rgb.astype(int) for f, rgb in out}, model.frames)
+    (plain, plain_frames), (checked, checked_frames) = runs[False], runs[True]
+    assert (plain_frames, checked_frames) == (12, 16)     # two sides of 6 frames; and two checks a segment
+    red_chroma = chroma(np.full((24, 32, 3), red, np.uint8))
+    for t in (1, 2, 3):
+        assert np.abs(chroma(checked[t].astype(np.uint8)) - red_chroma).max() < 0.5
+        assert np.abs(chroma(plain[t].astype(np.uint8)) - red_chroma).max() > 2
+    for t in (5, 6, 7):
+        assert np.array_equal(checked[t], plain[t])
+    # Each segment's decision is its own: the run from key 4 gives segment 4-8 as the whole run does.
+    later = Propagator(Towards(blue), ColorTask(), Settings(mode="offline", far_side=0.0, key_check=True))(
+        (f for f in gray_frames(9) if f.index >= 4), {i: keys[i] for i in (4, 8)})
+    assert all(np.array_equal(rgb, checked[f.index]) for f, rgb in later)
+
+
+def test_the_key_check_is_offline_only():
+    keys = {0: solid_key((160, 120, 120)), 4: solid_key((160, 120, 120))}
+    runs = [list(Propagator(CountingShift(), ColorTask(), Settings(mode="online", key_check=check))(gray_frames(8),
+                                                                                                   keys))
+            for check in (False, True)]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(*runs))
+
+
 def test_online_never_skips_the_network():
     keys = {0: solid_key((160, 120, 120)), 8: solid_key((120, 120, 160))}
     model = CountingShift()

@@ -52,11 +52,13 @@ def baseline_methods(batch_size: int = 4, two_sided: bool = False) -> Methods:
 
 
 def model_settings(model: torch.nn.Module, mode: str, device: str = "cpu", batch_size: int = 4,
-                   repair: bool = False, lookup: bool = False) -> Settings:
+                   repair: bool = False, lookup: bool = False, key_check: bool = False) -> Settings:
     """How vprop runs ``model``: flow-aligned weights align their keys, the paper's plain TPN does not.
     ``repair``: aligned, mend broken chains (``Settings.repair``; colour and HDR runs do, as their pipelines).
     ``lookup``: aligned, look the key's property up where chains failed (``Settings.lookup``; colour runs do).
+    ``key_check``: aligned, check the network against the flow-aligned key at the keys' frames (offline,
+    ``Settings.key_check``; colour runs do).
     The flow baselines keep plain chains: the script a user would write."""
     aligned = model_aligned(model)
     return Settings(mode=mode, align=aligned, repair=repair and aligned, lookup=lookup and aligned,
-                    batch_size=batch_size, device=device)
+                    key_check=key_check and aligned, batch_size=batch_size, device=device)

@@ -44,7 +44,8 @@ class Scores:
 def color_methods(model: torch.nn.Module, mode: str, device: str = "cpu", batch_size: int = 4) -> Methods:
     """The baselines (with flow-2sided when offline), then vprop as `vprop colorize` runs it."""
     methods = baseline_methods(batch_size, two_sided=mode == "offline")
-    methods["vprop"] = (model, model_settings(model, mode, device, batch_size, repair=True, lookup=True))
+    methods["vprop"] = (model, model_settings(model, mode, device, batch_size, repair=True, lookup=True,
+                                              key_check=True))
     return methods
 
 

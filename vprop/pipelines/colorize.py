@@ -67,7 +67,7 @@ def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, los
     # used for any choice (README, "Broken chains"); the look-up where they stay broken: +0.15 to +0.37 dB more for
     # 4-13% of the speed (README, "Where no flow holds").
     return Pipeline("color", find_keys, _load_key, lambda info: VideoSink(output, info, crf=crf, lossless=lossless),
-                    propagation, recipe, repair_chains=True, lookup=lookup)
+                    propagation, recipe, repair_chains=True, lookup=lookup, key_check=True)
 
 
 def _load_key(path, info):

@@ -91,6 +91,9 @@ class Pipeline:
     # Whether its aligned runs also look the key's property up by patch matching where a chain failed
     # (``Settings.lookup``; tasks that have ``looked_up``).
     lookup: bool = False
+    # Whether its aligned offline runs check the network against the flow-aligned key at each key's frame
+    # (``Settings.key_check``): measured for colour only.
+    key_check: bool = False
 
 
 def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
@@ -114,7 +117,8 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
         model, _ = load_model(pipeline.task, options.weights, options.device)
     aligned = model_aligned(model, options.align)
     settings = Settings(mode=options.mode, align=aligned, repair=aligned and pipeline.repair_chains,
-                        lookup=aligned and pipeline.lookup, blend=options.blend,
+                        lookup=aligned and pipeline.lookup, key_check=aligned and pipeline.key_check,
+                        blend=options.blend,
                         batch_size=options.batch_size, device=options.device, allow_missing=options.allow_missing)
     workers = options.workers
     if workers is None:
