@@ -6,9 +6,9 @@
     python benchmarks/bench_colorize.py end-to-end [--colour-video V] [--sizes 854x480 1280x720] [--repeats 2]
 
 speed: frames/s of offline vprop as it runs by default (the working size), the same without the look-up where
-chains failed (--no-lookup) and without the check at each key (Settings.key_check), of vprop at the frames' own size (--full-resolution), and of chained DIS-flow warping
-of both keys at the frames' own size (the same frame loop with a pass-through model: what a user's optical-flow
-script does), one after the other at each size.
+chains failed (--no-lookup) and without the check at each key (Settings.key_check), of vprop at the frames' own
+size (--full-resolution), and of chained DIS-flow warping of both keys at the frames' own size (the same frame loop
+with a pass-through model: what a user's optical-flow script does), one after the other at each size.
 Where a frame's time goes: benchmarks/profile_colorize.py.
 memory: peak RSS of `vprop colorize` on a 100-frame and a 1,000-frame clip (the example looped), each in a
 fresh process.

@@ -65,7 +65,8 @@ def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, los
                      lossless=lossless, full_resolution=full_resolution, lookup=lookup)
     # Chains mended by a flow straight to the key: +0.14 dB online K=30 and +0.18 dB offline K=30 on clips never
     # used for any choice (README, "Broken chains"); the look-up where they stay broken: +0.15 to +0.37 dB more for
-    # 4-13% of the speed (README, "Where no flow holds").
+    # 4-13% of the speed (README, "Where no flow holds"); the check at each key, offline: +0.05 dB on 8 clips at
+    # K=10-30, +0.35-0.39 dB on the one where the network did harm, for 4-5% of the speed (README, "The key check").
     return Pipeline("color", find_keys, _load_key, lambda info: VideoSink(output, info, crf=crf, lossless=lossless),
                     propagation, recipe, repair_chains=True, lookup=lookup, key_check=True)
 

@@ -118,8 +118,8 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
     aligned = model_aligned(model, options.align)
     settings = Settings(mode=options.mode, align=aligned, repair=aligned and pipeline.repair_chains,
                         lookup=aligned and pipeline.lookup, key_check=aligned and pipeline.key_check,
-                        blend=options.blend,
-                        batch_size=options.batch_size, device=options.device, allow_missing=options.allow_missing)
+                        blend=options.blend, batch_size=options.batch_size, device=options.device,
+                        allow_missing=options.allow_missing)
     workers = options.workers
     if workers is None:
         workers = 1 if report else default_workers(options.device, plan.frame_count, info.width, info.height,
