@@ -347,7 +347,7 @@ class Propagator:
         backward: list = [None] * len(pending)
         back_trust: list = [None] * len(pending)
         back_chains: list = [None] * len(pending)     # kept only when sides are asked for
-        back_aligned: list = [None] * len(pending)
+        back_aligned: list = [None] * len(pending)     # kept only for the key check
         batch: list[int] = []
         chains: list[ChainedWarp | None] = []
         # A backward side may be near its key (Task.near_key); with a forward side it may also be the far one.
@@ -373,10 +373,12 @@ class Propagator:
             if len(batch) == self.s.batch_size or i == last + 1:
                 for j, (out, conf, aligned) in zip(batch, self._propagate([at(j) for j in batch], next_key, chains,
                                                                           [j >= 0 and skip[j] for j in batch])):
-                    if j >= 0:
-                        backward[j], back_aligned[j] = (out, conf), aligned
-                    else:
+                    if j < 0:
                         back_score = self._key_score(check.prev_item, out, aligned, check.prev_key)
+                        continue
+                    backward[j] = (out, conf)
+                    if check is not None:   # else not held: a view that keeps the frame's whole network input alive
+                        back_aligned[j] = aligned
                 batch, chains = [], []
         if check is not None:
             # Summed, not side by side: on the DAVIS dev videos (offline K=10) a side's own score alone lost
