@@ -17,7 +17,7 @@ def cut_clip(path, start, frames=8, size=SIZE):
     with av.open(str(EXAMPLES / "rhino.mp4")) as src, av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
-        stream.codec_context.thread_count = 1     # x264's output depends on its thread count: the same clip on any machine
+        stream.codec_context.thread_count = 1  # x264 output depends on its thread count: the same clip on any machine
         for i, frame in enumerate(src.decode(video=0)):
             if i >= start + frames:
                 break

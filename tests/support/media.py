@@ -31,7 +31,7 @@ def write_video(path, frames=24, size=(64, 48), rate=24, pts=None, time_base=Non
         out.metadata.update(tags.get("container", {}))
         video = out.add_stream("libx264", rate=rate)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.codec_context.thread_count = 1      # x264's output depends on its thread count: the same clip on any machine
+        video.codec_context.thread_count = 1   # x264 output depends on its thread count: the same clip on any machine
         matrix = {}
         if colour:  # {"colorspace": AVCOL_SPC, "color_range": ..., "sws": SWS_CS}
             for name in ("colorspace", "color_range"):

@@ -36,7 +36,7 @@ def cut(source: Path, output: Path) -> Path:
     with av.open(str(source)) as src, av.open(str(output), "w") as out:
         stream = out.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
-        stream.codec_context.thread_count = 1     # x264's output depends on its thread count: the same clip on any machine
+        stream.codec_context.thread_count = 1  # x264 output depends on its thread count: the same clip on any machine
         for i, frame in enumerate(src.decode(video=0)):
             if i == FRAMES:
                 break
