@@ -5,6 +5,7 @@ import av
 import cv2
 import numpy as np
 
+from support.media import h264_stream
 from vprop.io.images import write_exr
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -15,9 +16,7 @@ def cut_clip(path, start, frames=8, size=SIZE):
     """Frames start..start+frames-1 of examples/rhino.mp4, resized, as H.264; returns the first frame's RGB."""
     first = None
     with av.open(str(EXAMPLES / "rhino.mp4")) as src, av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
-        stream.codec_context.thread_count = 1  # x264 output depends on its thread count: the same clip on any machine
+        stream = h264_stream(out, 24, size)
         for i, frame in enumerate(src.decode(video=0)):
             if i >= start + frames:
                 break

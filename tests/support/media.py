@@ -17,6 +17,15 @@ def pattern(index: int, width: int, height: int) -> np.ndarray:
     return rgb
 
 
+def h264_stream(container, rate, size):
+    """A libx264 stream of ``size`` (width, height), yuv420p, that encodes on one thread: x264's output depends on its
+    thread count, so the clips the tests make are the same on every machine (a real clip's masks moved with it)."""
+    stream = container.add_stream("libx264", rate=rate)
+    stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+    stream.codec_context.thread_count = 1
+    return stream
+
+
 def write_video(path, frames=24, size=(64, 48), rate=24, pts=None, time_base=None,
                 audio=None, rotation=None, colour=None, content=pattern, options=None,
                 subtitles=None, tags=None):
@@ -29,9 +38,7 @@ def write_video(path, frames=24, size=(64, 48), rate=24, pts=None, time_base=Non
     tags = tags or {}
     with av.open(str(path), "w", options=options or {}) as out:
         out.metadata.update(tags.get("container", {}))
-        video = out.add_stream("libx264", rate=rate)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.codec_context.thread_count = 1   # x264 output depends on its thread count: the same clip on any machine
+        video = h264_stream(out, rate, (width, height))
         matrix = {}
         if colour:  # {"colorspace": AVCOL_SPC, "color_range": ..., "sws": SWS_CS}
             for name in ("colorspace", "color_range"):

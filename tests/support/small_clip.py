@@ -5,6 +5,7 @@ import av
 import cv2
 import numpy as np
 
+from support.media import h264_stream
 from vprop.io.video import VideoWriter, probe, read_frames
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -34,9 +35,7 @@ def small_clip(folder: Path, frames: int = 40, interval: int = 10) -> tuple[Path
 def cut(source: Path, output: Path) -> Path:
     """The first FRAMES frames of ``source`` at SIZE, as H.264."""
     with av.open(str(source)) as src, av.open(str(output), "w") as out:
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
-        stream.codec_context.thread_count = 1  # x264 output depends on its thread count: the same clip on any machine
+        stream = h264_stream(out, 24, SIZE)
         for i, frame in enumerate(src.decode(video=0)):
             if i == FRAMES:
                 break
