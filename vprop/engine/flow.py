@@ -87,7 +87,8 @@ def _dis(preset: str):
 BROKEN = 2.0     # pixels of accumulated forward-backward inconsistency beyond which a chain is taken as failed
 
 
-def _grid(height: int, width: int) -> np.ndarray:
+def pixel_grid(height: int, width: int) -> np.ndarray:
+    """Each pixel's own (x, y), (H, W, 2) float32: the coordinates of no motion, as cv2.remap takes them."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     return np.stack([xs, ys], -1)
 
@@ -96,7 +97,7 @@ def _followed(flow: np.ndarray, flow_back: np.ndarray) -> tuple[np.ndarray, np.n
     """Where each pixel lands along ``flow`` (H, W, 2), whether that is inside the frame, and the flow's
     forward-backward inconsistency there in pixels (``flow_back``: the flow the other way)."""
     h, w = flow.shape[:2]
-    where = _grid(h, w) + flow
+    where = pixel_grid(h, w) + flow
     inside = (where[..., 0] >= 0) & (where[..., 0] <= w - 1) & (where[..., 1] >= 0) & (where[..., 1] <= h - 1)
     back = cv2.remap(flow_back, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     miss = flow + back
@@ -119,7 +120,8 @@ class ChainedWarp:
 
     @classmethod
     def identity(cls, height: int, width: int) -> "ChainedWarp":
-        return cls(_grid(height, width), np.ones((height, width), np.float32), np.zeros((height, width), np.float32))
+        return cls(pixel_grid(height, width), np.ones((height, width), np.float32),
+                   np.zeros((height, width), np.float32))
 
     def step(self, to_prev: np.ndarray, from_prev: np.ndarray) -> "ChainedWarp":
         """Extend the chain by one frame.
