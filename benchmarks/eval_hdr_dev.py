@@ -4,6 +4,7 @@
     python benchmarks/eval_hdr_dev.py --size 854x480 [--full-resolution]      (as users run it, at video size)
     python benchmarks/eval_hdr_dev.py --data ../shared/data/hdr-polyhaven --panoramas NAME...   (another hold-out)
     python benchmarks/eval_hdr_dev.py --working-flow medium-full [--methods flow-2sided vprop]   (a flow preset)
+    python benchmarks/eval_hdr_dev.py --h264 18       (the LDR clips through libx264 and back, as users' videos are)
 
 Each dev panorama (never trained on) gives ``--clips`` virtual-camera clips (random pan, zoom and rotation,
 the first window next to the brightest region, ``--size`` (default 320x240, the training clips' size), the LDR
@@ -17,10 +18,12 @@ working size ("vprop, PRESET flow"; ``Settings.working_flow``); ``--methods`` ke
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 
@@ -50,6 +53,23 @@ def dev_clips(data: Path, clips: int, frames: int, size=(320, 240), names=HDR_DE
             yield f"{name}-{c}", HDRClip([h for h, _ in pairs], [ldr for _, ldr in pairs], 0.0)
 
 
+def h264_round_trip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """The LDR frames as a user's video gives them: encoded by libx264 (yuv420p, one thread, so the same on any
+    machine) at ``crf`` and decoded back to RGB by PyAV, in memory."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"crf": str(crf)}
+        stream.codec_context.thread_count = 1
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer) as container:
+        return [np.ascontiguousarray(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", default=None)
@@ -69,6 +89,8 @@ def main() -> None:
     ap.add_argument("--working-flow", nargs="+", default=[], choices=list(FLOW_PRESETS),
                     help="also vprop with each of these flow presets at the working size")
     ap.add_argument("--methods", nargs="+", default=None, help="only these rows (default: all)")
+    ap.add_argument("--h264", type=int, default=None, metavar="CRF",
+                    help="the LDR frames through libx264 at this CRF and back, as a user's video has them")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, _ = load_model("hdr", a.weights)
@@ -85,6 +107,8 @@ def main() -> None:
             raise SystemExit(f"unknown method(s) {sorted(unknown)}; known: {list(methods)}")
         methods = {name: m for name, m in methods.items() if name in a.methods}
     for name, clip in dev_clips(a.data, a.clips, a.frames, size, a.panoramas):
+        if a.h264 is not None:
+            clip = HDRClip(clip.hdr, h264_round_trip(clip.ldr, a.h264), clip.exposure)
         for k in a.intervals:
             scores = evaluate_hdr(clip, k, methods, log_mean=log_mean, rule=a.blend_rule)
             row = {m: s.rmse_blended for m, s in scores.items()}
@@ -97,8 +121,9 @@ def main() -> None:
             table.setdefault(k, {})[name] = row
             print(f"K={k:3d} {name:12s} " + "  ".join(f"{m} {v:.4f}" for m, v in row.items()), flush=True)
     methods = list(next(iter(next(iter(table.values())).values())))
-    print(f"\nlog-radiance RMSE over {len(next(iter(table.values())))} dev clips of {a.size}, mode {a.mode}, blend rule "
-          f"{a.blend_rule} (vprop-raw: the network alone)")
+    coding = "uncompressed" if a.h264 is None else f"H.264 CRF {a.h264}"
+    print(f"\nlog-radiance RMSE over {len(next(iter(table.values())))} dev clips of {a.size} ({coding}), mode {a.mode}, "
+          f"blend rule {a.blend_rule} (vprop-raw: the network alone)")
     print(f"{'K':>4} " + " ".join(f"{m:>12}" for m in methods))
     for k, clips in table.items():
         print(f"{k:>4} " + " ".join(f"{np.mean([c[m] for c in clips.values()]):12.4f}" for m in methods))

@@ -29,13 +29,14 @@ def tiny_hdr_model():
 
 
 @pytest.mark.parametrize("mode", ["offline", "online"])
-def test_keys_exact_and_the_ldr_blended_at_full_size(hdr_clip, mode):
+@pytest.mark.parametrize("rule", ["measured", "calibrated"])
+def test_keys_exact_and_the_ldr_blended_at_full_size(hdr_clip, mode, rule):
     video, hdr_dir, _ = hdr_clip
     frames = list(read_frames(video))
     # Keys 9 frames apart: within 5 frames of a key HDR leaves the network out (HDRTask.near_key), frame 6 runs it.
     keys = {i: read_exr(hdr_dir / f"{i:05d}.exr") for i in (0, 9)}
     model = SeenSizes(tiny_hdr_model())
-    blender = Blender(mode=mode)
+    blender = Blender(mode=mode, rule=rule)
     size = working_size(64, 48, SHORT_SIDE)
     out = dict((f.index, h) for f, h in propagate_hdr(model, Settings(mode=mode), iter(frames), keys, size, blender,
                                                        log_mean=-1.0))
@@ -44,11 +45,18 @@ def test_keys_exact_and_the_ldr_blended_at_full_size(hdr_clip, mode):
     for i, key in keys.items():
         assert out[i].shape == (48, 64, 3)
         assert np.allclose(out[i], key, rtol=1e-5, atol=1e-6)
-    # Where the frame's LDR did not clip, the output is that full-size LDR inverted, pixel for pixel.
     frame = frames[3].rgb
     below = frame.max(-1) / 255.0 < NEAR_CLIP
-    expected = inverted_ldr(frame, blender.params(3).scale)
-    assert below.mean() > 0.5 and np.allclose(out[3][below], expected[below], rtol=1e-5)
+    assert below.mean() > 0.5
+    if rule == "measured":
+        # Where the frame's LDR did not clip, the output is that full-size LDR inverted, pixel for pixel.
+        expected = inverted_ldr(frame, blender.params(3).scale)
+        assert np.allclose(out[3][below], expected[below], rtol=1e-5)
+    else:
+        # Where it did not clip, each full-size pixel is within the radiances the keys showed for its code values.
+        low, high = (bound[frame, np.arange(3)] for bound in blender.params(3).response)
+        assert np.all(out[3][below] >= low[below] * (1 - 1e-6)) and np.all(out[3][below] <= high[below] * (1 + 1e-6))
+        assert np.mean(high[below] > low[below]) > 0.5
 
 
 def test_the_keys_fine_radiance_reaches_the_frames_between_them():

@@ -73,7 +73,7 @@ def test_clipped_rule_keeps_the_measured_ldr_and_bounds_the_estimate_where_it_cl
     np.testing.assert_allclose(out[0, 1], inverted[0, 1] * (1 - w) + 9 * w, rtol=1e-5)   # the hand-over
     np.testing.assert_allclose(out[0, 2], inverted[0, 2], rtol=1e-6)    # clipped: never below the clip level
     np.testing.assert_array_equal(out[0, 3], estimate[0, 3])            # clipped: the estimate above it
-    with pytest.raises(ValueError, match=r"blend rule must be one of \('measured', 'clipped', 'paper'\)"):
+    with pytest.raises(ValueError, match=r"blend rule must be one of \('measured', 'clipped', 'paper', 'calibrated'\)"):
         H.blend(estimate, ldr, params, rule="nope")
 
 
@@ -103,7 +103,6 @@ def test_measured_rule_keeps_a_dark_estimate_within_what_its_code_value_allows()
     np.testing.assert_allclose(out[0, 2], high[0, 2], rtol=1e-6)        # dark: one it does not is brought in
     np.testing.assert_allclose(out[0, 4, [0, 2]], high[0, 4, [0, 2]], rtol=1e-6)   # 8 is dark, 9 is not
     np.testing.assert_array_equal(out[0, 4, 1], clipped[0, 4, 1])
-    assert H.BLEND_RULE == "measured" and H.blend(estimate, ldr, params).tobytes() == out.tobytes()   # the default
 
 
 def test_measured_rule_beats_the_inverted_ldr_in_the_dark_where_the_estimate_is_right():
@@ -115,6 +114,51 @@ def test_measured_rule_beats_the_inverted_ldr_in_the_dark_where_the_estimate_is_
     inverted = H.inverted_ldr(ldr, 1 / 0.3)
     assert H.log_rmse(H.blend(truth, ldr, params, rule="measured"), truth) < H.log_rmse(inverted, truth) / 3
     assert H.log_rmse(H.blend(truth, ldr, params, rule="clipped"), truth) == pytest.approx(H.log_rmse(inverted, truth))
+
+
+def camera_with_offset(hdr, exposure, offset):
+    """A camera whose code values sit ``offset`` levels from the nominal curve's (as a codec's round trip leaves
+    them), 8-bit."""
+    ideal = H.CameraCurve()(hdr * np.float32(exposure)) * 255.0
+    return np.clip(np.round(ideal + offset), 0, 255).astype(np.uint8)
+
+
+def test_key_response_brackets_the_keys_own_radiance_per_code_value():
+    rng = np.random.default_rng(6)
+    key = rng.lognormal(-2, 1.2, (120, 120, 3)).astype(np.float32)
+    ldr = camera_with_offset(key, 0.5, -2.0)
+    scale = H.inverse_scale(key, ldr)
+    response = H.key_response(key, ldr, scale)
+    assert response.shape == (2, 256, 3) and np.all(response[0] <= response[1])
+    counts = np.bincount(ldr[..., 0].ravel(), minlength=256)
+    for code in np.flatnonzero(counts >= H.RESPONSE_MIN_PIXELS)[::7]:
+        at = key[..., 0][ldr[..., 0] == code]
+        inside = (at >= response[0, code, 0]) & (at <= response[1, code, 0])
+        assert 0.85 <= inside.mean() <= 1.0
+    # A code the key hardly shows falls back on the nominal curve, LDR_TOLERANCE levels either side.
+    rare = int(np.flatnonzero(counts < H.RESPONSE_MIN_PIXELS)[0])
+    nominal = H.inverted_ldr(np.float32([rare - H.LDR_TOLERANCE, rare + H.LDR_TOLERANCE]).clip(0, 255), scale)
+    np.testing.assert_allclose(response[:, rare, 0], nominal, rtol=1e-6)
+
+
+def test_calibrated_rule_follows_the_videos_own_code_values_where_measured_trusts_the_curve():
+    """Code values two levels below the curve's (a codec's round trip): "measured" takes them as exact and darkens
+    every unclipped pixel, "calibrated" reads what they mean off the key and keeps a right estimate."""
+    rng = np.random.default_rng(7)
+    key = rng.lognormal(-2, 1.2, (120, 120, 3)).astype(np.float32)
+    frame = key * rng.lognormal(0, 0.05, key.shape).astype(np.float32)      # the next frame, a little changed
+    key_ldr, frame_ldr = camera_with_offset(key, 0.5, -2.0), camera_with_offset(frame, 0.5, -2.0)
+    blender = H.Blender(rule="calibrated")
+    blender.add_key(0, H.HDRKey(key, key_ldr))
+    assert blender.keys[0].response is not None and H.Blender().keys == {}
+    estimate = key * np.float32(1.02)                    # propagated from the key: close, not exact
+    calibrated = H.log_rmse(blender(1, frame_ldr, estimate), frame)
+    measured = H.log_rmse(H.blend(estimate, frame_ldr, blender.keys[0], rule="measured"), frame)
+    assert calibrated < measured / 2, (calibrated, measured)
+    with pytest.raises(ValueError, match="response"):
+        H.blend(estimate, frame_ldr, H.KeyBlend(1.0, 1.0), rule="calibrated")
+    assert H.BLEND_RULE == "calibrated"          # the default
+    assert H.blend(estimate, frame_ldr, blender.keys[0]).tobytes() == blender(1, frame_ldr, estimate).tobytes()
 
 
 def test_blender_keeps_keys_fixed_and_interpolates_between_them():
@@ -131,6 +175,11 @@ def test_blender_keeps_keys_fixed_and_interpolates_between_them():
     online.keys = blender.keys
     assert online.params(9).threshold == t0
     assert blender.params(12).threshold == t10
+    calibrated = H.Blender(mode="offline", rule="calibrated")
+    calibrated.add_key(0, H.HDRKey(a, H.synthesize_ldr(a, 0.5)))
+    calibrated.add_key(10, H.HDRKey(b, H.synthesize_ldr(a, 0.5)))
+    r0, r10 = calibrated.keys[0].response, calibrated.keys[10].response
+    np.testing.assert_allclose(calibrated.params(3).response, r0 ** 0.7 * r10 ** 0.3, rtol=1e-4, atol=1e-9)
 
 
 def test_model_inputs_shapes():

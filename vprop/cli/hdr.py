@@ -19,8 +19,10 @@ from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
 @click.option("--blend-rule", type=click.Choice(BLEND_RULES), default=BLEND_RULE, show_default=True,
               help="measured: the LDR wherever it measured the radiance; where it clipped, the estimate (never "
                    "below the clip level); in the dark (8-bit values up to 8), the estimate within what the value "
-                   "allows. clipped: the same, with the LDR in the dark too; paper: eq. 10, the LDR where the "
-                   "estimate is below the key's threshold T.")
+                   "allows. calibrated: where the LDR did not clip, the estimate within the radiances the key frame "
+                   "itself shows for that 8-bit value (the video's own curve and codec, read off each key); where "
+                   "it clipped, as measured. clipped: measured with the LDR in the dark too; paper: eq. 10, the "
+                   "LDR where the estimate is below the key's threshold T.")
 @click.option("--gamma", type=click.FloatRange(min=0.1, max=10), default=None,
               help="The video's camera curve: 8-bit value = 255 x^(1/G) of the linear exposure x (about 2.2 for "
                    "sRGB-like video). Default: HDRCNN's f(x) = 1.6 x^0.9 / (x^0.9 + 0.6).")
