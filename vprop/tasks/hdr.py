@@ -155,9 +155,11 @@ class KeyBlend:
     response: np.ndarray | None = None
 
     @classmethod
-    def from_key(cls, key_hdr, key_ldr, curve: CameraCurve = HDRCNN_CURVE, response: bool = False) -> "KeyBlend":
+    def from_key(cls, key_hdr, key_ldr, curve: CameraCurve = HDRCNN_CURVE, with_response: bool = False
+                 ) -> "KeyBlend":
         scale = inverse_scale(key_hdr, key_ldr, curve)
-        return cls(key_threshold(key_hdr), scale, key_response(key_hdr, key_ldr, scale, curve) if response else None)
+        response = key_response(key_hdr, key_ldr, scale, curve) if with_response else None
+        return cls(key_threshold(key_hdr), scale, response)
 
     @classmethod
     def between(cls, a: "KeyBlend", b: "KeyBlend", wb: float) -> "KeyBlend":
@@ -177,7 +179,7 @@ def inverted_ldr(ldr: np.ndarray, scale: float, curve: CameraCurve = HDRCNN_CURV
 
 BLEND_RULES = ("measured", "clipped", "paper", "calibrated")
 BLEND_RULE = "calibrated"   # the default, chosen by a rule written before it was scored (README, "HDR video")
-NEAR_CLIP = 0.90     # from this 8-bit level up to SATURATED the LDR hands over to the estimate ("clipped", "measured")
+NEAR_CLIP = 0.90     # from this 8-bit level up to SATURATED the LDR hands over to the estimate (all rules but "paper")
 # "measured": how far from its code value, in 8-bit levels, a dark pixel's radiance may be: half a level of rounding
 # and as much again for a lightly compressed video. Fixed, not tuned.
 LDR_TOLERANCE = 1.0
@@ -215,7 +217,7 @@ def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: Camera
     code = np.asarray(ldr, np.uint8)
     if rule == "calibrated":
         if params.response is None:
-            raise ValueError("the calibrated rule needs the key's response (KeyBlend.from_key(..., response=True))")
+            raise ValueError("the calibrated rule needs the key's response: KeyBlend.from_key(..., with_response=True)")
         # Per channel, each code's bounds looked up: cv2.LUT gives NumPy's fancy indexing to the bit, ~5x faster.
         low, high = (cv2.LUT(np.ascontiguousarray(code), bound.reshape(256, 1, 3)) for bound in params.response)
         kept = np.clip(np.asarray(estimate, np.float32), low, high)
@@ -322,7 +324,7 @@ class Blender:
 
     def add_key(self, index: int, key: HDRKey) -> None:
         if index not in self.keys:
-            self.keys[index] = KeyBlend.from_key(key.hdr, key.ldr, self.curve, response=self.rule == "calibrated")
+            self.keys[index] = KeyBlend.from_key(key.hdr, key.ldr, self.curve, with_response=self.rule == "calibrated")
 
     def params(self, index: int) -> KeyBlend:
         if not self.keys:
