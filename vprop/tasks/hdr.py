@@ -125,10 +125,7 @@ def key_response(key_hdr: np.ndarray, key_ldr: np.ndarray, scale: float, curve: 
                  ) -> np.ndarray:
     """(2, 256, 3) float32: per 8-bit code value (axis 1) and channel (axis 2), the lowest and highest radiance
     (axis 0: ``RESPONSE_PERCENTILES``) that the key's own pixels with that code have, in the key's units."""
-    levels = np.arange(256, dtype=np.float32)
-    nominal = np.stack([inverted_ldr(np.clip(levels - LDR_TOLERANCE, 0, 255), scale, curve),
-                        inverted_ldr(np.clip(levels + LDR_TOLERANCE, 0, 255), scale, curve)])
-    response = np.repeat(nominal[..., None], 3, axis=2)
+    response = np.repeat(curve_bounds(scale, curve)[..., None], 3, axis=2)
     for c in range(3):
         codes = np.asarray(key_ldr[..., c], np.uint8).ravel()
         # Sorted by code, then by radiance within a code, as one 64-bit key: the code above a non-negative float32's
@@ -185,6 +182,15 @@ NEAR_CLIP = 0.90     # from this 8-bit level up to SATURATED the LDR hands over 
 LDR_TOLERANCE = 1.0
 
 
+def curve_bounds(scale: float, curve: CameraCurve = HDRCNN_CURVE) -> np.ndarray:
+    """(2, 256) float32: per 8-bit code value, the radiance LDR_TOLERANCE levels below and above it through the
+    camera curve, in the key's units ("measured"'s dark bounds; "calibrated"'s where the key shows a value too
+    rarely)."""
+    levels = np.arange(256, dtype=np.float32)
+    return np.stack([inverted_ldr(np.clip(levels - LDR_TOLERANCE, 0, 255), scale, curve),
+                     inverted_ldr(np.clip(levels + LDR_TOLERANCE, 0, 255), scale, curve)])
+
+
 def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: CameraCurve = HDRCNN_CURVE,
           rule: str = BLEND_RULE) -> np.ndarray:
     """Combine the propagated estimate with the frame's own LDR.
@@ -223,9 +229,7 @@ def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: Camera
         kept = np.clip(np.asarray(estimate, np.float32), low, high)
         return np.where((level < NEAR_CLIP)[..., None], kept, clipped).astype(np.float32)
     # Each 8-bit value's bounds, looked up: the camera curve on every pixel twice would double the blend's cost.
-    levels = np.arange(256, dtype=np.float32)
-    low = inverted_ldr(np.clip(levels - LDR_TOLERANCE, 0, 255), params.scale, curve)
-    high = inverted_ldr(np.clip(levels + LDR_TOLERANCE, 0, 255), params.scale, curve)
+    low, high = curve_bounds(params.scale, curve)
     dark = code <= DARK * 255
     dark_code = code[dark]
     clipped[dark] = np.clip(np.asarray(estimate, np.float32)[dark], low[dark_code], high[dark_code])
