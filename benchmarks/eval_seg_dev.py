@@ -1,7 +1,8 @@
 """Mask quality on the held-out DAVIS videos: SEG(t), SEG(t+s) and the chained protocol beside copy and flow.
 
     python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R | --no-refine] [--no-chain] [--short-side 240]
-                                      [--dev NAME ...] [--only METHOD ...]
+                                      [--dev NAME ...] [--only METHOD ...] [--flow PRESET ...]
+                                      [--interval K] [--offline]
 
 The first ground-truth mask is the only key (the paper's protocol, Sec. 5.4); DAVIS J and F are averaged over
 all other frames, per video, then over the dev videos. Rows: copy, flow (the first mask warped by chained DIS
@@ -9,18 +10,23 @@ flow), vprop (SEG(t)), vprop+refine (SEG(t+s)), and the same two with --chain (e
 the previous frame's own prediction, anchored by the first mask). ``--train-split``: the same rows on the 25
 training videos instead (without the --chain rows): what the models learned from, where the GrabCut snap's
 settings were chosen, to compare with what they are judged on. ``--dev NAME ...``: another held-out split
-(cross-validation), for weights trained with the same ``--dev`` names held out.
+(cross-validation), for weights trained with the same ``--dev`` names held out. ``--flow PRESET``: each vprop row
+again with that optical flow ("METHOD, PRESET flow"; ``Settings.flow``: masks run the frame loop at the working
+size themselves, so this is the working size's flow). ``--interval K``: the true mask every K frames is a key too;
+``--offline``: every row again run offline ("METHOD offline": each frame from both keys around it).
 """
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vprop.eval.baselines import resized_frames
+from vprop.engine.flow import FLOW_PRESETS
 from vprop.eval.seg import evaluate_seg, seg_methods
 from vprop.models.hub import load_model
 from vprop.training.run import SEG_DEV
@@ -47,6 +53,10 @@ def main() -> None:
                          "without re-running the rows it does not change")
     ap.add_argument("--dev", nargs="+", default=list(SEG_DEV),
                     help="the held-out videos (file stems) the weights never saw; default the shipped dev split")
+    ap.add_argument("--flow", nargs="+", default=[], choices=list(FLOW_PRESETS),
+                    help="also every vprop row with this flow preset")
+    ap.add_argument("--interval", type=int, default=None, help="the true mask every K frames is a key too")
+    ap.add_argument("--offline", action="store_true", help="also every row run offline (both keys around a frame)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in a.dev) if a.train_split else a.dev
@@ -59,16 +69,24 @@ def main() -> None:
         frames = lambda: resized_frames(video, a.short_side, a.frames)  # noqa: E731
         masks = a.data / "masks" / name
         methods = seg_methods(model, "online", refiner=refiner, grabcut=a.grabcut)
-        plain = evaluate_seg(frames, masks, {m: v for m, v in methods.items() if a.only is None or m in a.only})
+        methods |= {f"{m}, {preset} flow": (net, replace(settings, flow=preset))
+                    for preset in a.flow for m, (net, settings) in methods.items() if m.startswith("vprop")}
+        if a.offline:
+            methods |= {f"{m} offline": v for m, v in
+                        seg_methods(model, "offline", refiner=refiner, grabcut=a.grabcut).items()}
+        plain = evaluate_seg(frames, masks, {m: v for m, v in methods.items() if a.only is None or m in a.only},
+                             interval=a.interval)
         chained = {} if not chain_rows else evaluate_seg(
             frames, masks, {f"{m} chain": v for m, v in seg_methods(model, "online", refiner=refiner).items()
-                            if m.startswith("vprop") and (a.only is None or f"{m} chain" in a.only)}, chain=True)
+                            if m.startswith("vprop") and (a.only is None or f"{m} chain" in a.only)}, chain=True,
+            interval=a.interval)
         table[name] = {m: {"J": s.J, "F": s.F} for m, s in {**plain, **chained}.items()}
         print(f"{name:18s} " + "  ".join(f"{m} J {v['J']:.3f} F {v['F']:.3f}" for m, v in table[name].items()),
               flush=True)
     methods = list(next(iter(table.values())))
     split = "training" if a.train_split else "dev"
-    print(f"\nmean over {len(table)} {split} videos, first mask the only key, short side {a.short_side}")
+    keys = "first mask the only key" if a.interval is None else f"the true mask every {a.interval} frames a key"
+    print(f"\nmean over {len(table)} {split} videos, {keys}, short side {a.short_side}")
     print(f"{'method':<20} {'J':>6} {'F':>6} {'J&F':>6}")
     for m in methods:
         j = np.mean([v[m]["J"] for v in table.values()])

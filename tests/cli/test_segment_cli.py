@@ -27,7 +27,9 @@ def segment(tmp, video, weights, *args):
 
 def test_segment_writes_every_frame_with_the_palette_indices(setup):
     tmp, video, mask, weights = setup
-    fix = save_palette(tmp / "fix.png", square_labels(5, label=2))
+    fixed = square_labels(5, label=2)
+    fixed[2:8, 50:60] = 9
+    fix = save_palette(tmp / "fix.png", fixed)        # two masks: both blended (offline) for frames 1-4
     # --no-grabcut: the still object (9) is a patch of the background, which a cut on colours would rightly drop
     result = segment(tmp, video, weights, "--mask", mask, "--mask", f"5:{fix}", "--overlay", tmp / "ov.mp4",
                      "--no-grabcut")
@@ -43,7 +45,7 @@ def test_segment_writes_every_frame_with_the_palette_indices(setup):
     assert set(np.unique(third)) == {0, 2, 9}
     # the square moved 6 px from its key (a copied key scores 0.4) and the still object stayed put
     assert iou(third == 2, square_labels(3) > 0) > 0.75 and iou(third == 9, still > 0) > 0.9
-    assert np.array_equal(read_mask(files[5]), square_labels(5, label=2))
+    assert np.array_equal(read_mask(files[5]), fixed)
     with av.open(str(tmp / "ov.mp4")) as container:
         stream = container.streams.video[0]
         assert sum(1 for _ in container.decode(stream)) == 10 and (stream.width, stream.height) == SIZE

@@ -27,3 +27,16 @@ def test_segment_report_has_one_value_per_frame(tmp_path, square_video, tiny_seg
     # Pictures of the six least confident frames, never a key.
     assert len(chosen) == 6 and not set(chosen) & set(data["keys"])
     assert max(confidence[i] for i in chosen) < min(confidence[i] for i in range(10) if i not in chosen)
+
+
+@pytest.mark.parametrize("extra, mode", [([], "online"), (["--mask", "9:{last}"], "offline"),
+                                         (["--mask", "9:{last}", "--mode", "online"], "online"),
+                                         (["--mask", "9:{last}", "--chain"], "online")])
+def test_segment_runs_offline_by_default_once_it_has_two_masks(tmp_path, square_video, tiny_seg_weights, extra,
+                                                                 mode):
+    first = save_palette(tmp_path / "first.png", square_labels(0))
+    last = save_palette(tmp_path / "last.png", square_labels(9))
+    result = run("segment", square_video, "--mask", first, *[e.format(last=last) for e in extra], "-o",
+                 tmp_path / "out", "--report", tmp_path / "rep", "--weights", tiny_seg_weights, "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "rep" / "confidence.json").read_text())["mode"] == mode

@@ -20,8 +20,9 @@ from vprop.pipelines.segment import segment
 @click.option("--alpha", type=click.Path(path_type=str), default=None,
               help="Also write the frames with the objects as alpha, for compositing: a .mov (ProRes 4444) or a "
                    "directory ending in / (RGBA PNGs).")
-@click.option("--mode", type=click.Choice(MODES), default="online", show_default=True,
-              help="online: each frame from its preceding mask; offline: blend the masks before and after.")
+@click.option("--mode", type=click.Choice(MODES), default=None,
+              help="online: each frame from its preceding mask; offline: blend the masks before and after. "
+                   "Default: offline with two or more --mask, online (with the memory) with one.")
 @click.option("--chain", is_flag=True,
               help="Also run the network from each frame's previous prediction, anchored by the key (online; "
                    "lost J on the training videos: the default memory is the bounded form of it).")

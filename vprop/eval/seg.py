@@ -103,25 +103,29 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
 
 def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
                  methods: Methods, keep: bool = False,
-                 chain: bool = False) -> dict[str, SegScores]:
-    """Score each method on the frames with ground truth, the first ground-truth mask being the only key.
+                 chain: bool = False, interval: int | None = None) -> dict[str, SegScores]:
+    """Score each method on the frames with ground truth, the first ground-truth mask being the only key
+    (unless ``interval``).
 
     ``frames``: a factory of fresh frame iterators; ``masks``: directory of ground-truth PNGs named by frame
     index, or a dict index -> label map. ``keep``: keep every prediction in ``SegScores.samples``.
+    ``interval``: the ground truth every ``interval`` frames from the first mask is a key too (as an artist
+    who corrects a frame every so often); key frames are not scored.
     """
     first = next(frames())
     h, w = first.rgb.shape[:2]
     truth = load_truth(masks, (w, h))
     key_index = min(truth)
+    keys = {i: m for i, m in truth.items() if i == key_index or (interval and (i - key_index) % interval == 0)}
     ids = seg.object_ids(truth[key_index])
     results = {}
     for name, (model, settings) in methods.items():
         scores = SegScores(ids)
         # vprop segments at its training size (as `vprop segment` does), the baselines at the frames' own
-        for frame, out in propagate_masks(model, frames(), {key_index: truth[key_index]}, settings,
+        for frame, out in propagate_masks(model, frames(), keys, settings,
                                           chain=chain and name.startswith("vprop"), ids=ids,
                                           working_short_side=working_short_side(model)):
-            if frame.index == key_index or frame.index not in truth:
+            if frame.index in keys or frame.index not in truth:
                 continue
             gt = truth[frame.index]
             scores.frames.append(frame.index)
