@@ -61,17 +61,22 @@ def test_the_memory_runs_forward_from_a_key_and_not_into_frames_before_a_shots_f
     assert all(iou(remembered[i], disc) < 0.7 for i in (4, 5))
 
 
-def test_the_memory_is_online_only_and_for_segt_alone():
+def test_the_memory_is_for_segt_alone_and_offline_hears_it_only_after_a_shots_last_key():
     _, disc = scene()
     net = seg_models.wrap_model(HalfSure(disc), grabcut=True, memory=True)
     assert net.memory == seg_models.MEMORY_WEIGHT and net.weight == 1.0
     assert seg_models.wrap_model(HalfSure(disc), torch.nn.Identity(), grabcut=True, memory=True).memory == 0.0
     rgb, _ = scene()
-    video = [VideoFrame(i, rgb.copy(), i, None) for i in range(6)]
-    offline = propagate_masks(HalfSure(disc), iter(video), {0: disc.astype(np.uint8), 5: disc.astype(np.uint8)},
-                              Settings(mode="offline"), grabcut=True, memory=True)
-    # offline, the cut runs as it does without memory: the network's sure answer stands
-    assert all(iou(mask > 0, disc) < 0.7 for frame, mask in offline if frame.index not in (0, 5))
+    video = [VideoFrame(i, rgb.copy(), i, None) for i in range(12)]
+    keys = {0: disc.astype(np.uint8), 4: disc.astype(np.uint8), 9: disc.astype(np.uint8)}
+    offline = {frame.index: mask > 0 for frame, mask in propagate_masks(
+        HalfSure(disc), iter(video), keys, Settings(mode="offline"), grabcut=True, memory=True, cuts=[7])}
+    assert sorted(offline) == list(range(12))
+    # between two keys the cut runs as it does without memory: the network's sure answer stands
+    assert all(iou(offline[i], disc) < 0.7 for i in (1, 2, 3, 7, 8))
+    # after a shot's last key (4: the shot ends at the cut before 7; 9) a frame has one key, as online: remembered
+    assert all(iou(offline[i], disc) > 0.95 for i in (5, 6, 10, 11))
+    assert all(np.array_equal(offline[k], disc) for k in keys)
 
 
 def test_vprop_segment_remembers_by_default_and_a_run_in_spans_gives_the_same_masks(tmp_path):
@@ -90,8 +95,12 @@ def test_vprop_segment_remembers_by_default_and_a_run_in_spans_gives_the_same_ma
         segment(video, keys, tmp_path / name, model=HalfSure(disc), **options)
         return [read_mask(p) > 0 for p in sorted((tmp_path / name).iterdir())]
 
-    remembered, plain = masks("default"), masks("plain", memory=False)
+    remembered, plain = masks("online", mode="online"), masks("plain", mode="online", memory=False)
     assert all(iou(m, disc) > 0.95 for m in remembered)
     assert all(iou(m, disc) < 0.7 for i, m in enumerate(plain) if i not in keys)
+    # two masks: offline by default, and the memory after the last key only
+    blended = masks("default")
+    assert all(iou(blended[i], disc) < 0.7 for i in range(1, 6)) and all(iou(m, disc) > 0.95 for m in blended[6:])
     # two worker processes, each a span from a key: every frame as in one pass
-    assert all(np.array_equal(a, b) for a, b in zip(masks("spans", workers=2), remembered))
+    assert all(np.array_equal(a, b) for a, b in zip(masks("spans", mode="online", workers=2), remembered))
+    assert all(np.array_equal(a, b) for a, b in zip(masks("offline spans", workers=2), blended))

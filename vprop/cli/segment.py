@@ -34,9 +34,9 @@ from vprop.pipelines.segment import segment
 @click.option("--grabcut/--no-grabcut", default=True, show_default=True,
               help="Snap every propagated mask to its frame's edges and colours by a graph cut (OpenCV GrabCut).")
 @click.option("--memory/--no-memory", default=True, show_default=True,
-              help="Online, the graph cut also hears the frame before: its mask, moved by one step of optical "
-                   "flow, decides where the network is unsure (without --refine; offline runs blend two keys "
-                   "instead).")
+              help="The graph cut also hears the frame before: its mask, moved by one step of optical flow, "
+                   "decides where the network is unsure (without --refine; offline, only after a shot's last key, "
+                   "where a frame has one key).")
 @click.option("--adapt", type=click.IntRange(min=0), default=0, show_default=True, metavar="STEPS",
               help="First fine-tune a copy of the mask model for STEPS steps on the first mask (its frame and "
                    "jittered copies); prints its cost. 0: the model as shipped.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from itertools import groupby, islice, tee
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -36,8 +37,9 @@ def propagate_masks(model: torch.nn.Module, frames: Iterable[VideoFrame], masks:
     ``chain=False``: the paper's protocol, every frame from its key through ``Propagator``.
     ``chain=True``: every frame also from the previous frame's own prediction, blended with the key's by the
     confidence of each alignment (online only). ``refiner``: the SEG(t+s) spatial network. ``grabcut``: every
-    propagated mask snapped to its frame by a graph cut (``vprop.models.seg.GrabCut``); ``memory`` too: online,
-    SEG(t)'s cut also hears the frame before (``_remembered``). A model already wrapped keeps its wrapping.
+    propagated mask snapped to its frame by a graph cut (``vprop.models.seg.GrabCut``); ``memory`` too: SEG(t)'s
+    cut also hears the frame before (``_remembered``; offline, after a shot's last key only:
+    ``_blended_then_remembered``). A model already wrapped keeps its wrapping.
     ``on_confidence``: called with every frame's confidence (see ``Propagator``), at the working size.
     ``cuts``: frames that start a new shot; no mask crosses a cut (``Propagator``; ``chain``: run shot by shot).
     """
@@ -88,13 +90,45 @@ def _propagate(net, task: SegTask, frames: Iterable[VideoFrame], masks: Mapping[
                chain: bool, on_confidence, cuts: Sequence[int]):
     """(frame, labels) at the frames' own size: the paper's protocol, or the chained one shot by shot."""
     if not chain:
-        if isinstance(net, GrabCut) and net.memory > 0 and settings.mode == "online" and settings.align:
-            return _remembered(net, task, frames, masks, settings, on_confidence, cuts)
+        if isinstance(net, GrabCut) and net.memory > 0 and settings.align:
+            if settings.mode == "online":
+                return _remembered(net, task, frames, masks, settings, on_confidence, cuts)
+            return _blended_then_remembered(net, task, frames, masks, settings, on_confidence, cuts)
         return Propagator(net, task, settings)(frames, masks, on_confidence, cuts=cuts)
     keyed = {bisect_right(cuts, k) for k in masks}
     return (out for number, shot in groupby(frames, key=lambda f: bisect_right(cuts, f.index))
             for out in (_chained(net, task, shot, masks, settings, on_confidence) if number in keyed
                         else _keyless_shot(task, shot, settings, on_confidence)))
+
+
+def _blended_then_remembered(cut: GrabCut, task: SegTask, frames: Iterable[VideoFrame], masks: Mapping[int, np.ndarray],
+                             settings: Settings, on_confidence, cuts: Sequence[int]):
+    """Offline with the memory: each shot's frames up to its last key from both keys around them (``Propagator``,
+    offline), the frames after that key online from it with the memory (``_remembered``): like an online run's
+    frames, they have one key. The last key's frame is read by both parts and answered once."""
+    shot = lambda index: bisect_right(cuts, index)  # noqa: E731
+    last_key: dict[int, int] = {}
+    for k in masks:
+        last_key[shot(k)] = max(last_key.get(shot(k), k), k)
+    online = replace(settings, mode="online")
+    latest: list[VideoFrame] = []       # the latest frame read: where a tail starts, its shot's last key
+
+    def recorded(part: Iterable[VideoFrame]) -> Iterator[VideoFrame]:
+        for frame in part:
+            latest[:] = [frame]
+            yield frame
+
+    def from_key(key: VideoFrame, part: Iterable[VideoFrame]) -> Iterator[VideoFrame]:
+        yield key
+        yield from part
+
+    for tail, part in groupby(frames, key=lambda f: f.index > last_key.get(shot(f.index), f.index)):
+        if not tail:
+            yield from Propagator(cut, task, settings)(recorded(part), masks, on_confidence, cuts=cuts)
+            continue
+        key = latest[0]
+        report = None if on_confidence is None else (lambda c, key=key: c.index != key.index and on_confidence(c))
+        yield from islice(_remembered(cut, task, from_key(key, part), masks, online, report, cuts), 1, None)
 
 
 def _remembered(cut: GrabCut, task: SegTask, frames: Iterable[VideoFrame], masks: Mapping[int, np.ndarray],

@@ -82,7 +82,8 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
     """copy (first mask everywhere), flow (first mask warped by chained DIS flow), vprop (SEG(t), if a model)
     and vprop+refine (SEG(t+s), if a refiner too). ``grabcut``: also each of those with its masks snapped to the
     frame (``seg_models.GrabCut``), flow's too: the graph cut is a step any user could add to a flow script; and
-    online, vprop+grabcut+memory (the cut hearing the frame before, ``seg_models.MEMORY_WEIGHT``)."""
+    vprop+grabcut+memory (the cut hearing the frame before, ``seg_models.MEMORY_WEIGHT``; offline, after a shot's
+    last key only: ``vprop.engine.masks``)."""
     methods = baseline_methods(batch_size)
     if grabcut:
         methods["flow+grabcut"] = (seg_models.wrap_model(methods["flow"][0], grabcut=True), methods["flow"][1])
@@ -95,7 +96,7 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
             methods[name] = (net, settings)
             if grabcut:
                 methods[f"{name}+grabcut"] = (seg_models.wrap_model(net, grabcut=True), settings)
-        if grabcut and mode == "online":     # the frame before heard by SEG(t)'s cut: `vprop segment`'s default
+        if grabcut:     # the frame before heard by SEG(t)'s cut (offline: after a shot's last key), as by default
             methods["vprop+grabcut+memory"] = (seg_models.wrap_model(nets["vprop"], grabcut=True, memory=True),
                                                settings)
     return methods

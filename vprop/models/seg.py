@@ -308,9 +308,10 @@ class GrabCut(torch.nn.Module):
     (``GRABCUT_WEIGHT_AFTER_REFINER``). On DAVIS (short side 240, first mask the only key) it raised SEG(t)'s J from
     0.511 to 0.668 on the 25 videos the models were trained on; the model card has the held-out figures.
 
-    ``memory``: the weight of the frame before in an online run (``MEMORY_WEIGHT``; 0: none). A batch of frames is
-    stateless and cannot hear it: the online mask loop (``vprop.engine.masks``) runs ``net`` and then the cut frame by
-    frame, with the previous frame's mask mixed in; everywhere else this module cuts as it is.
+    ``memory``: the weight of the frame before where a frame has one key (online; offline, after a shot's last key)
+    (``MEMORY_WEIGHT``; 0: none). A batch of frames is stateless and cannot hear it: the mask loop
+    (``vprop.engine.masks``) runs ``net`` and then the cut frame by frame there, with the previous frame's mask mixed
+    in; everywhere else this module cuts as it is.
     """
 
     def __init__(self, net: torch.nn.Module, weight: float = 1.0, memory: float = 0.0):
@@ -346,8 +347,8 @@ class GrabCut(torch.nn.Module):
 def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None,
                grabcut: bool = False, memory: bool = False) -> torch.nn.Module:
     """SEG(t) over every object channel; with a ``refiner``, SEG(t+s); with ``grabcut``, its output snapped to
-    the frame (``GrabCut``), and with ``memory`` too, in online runs, the frame before heard (``MEMORY_WEIGHT``;
-    SEG(t)'s cut only: after the refiner it was not measured). An already wrapped model keeps its wrapping, and gets
+    the frame (``GrabCut``), and with ``memory`` too, where a frame has one key, the frame before heard
+    (``MEMORY_WEIGHT``; SEG(t)'s cut only: after the refiner it was not measured). An already wrapped model keeps its wrapping, and gets
     the snap if asked."""
     net = model
     if not isinstance(net, (PerObject, Refined, GrabCut)):

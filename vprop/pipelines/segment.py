@@ -41,8 +41,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = Non
     ``resume``: keep finished key segments in ``<output_dir>.vprop-resume/`` so that a killed run started again
     continues; ``workers``: processes at once. ``adapt``: first fine-tune a copy of the model for this many steps on
     the first mask key (``vprop.training.adapt``; its cost is logged); 0: the model as it is. ``grabcut``: snap every
-    propagated mask to its frame by a graph cut (``vprop.models.seg.GrabCut``); ``memory``: online, SEG(t)'s cut also
-    hears the frame before (``vprop.engine.masks``). Returns the output directory.
+    propagated mask to its frame by a graph cut (``vprop.models.seg.GrabCut``); ``memory``: SEG(t)'s cut also hears
+    the frame before (offline, after a shot's last key only: ``vprop.engine.masks``). Returns the output directory.
     """
     if not masks:
         raise UsageError("--mask", "give at least one mask key-frame")
@@ -96,6 +96,6 @@ def _adapt(model, rgb, labels, steps: int):
 
 
 def default_mode(keys: int, chain: bool = False) -> str:
-    """Offline with two or more key masks, online (where the memory runs) with one or with ``chain``: with keys
-    every 20 or 40 frames offline scored the higher mean J and F on the DAVIS videos (README, "Masks")."""
+    """Offline with two or more key masks, online with one or with ``chain``: with keys every 20 or 40 frames
+    offline scored the higher mean J and F on the DAVIS videos (README, "Masks")."""
     return "offline" if keys > 1 and not chain else "online"
