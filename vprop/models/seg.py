@@ -348,8 +348,8 @@ def wrap_model(model: torch.nn.Module, refiner: torch.nn.Module | None = None,
                grabcut: bool = False, memory: bool = False) -> torch.nn.Module:
     """SEG(t) over every object channel; with a ``refiner``, SEG(t+s); with ``grabcut``, its output snapped to
     the frame (``GrabCut``), and with ``memory`` too, where a frame has one key, the frame before heard
-    (``MEMORY_WEIGHT``; SEG(t)'s cut only: after the refiner it was not measured). An already wrapped model keeps its wrapping, and gets
-    the snap if asked."""
+    (``MEMORY_WEIGHT``; SEG(t)'s cut only: after the refiner it was not measured). An already wrapped model keeps
+    its wrapping, and gets the snap if asked."""
     net = model
     if not isinstance(net, (PerObject, Refined, GrabCut)):
         cfg = getattr(net, "cfg", None)
