@@ -75,11 +75,11 @@ def main() -> None:
             methods |= {f"{m} offline": v for m, v in
                         seg_methods(model, "offline", refiner=refiner, grabcut=a.grabcut).items()}
         plain = evaluate_seg(frames, masks, {m: v for m, v in methods.items() if a.only is None or m in a.only},
-                             interval=a.interval)
+                             interval=a.interval, limit=a.frames)
         chained = {} if not chain_rows else evaluate_seg(
             frames, masks, {f"{m} chain": v for m, v in seg_methods(model, "online", refiner=refiner).items()
                             if m.startswith("vprop") and (a.only is None or f"{m} chain" in a.only)}, chain=True,
-            interval=a.interval)
+            interval=a.interval, limit=a.frames)
         table[name] = {m: {"J": s.J, "F": s.F} for m, s in {**plain, **chained}.items()}
         print(f"{name:18s} " + "  ".join(f"{m} J {v['J']:.3f} F {v['F']:.3f}" for m, v in table[name].items()),
               flush=True)

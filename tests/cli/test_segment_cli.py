@@ -211,3 +211,25 @@ def test_a_jpeg_mask(setup):
     tmp, video, mask, weights = setup
     Image.open(mask).convert("L").save(tmp / "frame0.jpg", quality=90)
     bad(segment(tmp, video, weights, "--mask", tmp / "frame0.jpg"), "frame0.jpg", "JPEG is lossy")
+
+
+def test_eval_seg_with_a_key_every_k_frames_runs_offline_beside_both_keys_warped(tmp_path, square_video,
+                                                                                  tiny_seg_weights):
+    masks = tmp_path / "gt"
+    masks.mkdir()
+    for i in range(10):
+        save_palette(masks / f"{i:05d}.png", square_labels(i))
+    result = run("eval", "seg", square_video, "--masks", masks, "--interval", "4", "--weights", tiny_seg_weights,
+                 "--json", tmp_path / "r.json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["keys"] == [0, 4, 8] and data["mode"] == "offline"
+    assert {"flow-2sided", "vprop+grabcut+memory"} <= set(data["results"])
+    assert data["results"]["flow"]["frames"] == 7                       # the keys are not scored
+    # both keys warped beat the preceding one warped: the square is always between its two keys' places
+    assert data["results"]["flow-2sided"]["J"] >= data["results"]["flow"]["J"]
+    result = run("eval", "seg", square_video, "--masks", masks, "--interval", "4", "--frames", "6", "--mode", "online",
+                 "--weights", tiny_seg_weights, "--json", tmp_path / "o.json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "o.json").read_text())
+    assert data["keys"] == [0, 4] and data["mode"] == "online" and "flow-2sided" not in data["results"]

@@ -104,7 +104,11 @@ def eval_color(video, intervals, more_intervals, mode, short_side, full_resoluti
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--masks", "masks_dir", required=True, type=click.Path(path_type=str),
               help="Directory of ground-truth masks named by frame index (DAVIS: 00000.png ...).")
-@click.option("--mode", type=click.Choice(MODES), default="online", show_default=True)
+@click.option("--interval", type=click.IntRange(2), default=None, metavar="K",
+              help="The true mask every K frames from the first is a key too (as an artist who corrects a frame "
+                   "every so often); key frames are not scored.")
+@click.option("--mode", type=click.Choice(MODES), default=None,
+              help="Default: as vprop segment, offline with two or more keys, online with one.")
 @click.option("--chain", is_flag=True, help="vprop also propagates from each frame's previous prediction.")
 @click.option("--refine", is_flag=True, help="Also score SEG(t+s): vprop's masks refined by the spatial network.")
 @click.option("--refine-weights", default=None, help="SEG(t+s) refiner weights (default: the shipped ones).")
@@ -113,22 +117,25 @@ def eval_color(video, intervals, more_intervals, mode, short_side, full_resoluti
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames (and masks, nearest) so their short side is this.")
 @measure_options("Write a PNG strip of the worst frames and a plot of J per frame.")
-def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, grabcut, short_side, limit, json_path, report_dir,
-             weights, device, batch_size, quiet):
-    """Propagate the first ground-truth mask of VIDEO; DAVIS J and F beside copying and optical flow."""
-    from vprop.eval.seg import evaluate_seg, load_truth, seg_methods, seg_report
+def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, grabcut, short_side, limit,
+             json_path, report_dir, weights, device, batch_size, quiet):
+    """Propagate the first ground-truth mask of VIDEO (with --interval, every K-th); DAVIS J and F beside copying
+    and optical flow."""
+    from vprop.eval.seg import evaluate_seg, key_indices, load_truth, seg_methods, seg_report
+    from vprop.pipelines.segment import default_mode
 
     device = resolve_device(device)
     if chain and mode == "offline":      # as `vprop segment`: the chained protocol has no backward pass
         raise click.UsageError("--chain works online only (drop --mode offline)")
     with user_errors(quiet):
         probe(video)
-        load_truth(masks_dir)   # bad masks fail before any work
+        keys = key_indices(load_truth(masks_dir), interval, limit)   # bad masks fail before any work
+        mode = mode or default_mode(len(keys), chain)
         model, meta = load_model("seg", weights, device)
         refiner = load_model("seg-refine", refine_weights, device)[0] if refine or refine_weights else None
         frames = lambda: resized_frames(video, short_side, limit)  # noqa: E731
         scores = evaluate_seg(frames, masks_dir, seg_methods(model, mode, device, batch_size, refiner, grabcut),
-                              keep=bool(report_dir), chain=chain)
+                              keep=bool(report_dir), chain=chain, interval=interval, limit=limit)
         click.echo(f"{'method':<21} {'J':>6} {'F':>6} {'J&F':>6}")
         for name, s in scores.items():
             click.echo(f"{name:<21} {s.J:6.3f} {s.F:6.3f} {s.JF:6.3f}")
@@ -136,8 +143,9 @@ def eval_seg(video, masks_dir, mode, chain, refine, refine_weights, grabcut, sho
             seg_report(report_dir, frames, masks_dir, scores)
         if json_path:
             with open(json_path, "w") as f:
-                json.dump({"video": video, "masks": masks_dir, "mode": mode, "chain": chain, "refine": refine,
-                           "grabcut": grabcut, "short_side": short_side, "frames": limit, "weights": meta,
+                json.dump({"video": video, "masks": masks_dir, "keys": keys, "mode": mode, "chain": chain,
+                           "refine": refine, "grabcut": grabcut, "short_side": short_side, "frames": limit,
+                           "weights": meta,
                            "results": {name: {"J": s.J, "F": s.F, "JF": s.JF, "frames": len(s.frames),
                                               "objects": {str(k): v for k, v in s.per_object().items()},
                                               "J_by_frame": {str(k): v for k, v in s.j_by_frame().items()}}

@@ -79,12 +79,13 @@ def load_truth(masks, size: tuple[int, int] | None = None) -> dict[int, np.ndarr
 
 def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str = "cpu", batch_size: int = 4,
                 refiner: torch.nn.Module | None = None, grabcut: bool = False) -> Methods:
-    """copy (first mask everywhere), flow (first mask warped by chained DIS flow), vprop (SEG(t), if a model)
+    """copy (first mask everywhere), flow (first mask warped by chained DIS flow; offline also flow-2sided, both keys
+    warped and blended as vprop blends them), vprop (SEG(t), if a model)
     and vprop+refine (SEG(t+s), if a refiner too). ``grabcut``: also each of those with its masks snapped to the
     frame (``seg_models.GrabCut``), flow's too: the graph cut is a step any user could add to a flow script; and
     vprop+grabcut+memory (the cut hearing the frame before, ``seg_models.MEMORY_WEIGHT``; offline, after a shot's
     last key only: ``vprop.engine.masks``)."""
-    methods = baseline_methods(batch_size)
+    methods = baseline_methods(batch_size, two_sided=mode == "offline")
     if grabcut:
         methods["flow+grabcut"] = (seg_models.wrap_model(methods["flow"][0], grabcut=True), methods["flow"][1])
     if model is not None:
@@ -102,23 +103,32 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
     return methods
 
 
+def key_indices(truth: dict[int, np.ndarray], interval: int | None = None, frames: int | None = None) -> list[int]:
+    """The frames whose true masks are keys: the first, and with ``interval`` every ``interval``-th from it (within
+    the first ``frames`` frames when given)."""
+    first = min(truth)
+    return [i for i in sorted(truth) if i == first or (interval and (i - first) % interval == 0
+                                                        and (frames is None or i < frames))]
+
+
 def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
                  methods: Methods, keep: bool = False,
-                 chain: bool = False, interval: int | None = None) -> dict[str, SegScores]:
+                 chain: bool = False, interval: int | None = None, limit: int | None = None
+                 ) -> dict[str, SegScores]:
     """Score each method on the frames with ground truth, the first ground-truth mask being the only key
     (unless ``interval``).
 
     ``frames``: a factory of fresh frame iterators; ``masks``: directory of ground-truth PNGs named by frame
     index, or a dict index -> label map. ``keep``: keep every prediction in ``SegScores.samples``.
     ``interval``: the ground truth every ``interval`` frames from the first mask is a key too (as an artist
-    who corrects a frame every so often); key frames are not scored.
+    who corrects a frame every so often); key frames are not scored. ``limit``: ``frames`` gives the first
+    ``limit`` frames only (keys lie within them).
     """
     first = next(frames())
     h, w = first.rgb.shape[:2]
     truth = load_truth(masks, (w, h))
-    key_index = min(truth)
-    keys = {i: m for i, m in truth.items() if i == key_index or (interval and (i - key_index) % interval == 0)}
-    ids = seg.object_ids(truth[key_index])
+    keys = {i: truth[i] for i in key_indices(truth, interval, limit)}
+    ids = seg.object_ids(truth[min(truth)])
     results = {}
     for name, (model, settings) in methods.items():
         scores = SegScores(ids)
