@@ -13,7 +13,8 @@ settings were chosen, to compare with what they are judged on. ``--dev NAME ...`
 (cross-validation), for weights trained with the same ``--dev`` names held out. ``--flow PRESET``: each vprop row
 again with that optical flow ("METHOD, PRESET flow"; ``Settings.flow``: masks run the frame loop at the working
 size themselves, so this is the working size's flow). ``--interval K``: the true mask every K frames is a key too;
-``--offline``: every row again run offline ("METHOD offline": each frame from both keys around it).
+``--offline``: the offline rows too ("METHOD offline": vprop's from both keys around each frame, and
+flow-2sided, both keys warped by flow; copy and flow stay online).
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def main() -> None:
     ap.add_argument("--flow", nargs="+", default=[], choices=list(FLOW_PRESETS),
                     help="also every vprop row with this flow preset")
     ap.add_argument("--interval", type=int, default=None, help="the true mask every K frames is a key too")
-    ap.add_argument("--offline", action="store_true", help="also every row run offline (both keys around a frame)")
+    ap.add_argument("--offline", action="store_true", help="also the offline rows (both keys around a frame)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in a.dev) if a.train_split else a.dev
