@@ -22,7 +22,8 @@ from vprop.pipelines.segment import segment
                    "directory ending in / (RGBA PNGs).")
 @click.option("--mode", type=click.Choice(MODES), default=None,
               help="online: each frame from its preceding mask; offline: blend the masks before and after. "
-                   "Default: offline with two or more --mask, online (with the memory) with one.")
+                   "Default: offline with two or more --mask (after a shot's last mask, from it with the memory), "
+                   "online (with the memory) with one.")
 @click.option("--chain", is_flag=True,
               help="Also run the network from each frame's previous prediction, anchored by the key (online; "
                    "lost J on the training videos: the default memory is the bounded form of it).")

@@ -103,12 +103,12 @@ def seg_methods(model: torch.nn.Module | None, mode: str = "online", device: str
     return methods
 
 
-def key_indices(truth: dict[int, np.ndarray], interval: int | None = None, frames: int | None = None) -> list[int]:
+def key_indices(truth: dict[int, np.ndarray], interval: int | None = None, limit: int | None = None) -> list[int]:
     """The frames whose true masks are keys: the first, and with ``interval`` every ``interval``-th from it (within
-    the first ``frames`` frames when given)."""
+    the first ``limit`` frames when given)."""
     first = min(truth)
     return [i for i in sorted(truth) if i == first or (interval and (i - first) % interval == 0
-                                                        and (frames is None or i < frames))]
+                                                        and (limit is None or i < limit))]
 
 
 def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
