@@ -122,8 +122,9 @@ def main() -> None:
             print(f"K={k:3d} {name:12s} " + "  ".join(f"{m} {v:.4f}" for m, v in row.items()), flush=True)
     methods = list(next(iter(next(iter(table.values())).values())))
     coding = "uncompressed" if a.h264 is None else f"H.264 CRF {a.h264}"
-    print(f"\nlog-radiance RMSE over {len(next(iter(table.values())))} dev clips of {a.size} ({coding}), mode {a.mode}, "
-          f"blend rule {a.blend_rule} (vprop-raw: the network alone)")
+    count = len(next(iter(table.values())))
+    print(f"\nlog-radiance RMSE over {count} dev clips of {a.size} ({coding}), mode {a.mode}, blend rule {a.blend_rule} "
+          f"(vprop-raw: the network alone)")
     print(f"{'K':>4} " + " ".join(f"{m:>12}" for m in methods))
     for k, clips in table.items():
         print(f"{k:>4} " + " ".join(f"{np.mean([c[m] for c in clips.values()]):12.4f}" for m in methods))

@@ -14,7 +14,7 @@ settings were chosen, to compare with what they are judged on. ``--dev NAME ...`
 again with that optical flow ("METHOD, PRESET flow"; ``Settings.flow``: masks run the frame loop at the working
 size themselves, so this is the working size's flow). ``--interval K``: the true mask every K frames is a key too;
 ``--offline``: the offline rows too ("METHOD offline": vprop's from both keys around each frame, and
-flow-2sided, both keys warped by flow; copy and flow stay online).
+flow-2sided, both keys warped by flow; copy and flow run online whatever the mode, so are not repeated).
 """
 from __future__ import annotations
 
@@ -72,9 +72,10 @@ def main() -> None:
         methods = seg_methods(model, "online", refiner=refiner, grabcut=a.grabcut)
         methods |= {f"{m}, {preset} flow": (net, replace(settings, flow=preset))
                     for preset in a.flow for m, (net, settings) in methods.items() if m.startswith("vprop")}
-        if a.offline:
-            methods |= {f"{m} offline": v for m, v in
-                        seg_methods(model, "offline", refiner=refiner, grabcut=a.grabcut).items()}
+        if a.offline:     # the rows that run offline (copy and flow run online whatever the mode: not again)
+            methods |= {f"{m} offline": (net, settings) for m, (net, settings) in
+                        seg_methods(model, "offline", refiner=refiner, grabcut=a.grabcut).items()
+                        if settings.mode == "offline"}
         plain = evaluate_seg(frames, masks, {m: v for m, v in methods.items() if a.only is None or m in a.only},
                              interval=a.interval, limit=a.frames)
         chained = {} if not chain_rows else evaluate_seg(
