@@ -89,6 +89,10 @@ def test_keys_exports_what_colorize_expects(tmp_path, make_video, tiny_color_wei
     result = run("keys", video, "--interval", 10, "-o", tmp_path / "k", "-q")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["00000.png", "00010.png", "00020.png"]
+    # As colorize's and segment's outputs, a directory whose parents do not exist yet is made.
+    assert run("keys", video, "--interval", 10, "-o", tmp_path / "a" / "b", "-q").exit_code == 0
+    assert len(list((tmp_path / "a" / "b").glob("*.png"))) == 3
+    bad(run("keys", video, "--interval", 10, "-o", tmp_path / "k", "-q"), "k", "already holds PNG files")
 
 
 @pytest.fixture

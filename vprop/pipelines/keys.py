@@ -5,10 +5,10 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Callable
 
-from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import write_png
 from vprop.io.video import read_frames
+from vprop.pipelines.sinks import check_output_dir
 
 
 def export_keys(video, interval: int | None, output, on_frame: Callable[[int], None] | None = None,
@@ -16,9 +16,7 @@ def export_keys(video, interval: int | None, output, on_frame: Callable[[int], N
     """Write frames 0, K, 2K, ... (``interval``), or exactly the frames ``indices``, as ``output/NNNNN.png``."""
     if (interval is None) == (indices is None):
         raise ValueError("give either interval or indices")
-    output = Path(output)
-    if output.exists() and any(output.glob("*.png")):
-        raise InputError(output, "already holds PNG files; choose an empty or new directory")
+    output = check_output_dir(output, "*.png", "PNG")
     wanted = (lambda i: i % interval == 0) if indices is None else set(indices).__contains__
     names = []
     with atomic_path(output, directory=True) as tmp:
