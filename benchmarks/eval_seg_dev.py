@@ -2,7 +2,7 @@
 
     python benchmarks/eval_seg_dev.py [--weights W] [--refine-weights R | --no-refine] [--no-chain] [--short-side 240]
                                       [--dev NAME ...] [--only METHOD ...] [--flow PRESET ...]
-                                      [--interval K] [--offline]
+                                      [--interval K] [--offline] [--working-side N]
 
 The first ground-truth mask is the only key (the paper's protocol, Sec. 5.4); DAVIS J and F are averaged over
 all other frames, per video, then over the dev videos. Rows: copy, flow (the first mask warped by chained DIS
@@ -58,6 +58,8 @@ def main() -> None:
                     help="also every vprop row with this flow preset")
     ap.add_argument("--interval", type=int, default=None, help="the true mask every K frames is a key too")
     ap.add_argument("--offline", action="store_true", help="also the offline rows (both keys around a frame)")
+    ap.add_argument("--working-side", type=int, default=None,
+                    help="the short side vprop segments at (default: the model's training size, 240)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     names = sorted(p.stem for p in a.data.glob("*.mp4") if p.stem not in a.dev) if a.train_split else a.dev
@@ -77,11 +79,11 @@ def main() -> None:
                         seg_methods(model, "offline", refiner=refiner, grabcut=a.grabcut).items()
                         if settings.mode == "offline"}
         plain = evaluate_seg(frames, masks, {m: v for m, v in methods.items() if a.only is None or m in a.only},
-                             interval=a.interval, limit=a.frames)
+                             interval=a.interval, limit=a.frames, working_side=a.working_side)
         chained = {} if not chain_rows else evaluate_seg(
             frames, masks, {f"{m} chain": v for m, v in seg_methods(model, "online", refiner=refiner).items()
                             if m.startswith("vprop") and (a.only is None or f"{m} chain" in a.only)}, chain=True,
-            interval=a.interval, limit=a.frames)
+            interval=a.interval, limit=a.frames, working_side=a.working_side)
         table[name] = {m: {"J": s.J, "F": s.F} for m, s in {**plain, **chained}.items()}
         print(f"{name:18s} " + "  ".join(f"{m} J {v['J']:.3f} F {v['F']:.3f}" for m, v in table[name].items()),
               flush=True)

@@ -86,9 +86,10 @@ def even_with_last(keys: list[int], frame_count: int, extra: int) -> list[int]:
 
 
 class Scores:
-    """Per-frame scores of one video propagated online from any key set. ``run(start, stop, keys, report)``
-    scores frames start..stop-1 propagated from ``keys``; a frame's score depends only on the key before it,
-    so ``from_key[k]`` (frame k onwards, from key k alone) is computed once, as far as asked, and reused."""
+    """Per-frame scores of one video propagated from any key set. ``run(start, stop, keys, report, mode)`` scores
+    frames start..stop-1 propagated from ``keys``. Online a frame's score depends only on the key before it, so
+    ``from_key[k]`` (frame k onwards, from key k alone) is computed once, as far as asked, and reused (``frames``);
+    offline each key set's whole run is kept (``offline``)."""
 
     def __init__(self, run, frame_count: int, cached: dict | None = None):
         self.run, self.count = run, frame_count
@@ -231,6 +232,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
+    if a.as_run and a.oracle:
+        ap.error("--oracle runs a key from every frame online: not with --as-run")
     torch.set_num_threads(a.threads)
     names = [n for n in split(a.data)[a.split] if a.videos is None or n in a.videos]
     out = {}

@@ -12,6 +12,7 @@ from vprop.engine.working import working_short_side
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough
 from vprop.eval.metrics import jaccard
+from vprop.eval import seg as eval_seg
 from vprop.eval.seg import evaluate_seg, seg_methods
 from vprop.io.images import DAVIS_PALETTE, read_mask
 from vprop.io.preview import overlay
@@ -84,6 +85,22 @@ def test_evaluate_seg_runs_the_baselines_through_the_loop():
     assert scores["flow"].F > scores["copy"].F
     assert scores["flow"].frames == list(range(1, 10))
     assert set(scores["flow"].samples) == set(range(1, 10))
+
+
+def test_evaluate_seg_segments_at_the_working_side_asked_for_the_baselines_at_the_frames_size(monkeypatch):
+    model = SwitchableTPN(seg_models.seg_config(hidden_channels=4, base_width=4, max_width=8, depth=3))
+    sides = {}
+
+    def recorded(net, frames, keys, settings, working_short_side=None, **kwargs):
+        sides[net] = working_short_side
+        return iter(())
+    monkeypatch.setattr(eval_seg, "propagate_masks", recorded)
+    methods = seg_methods(model)
+    truth = {i: square_labels(i) for i in range(3)}
+    evaluate_seg(lambda: frames(), truth, methods)
+    assert sides[methods["vprop"][0]] == 240 and sides[methods["flow"][0]] is None
+    evaluate_seg(lambda: frames(), truth, methods, working_side=320)
+    assert sides[methods["vprop"][0]] == 320 and sides[methods["flow"][0]] is None
 
 
 def test_multi_object_indices_are_kept_exactly():

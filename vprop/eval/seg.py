@@ -113,8 +113,8 @@ def key_indices(truth: dict[int, np.ndarray], interval: int | None = None, limit
 
 def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
                  methods: Methods, keep: bool = False,
-                 chain: bool = False, interval: int | None = None, limit: int | None = None
-                 ) -> dict[str, SegScores]:
+                 chain: bool = False, interval: int | None = None, limit: int | None = None,
+                 working_side: int | None = None) -> dict[str, SegScores]:
     """Score each method on the frames with ground truth, the first ground-truth mask being the only key
     (unless ``interval``).
 
@@ -122,7 +122,8 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
     index, or a dict index -> label map. ``keep``: keep every prediction in ``SegScores.samples``.
     ``interval``: the ground truth every ``interval`` frames from the first mask is a key too (as an artist
     who corrects a frame every so often); key frames are not scored. ``limit``: ``frames`` gives the first
-    ``limit`` frames only (keys lie within them).
+    ``limit`` frames only (keys lie within them). ``working_side``: the short side vprop segments at (default: the
+    model's training size, as `vprop segment`); the baselines keep the frames' own size.
     """
     first = next(frames())
     h, w = first.rgb.shape[:2]
@@ -133,9 +134,9 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
     for name, (model, settings) in methods.items():
         scores = SegScores(ids)
         # vprop segments at its training size (as `vprop segment` does), the baselines at the frames' own
+        side = working_short_side(model) and (working_side or working_short_side(model))
         for frame, out in propagate_masks(model, frames(), keys, settings,
-                                          chain=chain and name.startswith("vprop"), ids=ids,
-                                          working_short_side=working_short_side(model)):
+                                          chain=chain and name.startswith("vprop"), ids=ids, working_short_side=side):
             if frame.index in keys or frame.index not in truth:
                 continue
             gt = truth[frame.index]
