@@ -218,7 +218,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=["tune", "holdout"], required=True)
     ap.add_argument("--task", nargs="+", choices=["color", "seg"], default=["color", "seg"])
-    ap.add_argument("--rules", nargs="+", default=["even", "step"], choices=["even", "even-ends", "spread-offline", *RULES])
+    ap.add_argument("--rules", nargs="+", default=["even", "step"],
+                    choices=["even", "even-ends", "spread-offline", *RULES])
     ap.add_argument("--extra", type=int, default=2, help="keys added to the base keys (N)")
     ap.add_argument("--oracle", action="store_true", help="add the best placement by ground truth (slow: a run "
                     "from every frame)")

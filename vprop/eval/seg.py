@@ -133,7 +133,7 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
     results = {}
     for name, (model, settings) in methods.items():
         scores = SegScores(ids)
-        # vprop segments at its training size (as `vprop segment` does), the baselines at the frames' own
+        # vprop at its training size (as `vprop segment`) or working_side; the baselines at the frames' own size
         side = working_short_side(model) and (working_side or working_short_side(model))
         for frame, out in propagate_masks(model, frames(), keys, settings,
                                           chain=chain and name.startswith("vprop"), ids=ids, working_short_side=side):
