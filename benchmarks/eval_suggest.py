@@ -50,6 +50,7 @@ from vprop.eval.baselines import model_settings, resized_frames
 from vprop.eval.metrics import jaccard, psnr
 from vprop.eval.seg import load_truth
 from vprop.models.hub import load_model
+from vprop.pipelines.segment import default_mode
 from vprop.pipelines.colorize import propagate_color
 from vprop.tasks import seg
 from vprop.tasks.color import rgb_to_lab
@@ -168,7 +169,7 @@ def evaluate(runner, task: str, rules: list[str], extra: int, cache: Path | None
     scores = Scores(run, count, json.loads(cached.read_text()) if cached and cached.exists() else None)
     with tempfile.TemporaryDirectory() as tmp:
         where = cache / "report" if cache else Path(tmp) / "report"
-        base_mode = "offline" if as_run and (task == "color" or len(base) > 1) else "online"
+        base_mode = ("offline" if task == "color" else default_mode(len(base))) if as_run else "online"
         if not (where / "confidence.json").exists():
             report = ConfidenceReport(where, video="dev", task=task, mode=base_mode)
             if base_mode == "offline":

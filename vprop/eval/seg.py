@@ -133,8 +133,8 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
     results = {}
     for name, (model, settings) in methods.items():
         scores = SegScores(ids)
-        # vprop at its training size (as `vprop segment`) or working_side; the baselines at the frames' own size
-        side = working_short_side(model) and (working_side or working_short_side(model))
+        side = working_short_side(model)    # vprop's training size (as `vprop segment`); None: the frames' own
+        side = working_side if side and working_side else side
         for frame, out in propagate_masks(model, frames(), keys, settings,
                                           chain=chain and name.startswith("vprop"), ids=ids, working_short_side=side):
             if frame.index in keys or frame.index not in truth:

@@ -28,11 +28,10 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = Non
     """Write one DAVIS-palette PNG per frame (``OUTDIR/00000.png`` ...) with the objects of the mask keys.
 
     ``masks``: frame index -> mask file (palette, grayscale-index, binary or DAVIS-colour PNG); each frame
-    takes its nearest preceding key (online) or both surrounding keys (offline). ``mode`` None: ``default_mode``.
-    ``overlay``: also write a
-    video of the frames with the masks blended in (audio kept). ``refine``: SEG(t+s), the coarse masks refined
-    by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write the frames with
-    the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
+    takes its nearest preceding key (online) or both surrounding keys (offline); ``mode`` None: ``default_mode``.
+    ``overlay``: also write a video of the frames with the masks blended in (audio kept). ``refine``: SEG(t+s), the
+    coarse masks refined by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write
+    the frames with the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
     model's training size are segmented at that size unless ``full_resolution``. ``report``: a directory for
     the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``/``refiner``: already
     loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused.
