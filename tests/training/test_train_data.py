@@ -91,6 +91,37 @@ def test_colour_clips_keep_the_flow_they_were_made_with(davis, tmp_path, monkeyp
     assert made == ["fast-full", "medium"] and np.array_equal(again.to_prev, fast.to_prev)
 
 
+def test_clip_cache_written_by_two_processes_at_once(davis, tmp_path, monkeypatch):
+    """Ranks sharing a cache directory may finish the same clip together: neither write may break the other."""
+    import threading
+
+    from vprop.training import data
+
+    both_writing = threading.Barrier(2, timeout=60)
+    save = np.savez
+
+    def savez_together(*args, **kwargs):
+        save(*args, **kwargs)
+        both_writing.wait()                     # both have written, neither has put its file in place yet
+
+    monkeypatch.setattr(data.np, "savez", savez_together)
+    path, cache, clips, errors = sorted(davis.glob("*.mp4"))[0], tmp_path / "cache", [], []
+
+    def load():
+        try:
+            clips.append(data.load_clip(path, 48, cache))
+        except Exception as error:  # noqa: BLE001 - the test reports whichever failed
+            errors.append(error)
+
+    workers = [threading.Thread(target=load) for _ in range(2)]
+    [w.start() for w in workers], [w.join() for w in workers]
+    assert errors == [] and len(clips) == 2
+    entries = list(cache.iterdir())             # one entry, no temporary left behind
+    assert len(entries) == 1 and entries[0].name.startswith(f"{path.stem}-") and entries[0].suffix == ".npz"
+    monkeypatch.setattr(data.np, "savez", save)
+    assert np.array_equal(data.load_clip(path, 48, cache).lab, clips[0].lab)
+
+
 def test_colour_validation_runs_both_methods_with_the_runs_flow(davis, tmp_path, monkeypatch):
     from vprop.engine import propagator
     from vprop.models.tpn import SwitchableTPN, TPNConfig

@@ -16,6 +16,7 @@ import torch
 
 from vprop.errors import InputError
 from vprop.engine.flow import ChainedWarp, FlowEstimator, to_gray_u8
+from vprop.io.atomic import atomic_path
 from vprop.io.video import read_frames
 from vprop.tasks import color
 
@@ -90,9 +91,9 @@ def load_clip(path: Path, short_side: int, cache_dir: Path, max_frames: int | No
         prev_gray = gray
     clip = Clip(Path(path).stem, np.stack(labs), np.stack(to_prev), np.stack(from_prev))
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".partial.npz")
-    np.savez(tmp, lab=clip.lab, to_prev=clip.to_prev, from_prev=clip.from_prev)
-    tmp.rename(cache)
+    # A temporary of its own: processes sharing the cache (torchrun ranks, parallel runs) may write it at once.
+    with atomic_path(cache) as tmp:
+        np.savez(tmp, lab=clip.lab, to_prev=clip.to_prev, from_prev=clip.from_prev)
     return clip
 
 

@@ -19,6 +19,7 @@ import torch
 
 from vprop.engine.propagator import Propagator, Settings
 from vprop.errors import UsageError
+from vprop.io.atomic import atomic_path
 from vprop.io.video import VideoFrame
 from vprop.models.hub import load_model, resolve_weights, sha256
 from vprop.models.side_blend import SideBlend
@@ -113,9 +114,8 @@ def cached_sides(model: SwitchableTPN, weights_sha256: str, video: Path, short_s
         return None
     sides = record_sides(model, clip)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(".partial")
-    torch.save(dataclasses.asdict(sides), partial)
-    partial.replace(cache)
+    with atomic_path(cache) as tmp:
+        torch.save(dataclasses.asdict(sides), tmp)
     return sides
 
 
