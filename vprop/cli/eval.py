@@ -10,6 +10,7 @@ from vprop.eval.baselines import resized_frames
 from vprop.eval.color import color_methods, evaluate_color
 from vprop.eval.metrics import cdc
 from vprop.eval.report import color_report
+from vprop.io.atomic import atomic_path
 from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
@@ -94,10 +95,9 @@ def eval_color(video, intervals, more_intervals, mode, short_side, full_resoluti
                                              for n in names))
         click.echo(f"ground truth CDC {truth_cdc:.5f}")
         if json_path:
-            with open(json_path, "w") as f:
-                json.dump({"video": video, "mode": mode, "short_side": short_side,
-                           "full_resolution": full_resolution, "weights": meta,
-                           "truth_cdc": truth_cdc, "results": table}, f, indent=1)
+            write_json(json_path, {"video": video, "mode": mode, "short_side": short_side,
+                                   "full_resolution": full_resolution, "weights": meta,
+                                   "truth_cdc": truth_cdc, "results": table})
 
 
 @eval_group.command("seg")
@@ -142,14 +142,13 @@ def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, gr
         if report_dir:
             seg_report(report_dir, frames, masks_dir, scores)
         if json_path:
-            with open(json_path, "w") as f:
-                json.dump({"video": video, "masks": masks_dir, "keys": keys, "mode": mode, "chain": chain,
-                           "refine": refine, "grabcut": grabcut, "short_side": short_side, "frames": limit,
-                           "weights": meta,
-                           "results": {name: {"J": s.J, "F": s.F, "JF": s.JF, "frames": len(s.frames),
-                                              "objects": {str(k): v for k, v in s.per_object().items()},
-                                              "J_by_frame": {str(k): v for k, v in s.j_by_frame().items()}}
-                                       for name, s in scores.items()}}, f, indent=1)
+            write_json(json_path, {"video": video, "masks": masks_dir, "keys": keys, "mode": mode, "chain": chain,
+                                   "refine": refine, "grabcut": grabcut, "short_side": short_side, "frames": limit,
+                                   "weights": meta,
+                                   "results": {name: {"J": s.J, "F": s.F, "JF": s.JF, "frames": len(s.frames),
+                                                      "objects": {str(k): v for k, v in s.per_object().items()},
+                                                      "J_by_frame": {str(k): v for k, v in s.j_by_frame().items()}}
+                                               for name, s in scores.items()}})
 
 
 
@@ -198,8 +197,13 @@ def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposur
             cells = [f"{row[n]['rmse']:.4f} / {row[n]['rmse_blended']:.4f}" for n in names]
             click.echo(f"{k:>4} " + " ".join(f"{c:>25}" for c in cells))
         if json_path:
-            with open(json_path, "w") as f:
-                json.dump({"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
-                           "full_resolution": full_resolution,
-                           "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
-                           "results": table}, f, indent=1)
+            write_json(json_path, {"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
+                                   "full_resolution": full_resolution,
+                                   "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
+                                   "results": table})
+
+
+def write_json(path: str, payload: dict) -> None:
+    """``--json``'s file, written whole or not at all."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        json.dump(payload, f, indent=1)

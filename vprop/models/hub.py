@@ -19,6 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from vprop.errors import InputError, UsageError
+from vprop.io.atomic import atomic_path
 from vprop.models.registry import SHIPPED, shipped_dir
 from vprop.models.tpn import SwitchableTPN, TPNConfig
 
@@ -32,10 +33,8 @@ def save_weights(model: SwitchableTPN, path: Path, metadata: dict | None = None,
     tensors = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                for k, v in model.state_dict().items()}
     meta = {"vprop_config": model.cfg.to_json(), "vprop_meta": json.dumps(metadata or {}, sort_keys=True)}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
