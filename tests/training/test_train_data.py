@@ -114,7 +114,10 @@ def test_clip_cache_written_by_two_processes_at_once(davis, tmp_path, monkeypatc
             errors.append(error)
 
     workers = [threading.Thread(target=load) for _ in range(2)]
-    [w.start() for w in workers], [w.join() for w in workers]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     assert errors == [] and len(clips) == 2
     entries = list(cache.iterdir())             # one entry, no temporary left behind
     assert len(entries) == 1 and entries[0].name.startswith(f"{path.stem}-") and entries[0].suffix == ".npz"

@@ -151,7 +151,6 @@ def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, gr
                                                for name, s in scores.items()}})
 
 
-
 @eval_group.command("hdr")
 @click.argument("gt_dir", type=click.Path(path_type=str))
 @intervals_options("10 20")
