@@ -1,5 +1,6 @@
 """`vprop colorize` and `vprop keys` end to end through click, on real footage and on made-up bad input."""
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -73,6 +74,27 @@ def test_audio_timestamps_and_frame_count_survive(tmp_path, make_video, tiny_col
         got = sum(p.size for p in c.demux(c.streams.audio[0]))
         want = sum(p.size for p in src.demux(src.streams.audio[0]))
         assert got == want
+
+
+def test_an_avi_with_dropped_frames_keys_and_colours_the_frames_it_has(tmp_path, make_video, tiny_color_weights):
+    # Its header counts 21 frames for the 12 it holds (the gaps in its timestamps): the keys --interval exports
+    # must be all that colorize asks for, and the timing must survive.
+    video = make_video("gaps.avi", frames=12, pts=[0, 2, 3, 5, 8, 9, 11, 14, 15, 17, 20, 22],
+                       time_base=Fraction(1, 24))
+    listed = run("keys", video, "--interval", 5, "--list")
+    rows = [line.split() for line in listed.output.splitlines()[1:]]
+    assert listed.exit_code == 0 and [row[0] for row in rows] == ["0", "5", "10"]
+    # time codes where an editor shows the frames: from their own timestamps, not from the average frame rate
+    starts = [t - frame_times(video)[0] for t in frame_times(video)]
+    assert [row[1] for row in rows] == [f"00:00:{starts[i]:06.3f}" for i in (0, 5, 10)] != \
+        ["00:00:00.000", "00:00:00.208", "00:00:00.417"]
+    assert run("keys", video, "--interval", 5, "-o", tmp_path / "k", "-q").exit_code == 0
+    out = tmp_path / "out.mp4"
+    result = run("colorize", video, "--keys", tmp_path / "k", "--interval", 5, "-o", out, "--weights",
+                 tiny_color_weights, "-q")
+    assert result.exit_code == 0, result.output
+    times = frame_times(out)
+    assert len(times) == 12 and np.allclose(times, frame_times(video), atol=1e-3)   # MP4's time base: to 1 ms
 
 
 def test_png_directory_output_and_online_mode(tmp_path, make_video, tiny_color_weights):

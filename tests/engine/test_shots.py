@@ -1,4 +1,5 @@
 """Shots: cut detection on a real two-shot clip, the keys it exports, and propagation that never crosses a cut."""
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -62,7 +63,7 @@ def test_shot_keys_start_every_shot_and_split_long_ones():
     assert shot_keys([7, 50], 100, 30) == [0, 7, 37, 50, 80]
     assert shot_keys([7], 10, None) == [0, 7]
     assert [(s.number, s.start, s.end) for s in shots([7], 10)] == [(1, 0, 7), (2, 7, 10)]
-    assert time_code(90061, 24) == "01:02:32.542"
+    assert time_code(Fraction(90061, 24)) == "01:02:32.542"
 
 
 def test_keys_shots_exports_a_key_at_the_cut(two_shots, tmp_path):

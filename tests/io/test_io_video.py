@@ -65,10 +65,21 @@ def test_variable_frame_rate_timestamps_survive(make_video, tmp_path, suffix):
     assert times(output) == [Fraction(p, 1000) for p in VFR_PTS]
 
 
-def test_mkv_frame_count_is_unknown(make_video, tmp_path):
+def test_mkv_frame_count_is_counted_from_its_packets(make_video, tmp_path):
     output = copy_video(make_video(frames=6), tmp_path / "out.mkv")
-    assert probe(output).frame_count is None
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].frames == 0      # Matroska does not say
+    assert probe(output).frame_count == 6
     assert sum(1 for _ in read_frames(output)) == 6
+
+
+def test_an_avi_whose_header_counts_dropped_frames_is_counted_by_its_frames(make_video):
+    # AVI is constant-rate: a gap in the timestamps is muxed as empty chunks, which its header counts as frames.
+    video = make_video("gaps.avi", frames=12, pts=[0, 2, 3, 5, 8, 9, 11, 14, 15, 17, 20, 22],
+                       time_base=Fraction(1, 24))
+    with av.open(str(video)) as container:
+        assert container.streams.video[0].frames > 12
+    assert probe(video).frame_count == sum(1 for _ in read_frames(video)) == 12
 
 
 def test_audio_is_copied_unchanged(make_video, tmp_path):

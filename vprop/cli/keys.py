@@ -4,7 +4,7 @@ from vprop.cli._console import progress, user_errors
 from vprop.errors import InputError
 from vprop.pipelines.keys import export_keys
 from vprop.io.video import probe, read_frames
-from vprop.engine.shots import find_cuts, shot_keys, time_code
+from vprop.engine.shots import find_cuts, frame_starts, shot_keys, time_code
 
 
 @click.command("keys")
@@ -58,7 +58,7 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
             if indices is None:
                 count = info.frame_count if info.frame_count is not None else sum(1 for _ in read_frames(video))
                 indices = range(0, count, interval)
-            _print_table(indices, cuts or [], info.fps)
+            _print_table(indices, cuts or [], frame_starts(video))
             return
         with progress("keys", info.frame_count, quiet) as tick:
             written = export_keys(video, None if indices is not None else interval, output, on_frame=tick,
@@ -88,9 +88,10 @@ def _ticking(frames, tick):
         tick(frame.index)
 
 
-def _print_table(indices, cuts, fps) -> None:
-    """One row per key-frame: its index, its time code and the 1-based shot it opens or lies in."""
+def _print_table(indices, cuts, start) -> None:
+    """One row per key-frame: its index, its time code (``start``: ``frame_starts``) and the 1-based shot it opens
+    or lies in."""
     click.echo(f"{'frame':>7}  {'time code':<12}  shot")
     for index in indices:
         shot = 1 + sum(c <= index for c in cuts)
-        click.echo(f"{index:>7}  {time_code(index, fps):<12}  {shot}")
+        click.echo(f"{index:>7}  {time_code(start(index)):<12}  {shot}")

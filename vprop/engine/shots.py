@@ -9,7 +9,7 @@ Streaming: only the previous frame's summary is held.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from vprop.errors import InputError
-from vprop.io.video import VideoFrame, probe, read_frames
+from vprop.io.video import VideoFrame, index_frames, probe, read_frames
 
 WIDTH = 64                 # histograms are taken at this width: cheap, and blind to noise and fine texture
 # Histogram distance above which two consecutive frames may belong to different shots: benchmarks/eval_cuts.py
@@ -94,10 +94,20 @@ def shot_keys(cuts: Sequence[int], frame_count: int, interval: int | None) -> li
     return [i for s in shots(cuts, frame_count) for i in range(s.start, s.end, step)]
 
 
-def time_code(index: int, fps: Fraction) -> str:
-    """HH:MM:SS.mmm of a frame's start, at the video's average frame rate."""
-    ms = round(index * 1000 / fps) if fps else 0
+def time_code(seconds: Fraction | float) -> str:
+    """HH:MM:SS.mmm of a time in seconds."""
+    ms = round(seconds * 1000)
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def frame_starts(video) -> Callable[[int], Fraction]:
+    """A frame's start in seconds from the first frame's, by index: from its own timestamp where the packets give
+    every frame's (a phone's variable frame rate, an AVI's dropped frames: where an editor shows the frame), else
+    at the video's average frame rate."""
+    info, index = probe(video), index_frames(video)
+    if index is None:
+        return lambda i: Fraction(i) / info.fps if info.fps else Fraction(0)
+    return lambda i: (index.pts[i] - index.pts[0]) * info.time_base
 
 
 def shots_without_key(cuts: Sequence[int], frame_count: int, keys: Iterable[int]) -> list[Shot]:
@@ -105,9 +115,10 @@ def shots_without_key(cuts: Sequence[int], frame_count: int, keys: Iterable[int]
     return [s for s in shots(cuts, frame_count) if not any(s.start <= k < s.end for k in keys)]
 
 
-def describe(shot: Shot, fps: Fraction) -> str:
+def describe(shot: Shot, start: Callable[[int], Fraction]) -> str:
+    """The shot as a person finds it: its number, frames and time codes (``start``: ``frame_starts``)."""
     return (f"shot {shot.number} (frames {shot.start}-{shot.end - 1}, "
-            f"{time_code(shot.start, fps)}-{time_code(shot.end - 1, fps)})")
+            f"{time_code(start(shot.start))}-{time_code(start(shot.end - 1))})")
 
 
 def video_cuts(video, key_indices: Iterable[int], allow_missing: bool = False) -> list[int]:
@@ -116,11 +127,11 @@ def video_cuts(video, key_indices: Iterable[int], allow_missing: bool = False) -
     cuts, count = find_cuts(read_frames(video))
     missing = shots_without_key(cuts, count, key_indices)
     if missing:
-        fps = probe(video).fps
-        named = describe(missing[0], fps) + (f" and {len(missing) - 1} more shots" if len(missing) > 1 else "")
+        start = frame_starts(video)
+        named = describe(missing[0], start) + (f" and {len(missing) - 1} more shots" if len(missing) > 1 else "")
         if not allow_missing:
             raise InputError(video, f"{named} has no key-frame: add one (vprop keys --shots lists the shots), "
                                     f"or pass --allow-missing to leave it empty")
         for shot in missing:
-            warnings.warn(f"{video}: {describe(shot, fps)} has no key-frame; it is written empty")
+            warnings.warn(f"{video}: {describe(shot, start)} has no key-frame; it is written empty")
     return cuts
