@@ -1,7 +1,9 @@
-"""Do the keys `vprop keys --suggest` picks help more than evenly spaced ones? All 30 DAVIS videos, split.
+"""Do the keys `vprop keys --suggest` picks help more than evenly spaced ones? All 30 DAVIS videos, split, and the
+longer real clips.
 
-    python benchmarks/eval_suggest.py --split tune|holdout [--task color seg] [--extra 2] [--interval 30]
-        [--rules even step ...] [--oracle] [--as-run] [--short-side 0] [--cache DIR] [--json OUT] [--threads 1]
+    python benchmarks/eval_suggest.py --split tune|holdout|clips [--task color seg] [--extra 2 | --double]
+        [--interval 30] [--rules even step ...] [--oracle] [--as-run] [--short-side 0] [--cache DIR] [--json OUT]
+        [--threads 1]
 
 Colour: keys every --interval frames from the ground truth; masks: the first ground-truth mask (SEG(t)); both
 online, at the videos' own size (854x480) through the CLI's own path: propagated at the model's working size and
@@ -14,7 +16,10 @@ PSNR per frame for colour, mean J per frame for masks.
 Split: ``tune`` is the five seg dev videos (on which the first rule was picked) and the first five of the rest in
 alphabetical order; rules and parameters are chosen there only. ``holdout`` is the other 20, for the report.
 (The seg and colour networks were trained on DAVIS-train videos other than the five dev ones: the hold-out videos
-are the networks' training footage, which favours no key placement over another.)
+are the networks' training footage, which favours no key placement over another.) ``clips`` is colour only: the
+clips of ../shared/data/clips with at least LONG_CLIP frames (2 to 8 times a DAVIS video's length, where a few
+stretches between keys may be harder than the rest); with ``--double`` as many keys are added as there are base
+keys, so that ``even`` is the middle of every stretch: the budget of keying every --interval / 2 frames.
 
 Online, a frame's output depends only on the key before it, so each key's run is made once per video (as far as
 the next key of any key set asked) and shared by every key set (``Scores``); --cache keeps them between runs.
@@ -49,6 +54,7 @@ from vprop.engine.working import working_short_side, working_size
 from vprop.eval.baselines import model_settings, resized_frames
 from vprop.eval.metrics import jaccard, psnr
 from vprop.eval.seg import load_truth
+from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.pipelines.segment import default_mode
 from vprop.pipelines.colorize import propagate_color
@@ -57,13 +63,17 @@ from vprop.tasks.color import rgb_to_lab
 from vprop.training.run import SEG_DEV
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis2016-train"
+CLIPS = DATA.parent / "clips"
+LONG_CLIP = 200     # frames: the clips of --split clips are at least this long
 
 
-def split(data: Path) -> dict[str, list[str]]:
+def split(data: Path, clips: Path = CLIPS) -> dict[str, list[Path]]:
     names = sorted(p.stem for p in data.glob("*.mp4"))
     rest = [n for n in names if n not in SEG_DEV]
     tune = sorted(SEG_DEV) + rest[:5]
-    return {"tune": tune, "holdout": [n for n in names if n not in tune]}
+    long_clips = [p for p in sorted(clips.glob("*")) if (probe(str(p)).frame_count or 0) >= LONG_CLIP]
+    return {"tune": [data / f"{n}.mp4" for n in tune],
+            "holdout": [data / f"{n}.mp4" for n in names if n not in tune], "clips": long_clips}
 
 
 def evenly_spaced(keys: list[int], frame_count: int, extra: int) -> list[int]:
@@ -217,11 +227,13 @@ def table(title: str, results: dict[str, dict], rows: list[str], tie: float) -> 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--split", choices=["tune", "holdout"], required=True)
+    ap.add_argument("--split", choices=["tune", "holdout", "clips"], required=True)
     ap.add_argument("--task", nargs="+", choices=["color", "seg"], default=["color", "seg"])
     ap.add_argument("--rules", nargs="+", default=["even", "step"],
                     choices=["even", "even-ends", "spread-offline", *RULES])
     ap.add_argument("--extra", type=int, default=2, help="keys added to the base keys (N)")
+    ap.add_argument("--double", action="store_true", help="colour: as many keys added as there are base keys "
+                    "(the budget of keys every --interval / 2 frames) instead of --extra")
     ap.add_argument("--oracle", action="store_true", help="add the best placement by ground truth (slow: a run "
                     "from every frame)")
     ap.add_argument("--as-run", action="store_true", help="as the CLI runs them now (offline; masks with the cut "
@@ -236,32 +248,37 @@ def main() -> None:
     a = ap.parse_args()
     if a.as_run and a.oracle:
         ap.error("--oracle runs a key from every frame online: not with --as-run")
+    if (a.split == "clips" or a.double) and a.task != ["color"]:
+        ap.error("--split clips and --double are for --task color (the clips have no true masks)")
     torch.set_num_threads(a.threads)
-    names = [n for n in split(a.data)[a.split] if a.videos is None or n in a.videos]
+    videos = [v for v in split(a.data)[a.split] if a.videos is None or v.stem in a.videos]
     out = {}
     for task in a.task:
         model, _ = load_model(task)
         out[task] = {}
-        for name in names:
-            video = a.data / f"{name}.mp4"
+        for video in videos:
+            name = video.stem
             runner = color_runner(model, video, a.short_side or None, a.as_run) if task == "color" else \
                 seg_runner(model, video, a.data / "masks" / name, a.short_side or None, a.as_run)
+            extra = a.extra
             if task == "color":
                 runner = (runner[0], runner[1], list(range(0, runner[1], a.interval)))
+                extra = len(runner[2]) if a.double else extra
             base = "first" if task == "seg" else f"every{a.interval}"
             protocol = "-as-run" if a.as_run else ""
             cache = a.cache / f"{task}-{base}-side{a.short_side}{protocol}-{name}" if a.cache else None
             if cache:
                 cache.mkdir(parents=True, exist_ok=True)
-            out[task][name] = evaluate(runner, task, a.rules, a.extra, cache, a.oracle, a.as_run)
+            out[task][name] = evaluate(runner, task, a.rules, extra, cache, a.oracle, a.as_run)
             print(task, name, out[task][name], flush=True)
             if a.json:
                 a.json.write_text(json.dumps(out, indent=1))
         how = "as run" if a.as_run else "online"
-        title = (f"colour, {how}, keys every {a.interval} + {a.extra}: PSNR (dB) of the frames between the base keys"
+        added = "as many" if a.double else a.extra
+        title = (f"colour, {how}, keys every {a.interval} + {added}: PSNR (dB) of the frames between the base keys"
                  if task == "color" else f"masks, SEG(t) {how}, first mask + {a.extra}: J of the frames after it")
         rows = ["base", *a.rules] + (["oracle"] if a.oracle else [])
-        table(f"{title} ({a.split}, {len(names)} videos)", out[task], rows, 0.005 if task == "color" else 0.0005)
+        table(f"{title} ({a.split}, {len(videos)} videos)", out[task], rows, 0.005 if task == "color" else 0.0005)
 
 
 if __name__ == "__main__":
