@@ -2,7 +2,7 @@
 
     python benchmarks/bench_tasks.py [--task seg|hdr|both] [--frames 50] [--threads N] [--repeats 2]
                                      [--no-full-resolution]
-    python benchmarks/bench_tasks.py --memory [--short-side 180]
+    python benchmarks/bench_tasks.py --memory [--task seg|hdr|both] [--short-side 180]
 
 seg: frames/s of chained DIS-flow warping of the first mask, SEG(t) and SEG(t+s) (the shipped weights), through
 the same frame loop, online, the first mask of examples/rhino_masks the only key; at the frames' size and at the
@@ -17,8 +17,8 @@ Frames are decoded once beforehand: the figures are the propagation, not the dec
 repeated --repeats times, the runs of one task interleaved, and the best kept: on a shared machine the load comes
 and goes, and only figures measured side by side in one run compare. --no-full-resolution skips the slow vprop
 rows at the frames' own size.
---memory: peak RSS of `vprop segment` on a 100-frame and a 1,000-frame clip (the example looped, first mask the
-only key), each in a fresh process.
+--memory: peak RSS of `vprop segment` (first mask the only key) and of `vprop hdr` (an EXR key every 20 frames)
+on a 100-frame and a 1,000-frame clip (the example looped), each in a fresh process.
 """
 from __future__ import annotations
 
@@ -120,21 +120,31 @@ def bench_hdr(frames, repeats: int, full_resolution: bool, sizes: list[tuple[int
         show(f"hdr {width}x{height}", best_rates(runs, len(sized), repeats))
 
 
-def memory(short_side: int) -> None:
+def memory(short_side: int, task: str) -> None:
     import cv2
     from PIL import Image
 
     from bench_colorize import memory_by_length   # the same looped example and measurement as colorize
-    from vprop.io.images import read_mask
+    from vprop.io.images import read_mask, write_exr
     from vprop.io.video import read_frames
 
-    def command(clip: Path, out: Path) -> list[str]:
+    def segment(clip: Path, out: Path) -> list[str]:
         first = next(iter(read_frames(clip))).rgb
         mask = out.with_suffix(".png")
         Image.fromarray(cv2.resize(read_mask(MASK), first.shape[1::-1], interpolation=cv2.INTER_NEAREST)).save(mask)
         return ["segment", str(clip), "--mask", str(mask), "-o", str(out), "--quiet"]
 
-    memory_by_length(command, short_side, "segment")
+    def hdr(clip: Path, out: Path) -> list[str]:
+        keys = out.with_name(out.name + "-keys")
+        keys.mkdir()
+        for frame in read_frames(clip):     # a key every 20 frames, its radiance by the inverse of a 2.2 curve
+            if frame.index % 20 == 0:
+                write_exr(keys / f"{frame.index:05d}.exr", (frame.rgb.astype(np.float32) / 255.0) ** 2.2)
+        return ["hdr", str(clip), "--hdr-keys", str(keys), "--interval", "20", "-o", str(out), "--quiet"]
+
+    for name, command in (("segment", segment), ("hdr", hdr)):
+        if task in (name[:3], "both"):
+            memory_by_length(command, short_side, name)
 
 
 def main() -> None:
@@ -152,7 +162,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory:
-        return memory(args.short_side)
+        return memory(args.short_side, args.task)
     from vprop.io.video import probe, read_frames
 
     info = probe(VIDEO)
