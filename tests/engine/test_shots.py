@@ -73,6 +73,16 @@ def test_keys_shots_exports_a_key_at_the_cut(two_shots, tmp_path):
     assert sorted(p.name for p in out.glob("*.png")) == ["00000.png", f"{FIRST:05d}.png"]
 
 
+def test_keys_interval_warns_of_a_shot_it_leaves_without_a_key(two_shots, tmp_path):
+    # Said at export, before anyone paints: colorize would refuse the shot only after the painting.
+    result = run("keys", two_shots, "--interval", 2 * FIRST, "-o", tmp_path / "few")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "few").glob("*.png")) == ["00000.png"]
+    assert f"shot 2 (frames {FIRST}-{FIRST + SECOND - 1}" in result.output and "--shots --interval" in result.output
+    enough = run("keys", two_shots, "--interval", FIRST // 2, "-o", tmp_path / "enough")
+    assert enough.exit_code == 0 and "warning" not in enough.output
+
+
 def test_keys_list_prints_frames_time_codes_and_shots(two_shots, tmp_path):
     result = run("keys", two_shots, "--shots", "--interval", 8, "--list", "--quiet")
     assert result.exit_code == 0, result.output

@@ -1,15 +1,19 @@
+import warnings
+
 import click
 
 from vprop.cli._console import progress, user_errors
 from vprop.errors import InputError
 from vprop.pipelines.keys import export_keys
 from vprop.io.video import probe, read_frames
-from vprop.engine.shots import find_cuts, frame_starts, shot_keys, time_code
+from vprop.engine.shots import (CutDetector, describe, find_cuts, frame_starts, shot_keys, shots_without_key,
+                                time_code)
 
 
 @click.command("keys")
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--interval", type=click.IntRange(1), default=None, help="Export frames 0, K, 2K, ...")
+@click.option("--interval", type=click.IntRange(1), default=None,
+              help="Export frames 0, K, 2K, ... (with a warning for any shot that gets none).")
 @click.option("--suggest", type=click.IntRange(1), default=None, metavar="N",
               help="Export the N frames where a new key would help most, from a report (--from).")
 @click.option("--from", "report_dir", type=click.Path(path_type=str), default=None, metavar="REPORT_DIR",
@@ -61,8 +65,11 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
             _print_table(indices, cuts or [], frame_starts(video))
             return
         with progress("keys", info.frame_count, quiet) as tick:
-            written = export_keys(video, None if indices is not None else interval, output, on_frame=tick,
+            seen = _ShotsSeen(tick)
+            written = export_keys(video, None if indices is not None else interval, output, on_frame=seen,
                                   indices=indices)
+        if indices is None:
+            _warn_shots_without_key(video, seen, interval, written)
         if quiet:
             return
         if shots:
@@ -80,6 +87,29 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
             click.echo(f"wrote {len(written)} suggested key-frames to {output}: frames {shown} (confidence). "
                        f"Paint or correct them, add them to your keys and run again (without --interval).",
                        err=True)
+
+
+class _ShotsSeen:
+    """The cuts of the frames an export decodes anyway (a 64-pixel thumbnail each), and the progress tick."""
+
+    def __init__(self, tick):
+        self.tick, self.detector, self.cuts, self.count = tick, CutDetector(), [], 0
+
+    def __call__(self, frame) -> None:
+        if self.detector.is_cut(frame.rgb):
+            self.cuts.append(frame.index)
+        self.count = frame.index + 1
+        self.tick()
+
+
+def _warn_shots_without_key(video, seen: _ShotsSeen, interval: int, written) -> None:
+    """Before anyone paints: the shots that ``--interval`` left without a key, which colorize, segment and hdr refuse."""
+    missing = shots_without_key(seen.cuts, seen.count, [int(path.stem) for path in written])
+    if missing:
+        more = f" and {len(missing) - 1} more shots" if len(missing) > 1 else ""
+        warnings.warn(f"{video}: {describe(missing[0], frame_starts(video))}{more} got no key-frame (the video has "
+                      f"{len(seen.cuts)} cuts); colorize, segment and hdr refuse a shot without one: export with "
+                      f"--shots --interval {interval}, which adds each shot's first frame")
 
 
 def _ticking(frames, tick):

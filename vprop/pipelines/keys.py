@@ -7,13 +7,14 @@ from typing import Callable
 
 from vprop.io.atomic import atomic_path
 from vprop.io.images import write_png
-from vprop.io.video import read_frames
+from vprop.io.video import VideoFrame, read_frames
 from vprop.pipelines.sinks import check_output_dir
 
 
-def export_keys(video, interval: int | None, output, on_frame: Callable[[int], None] | None = None,
+def export_keys(video, interval: int | None, output, on_frame: Callable[[VideoFrame], None] | None = None,
                 indices: Collection[int] | None = None) -> list[Path]:
-    """Write frames 0, K, 2K, ... (``interval``), or exactly the frames ``indices``, as ``output/NNNNN.png``."""
+    """Write frames 0, K, 2K, ... (``interval``), or exactly the frames ``indices``, as ``output/NNNNN.png``;
+    ``on_frame`` sees every frame decoded on the way."""
     if (interval is None) == (indices is None):
         raise ValueError("give either interval or indices")
     output = check_output_dir(output, "*.png", "PNG")
@@ -26,5 +27,5 @@ def export_keys(video, interval: int | None, output, on_frame: Callable[[int], N
                 write_png(Path(tmp) / name, frame.rgb)
                 names.append(output / name)
             if on_frame:
-                on_frame(frame.index)
+                on_frame(frame)
     return names
