@@ -65,10 +65,10 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
             _print_table(indices, cuts or [], frame_starts(video))
             return
         with progress("keys", info.frame_count, quiet) as tick:
-            seen = _ShotsSeen(tick)
-            written = export_keys(video, None if indices is not None else interval, output, on_frame=seen,
+            seen = _ShotsSeen(tick) if indices is None else None
+            written = export_keys(video, None if indices is not None else interval, output, on_frame=seen or tick,
                                   indices=indices)
-        if indices is None:
+        if seen is not None:
             _warn_shots_without_key(video, seen, interval, written)
         if quiet:
             return
@@ -90,7 +90,8 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
 
 
 class _ShotsSeen:
-    """The cuts of the frames an export decodes anyway (a 64-pixel thumbnail each), and the progress tick."""
+    """``--interval``'s export: the cuts of the frames it decodes anyway (a 64-pixel thumbnail each), and the
+    progress tick."""
 
     def __init__(self, tick):
         self.tick, self.detector, self.cuts, self.count = tick, CutDetector(), [], 0

@@ -106,7 +106,7 @@ def frame_starts(video) -> Callable[[int], Fraction]:
     at the video's average frame rate."""
     info, index = probe(video), index_frames(video)
     if index is None:
-        return lambda i: Fraction(i) / info.fps if info.fps else Fraction(0)
+        return lambda i: Fraction(i) / info.fps
     return lambda i: (index.pts[i] - index.pts[0]) * info.time_base
 
 
