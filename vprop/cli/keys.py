@@ -104,7 +104,7 @@ class _ShotsSeen:
 
 
 def _warn_shots_without_key(video, seen: _ShotsSeen, interval: int, written) -> None:
-    """Before anyone paints: the shots that ``--interval`` left without a key, which colorize, segment and hdr refuse."""
+    """Before anyone paints: the shots ``--interval`` left without a key, which colorize, segment and hdr refuse."""
     missing = shots_without_key(seen.cuts, seen.count, [int(path.stem) for path in written])
     if missing:
         more = f" and {len(missing) - 1} more shots" if len(missing) > 1 else ""
