@@ -142,9 +142,9 @@ def memory(short_side: int, task: str) -> None:
                 write_exr(keys / f"{frame.index:05d}.exr", (frame.rgb.astype(np.float32) / 255.0) ** 2.2)
         return ["hdr", str(clip), "--hdr-keys", str(keys), "--interval", "20", "-o", str(out), "--quiet"]
 
-    for name, command in (("segment", segment), ("hdr", hdr)):
-        if task in (name[:3], "both"):
-            memory_by_length(command, short_side, name)
+    for name, label, command in (("seg", "segment", segment), ("hdr", "hdr", hdr)):
+        if task in (name, "both"):
+            memory_by_length(command, short_side, label)
 
 
 def main() -> None:

@@ -62,14 +62,14 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
             if indices is None:
                 count = info.frame_count if info.frame_count is not None else sum(1 for _ in read_frames(video))
                 indices = range(0, count, interval)
-            _print_table(indices, cuts or [], frame_starts(video))
+            _print_table(indices, cuts or [], frame_starts(video, info))
             return
         with progress("keys", info.frame_count, quiet) as tick:
             seen = _ShotsSeen(tick) if indices is None else None
             written = export_keys(video, None if indices is not None else interval, output, on_frame=seen or tick,
                                   indices=indices)
         if seen is not None:
-            _warn_shots_without_key(video, seen, interval, written)
+            _warn_shots_without_key(video, info, seen, interval, written)
         if quiet:
             return
         if shots:
@@ -103,14 +103,15 @@ class _ShotsSeen:
         self.tick()
 
 
-def _warn_shots_without_key(video, seen: _ShotsSeen, interval: int, written) -> None:
+def _warn_shots_without_key(video, info, seen: _ShotsSeen, interval: int, written) -> None:
     """Before anyone paints: the shots ``--interval`` left without a key, which colorize, segment and hdr refuse."""
     missing = shots_without_key(seen.cuts, seen.count, [int(path.stem) for path in written])
     if missing:
         more = f" and {len(missing) - 1} more shots" if len(missing) > 1 else ""
-        warnings.warn(f"{video}: {describe(missing[0], frame_starts(video))}{more} got no key-frame (the video has "
-                      f"{len(seen.cuts)} cuts); colorize, segment and hdr refuse a shot without one: export with "
-                      f"--shots --interval {interval}, which adds each shot's first frame")
+        shot = describe(missing[0], frame_starts(video, info))
+        warnings.warn(f"{video}: {shot}{more} got no key-frame (the video has {len(seen.cuts)} cuts); colorize, "
+                      f"segment and hdr refuse a shot without one: export with --shots --interval {interval}, which "
+                      f"adds each shot's first frame")
 
 
 def _ticking(frames, tick):

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from vprop.errors import InputError
-from vprop.io.video import VideoFrame, index_frames, probe, read_frames
+from vprop.io.video import VideoFrame, VideoInfo, index_frames, probe, read_frames
 
 WIDTH = 64                 # histograms are taken at this width: cheap, and blind to noise and fine texture
 # Histogram distance above which two consecutive frames may belong to different shots: benchmarks/eval_cuts.py
@@ -100,11 +100,11 @@ def time_code(seconds: Fraction | float) -> str:
     return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
 
 
-def frame_starts(video) -> Callable[[int], Fraction]:
+def frame_starts(video, info: VideoInfo) -> Callable[[int], Fraction]:
     """A frame's start in seconds from the first frame's, by index: from its own timestamp where the packets give
     every frame's (a phone's variable frame rate, an AVI's dropped frames: where an editor shows the frame), else
-    at the video's average frame rate."""
-    info, index = probe(video), index_frames(video)
+    at the video's average frame rate. ``info``: the video's ``probe``."""
+    index = index_frames(video)
     if index is None:
         return lambda i: Fraction(i) / info.fps
     return lambda i: (index.pts[i] - index.pts[0]) * info.time_base
@@ -127,7 +127,7 @@ def video_cuts(video, key_indices: Iterable[int], allow_missing: bool = False) -
     cuts, count = find_cuts(read_frames(video))
     missing = shots_without_key(cuts, count, key_indices)
     if missing:
-        start = frame_starts(video)
+        start = frame_starts(video, probe(video))
         named = describe(missing[0], start) + (f" and {len(missing) - 1} more shots" if len(missing) > 1 else "")
         if not allow_missing:
             raise InputError(video, f"{named} has no key-frame: add one (vprop keys --shots lists the shots), "
