@@ -20,7 +20,7 @@ class InputError(UserError):
 
     def __init__(self, path, problem: str):
         super().__init__(path, problem)
-        self.path = Path(path)
+        self.path = Path(str(path))   # str: an ImageSequence is named by its pattern
 
 
 class UsageError(UserError):

@@ -1,10 +1,14 @@
 """Options shared by the commands, declared once."""
 from __future__ import annotations
 
+import functools
+
 import click
 import torch
 
+from vprop.cli._console import user_errors
 from vprop.engine.propagator import MODES
+from vprop.io.sequence import DEFAULT_FPS, image_sequence, parse_fps
 
 
 def resolve_device(device: str) -> str:
@@ -27,6 +31,32 @@ def common(func):
                      help="Frames per network call."),
     ]
     return _apply(func, decorators)
+
+
+def video_input(func):
+    """The VIDEO argument: a video file, or an image sequence (a folder of numbered images, or a printf pattern) at
+    --fps; the command is given the path, or the ``ImageSequence``."""
+    @functools.wraps(func)
+    def command(video, fps, quiet, **kwargs):
+        with user_errors(quiet):
+            sequence = image_sequence(video, fps or DEFAULT_FPS)
+        if sequence is None and fps is not None:
+            raise click.BadParameter(f"is only for image sequences; {video} is a video file, with its own timing",
+                                     param_hint="--fps")
+        return func(video=sequence or video, quiet=quiet, **kwargs)
+
+    def rate(context, parameter, text):
+        try:
+            return None if text is None else parse_fps(text)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+
+    return _apply(command, [
+        click.argument("video", type=click.Path(path_type=str)),
+        click.option("--fps", callback=rate, metavar="RATE",
+                     help=f"Frame rate of an image sequence given as VIDEO (default {DEFAULT_FPS}): 25, 24000/1001, "
+                          "23.976, ..."),
+    ])
 
 
 def report_option(func):

@@ -1,14 +1,14 @@
 import click
 
 from vprop.cli._console import run_over_video, wrote
-from vprop.cli._options import common, frame_run_options, key_schedule, resolve_device, video_output
+from vprop.cli._options import common, frame_run_options, key_schedule, resolve_device, video_input, video_output
 from vprop.engine.propagator import BLENDS
 from vprop.pipelines.colorize import colorize
 from vprop.pipelines.resume import finished_frames
 
 
 @click.command("colorize")
-@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@video_input
 @click.option("--keys", "keys_dir", required=True, type=click.Path(path_type=str),
               help="Directory of colour key-frames named by 0-based frame index (00030.png).")
 @key_schedule("Align keys with optical flow (default: as the weights were trained; --no-align is the paper's TPN).")

@@ -1,12 +1,12 @@
 import click
 
 from vprop.cli._console import run_over_video, wrote
-from vprop.cli._options import video_output
+from vprop.cli._options import video_input, video_output
 from vprop.pipelines.gray import gray
 
 
 @click.command("gray")
-@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@video_input
 @video_output
 @click.option("--quiet", "-q", is_flag=True)
 def gray_command(video, output, crf, lossless, quiet):

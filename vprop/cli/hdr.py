@@ -2,13 +2,13 @@ import click
 
 from vprop.cli._console import run_over_video, user_errors
 from vprop.cli._options import (common, full_resolution_option, key_schedule, report_option, resolve_device,
-                                shots_option, span_options)
+                                shots_option, span_options, video_input)
 from vprop.pipelines.resume import finished_frames
 from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
 
 
 @click.command("hdr")
-@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@video_input
 @click.option("--hdr-keys", "--keys", "keys_dir", required=True, type=click.Path(path_type=str),
               help="Directory of HDR key-frames (.exr or .hdr) named by 0-based frame index (00030.exr).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),

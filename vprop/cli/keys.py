@@ -3,15 +3,17 @@ import warnings
 import click
 
 from vprop.cli._console import progress, user_errors
+from vprop.cli._options import video_input
 from vprop.errors import InputError
 from vprop.pipelines.keys import export_keys
+from vprop.io.sequence import DEFAULT_FPS, ImageSequence
 from vprop.io.video import probe, read_frames
 from vprop.engine.shots import (CutDetector, describe, find_cuts, frame_starts, shot_keys, shots_without_key,
                                 time_code)
 
 
 @click.command("keys")
-@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@video_input
 @click.option("--interval", type=click.IntRange(1), default=None,
               help="Export frames 0, K, 2K, ... (with a warning for any shot that gets none).")
 @click.option("--suggest", type=click.IntRange(1), default=None, metavar="N",
@@ -72,12 +74,15 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
             _warn_shots_without_key(video, info, seen, interval, written)
         if quiet:
             return
+        # The next command needs the rate this one was given.
+        given = (f"{video} --fps {video.fps}" if isinstance(video, ImageSequence) and video.fps != DEFAULT_FPS
+                 else video)
         if shots:
             click.echo(f"wrote {len(written)} key-frames of {len(cuts) + 1} shots to {output}: colour them, then run "
-                       f"vprop colorize {video} --keys {output}", err=True)
+                       f"vprop colorize {given} --keys {output}", err=True)
         elif suggest is None:
             click.echo(f"wrote {len(written)} key-frames to {output}: colour them, then run "
-                       f"vprop colorize {video} --keys {output} --interval {interval}", err=True)
+                       f"vprop colorize {given} --keys {output} --interval {interval}", err=True)
         else:
             values = {f["index"]: f["confidence"] for f in report.frames}
             shown = ", ".join(f"{i} ({values[i]:.2f})" for i in indices)

@@ -1,7 +1,7 @@
 import click
 
 from vprop.cli._console import log_to_stderr, run_over_video, wrote
-from vprop.cli._options import common, frame_run_options, resolve_device
+from vprop.cli._options import common, frame_run_options, resolve_device, video_input
 from vprop.engine.propagator import MODES
 from vprop.io.keyframes import parse_mask_option
 from vprop.pipelines.resume import finished_frames
@@ -9,7 +9,7 @@ from vprop.pipelines.segment import segment
 
 
 @click.command("segment")
-@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@video_input
 @click.option("--mask", "masks", multiple=True, required=True, metavar="[IDX:]FILE",
               help="Mask key-frame (palette/index/binary PNG); IDX is its 0-based frame (default 0). Repeatable: "
                    "--mask first.png --mask 50:fix.png.")

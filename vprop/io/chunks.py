@@ -39,11 +39,11 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
     if not chunks:
         raise ValueError("no chunks to join")
     time_base = source.time_base
-    with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, _open(Path(source.path)) as src:
+    with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, _open(source.path) as src:
         with av.open(str(chunks[0])) as first:
             video = out.add_stream_from_template(first.streams.video[0])
         video.time_base = time_base
-        keep_video_tags(_video_stream(src, Path(source.path)), video, source.display_matrix)
+        keep_video_tags(_video_stream(src, source.path), video, source.display_matrix)
         copier = StreamCopier(src, out)
         last_dts = None
         for chunk in chunks:

@@ -11,7 +11,7 @@ from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import read_exr
 from vprop.io.passthrough import StreamCopier, keep_video_tags
-from vprop.io.video import _SCALING, VideoFrame, VideoInfo, _video_stream, coded_orientation
+from vprop.io.video import _SCALING, VideoFrame, VideoInfo, _open, _video_stream, coded_orientation
 
 
 REFERENCE_WHITE_NITS = 203.0     # scene-linear 1.0 in HDR10 output (ITU-R BT.2408 reference white)
@@ -59,7 +59,7 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
     ])
     width, height = source.stored_size   # sideways when rotated: the display matrix is copied
     width, height = width + width % 2, height + height % 2
-    with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, av.open(str(source.path)) as src:
+    with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, _open(source.path) as src:
         video = out.add_stream("libx265", rate=source.fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p10le"
         video.codec_context.options = {"crf": str(crf), "x265-params": params}

@@ -19,6 +19,7 @@ from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import write_png
 from vprop.io.passthrough import StreamCopier, keep_video_tags
+from vprop.io.sequence import ImageSequence
 
 # Frames report AVCOL_SPC_* numbers; swscale wants SWS_CS_* ones.
 _SWSCALE_MATRIX = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601,
@@ -34,7 +35,7 @@ _UNSET = {0, 2, 3}  # reserved / unspecified / reserved in the primaries and trc
 
 @dataclass
 class VideoInfo:
-    path: Path | None  # None: a video made from nothing (``new_video``), with no source to copy streams from
+    path: Path | ImageSequence | None  # None: a video made from nothing (``new_video``), no source to copy from
     width: int  # as displayed, i.e. after rotation
     height: int
     fps: Fraction  # average frame rate
@@ -64,7 +65,8 @@ class VideoFrame:
 
 
 def probe(path) -> VideoInfo:
-    path = Path(path)
+    """What the video (a file, or an ``ImageSequence``) is: its size, timing, colour tags and frame count."""
+    path = _source(path)
     with _open(path) as container:
         stream = _video_stream(container, path)
         try:
@@ -114,7 +116,7 @@ def read_frames(path, start: int = 0, stop: int | None = None,
     ``index`` (``index_frames``) the decoder seeks to the keyframe before ``start`` instead of decoding from
     frame 0; without one, or where the index proves wrong, the frames before ``start`` are decoded and dropped.
     """
-    path = Path(path)
+    path = _source(path)
     whole = start == 0 and stop is None
     with _open(path) as container:
         stream = _video_stream(container, path)
@@ -176,9 +178,13 @@ def index_frames(path) -> FrameIndex | None:
     """The frames' timestamps from the packets alone (a demux, no decoding: fast, even for a film).
 
     None where the packets cannot say which frame is which (a missing or repeated pts, packets the decoder
-    discards): ranges are then read by decoding from frame 0.
+    discards): ranges are then read by decoding from frame 0. An image sequence's frames are its files, each a
+    keyframe, numbered from pts 0: its index needs no demux (which would read every file).
     """
-    path = Path(path)
+    path = _source(path)
+    if isinstance(path, ImageSequence):
+        every = tuple(range(path.count))
+        return FrameIndex(every, every, every)
     with _open(path) as container:
         stream = _video_stream(container, path)
         packets = []
@@ -269,7 +275,7 @@ class VideoWriter:
                 raise ValueError("a directory of frames is not written in chunks")
             self.path = Path(chunk)
         self.packet_times: list[tuple[int, int | None]] = []
-        check_output(self.path, None if source.path is None else Path(source.path))
+        check_output(self.path, source.path)
         # Stored as the source stored it (display matrix copied), so sideways when rotated.
         width, height = source.stored_size
         # yuv420p needs even sizes: odd ones get one edge row/column, as FFmpeg users do.
@@ -282,7 +288,8 @@ class VideoWriter:
             self._tmp = stack.enter_context(atomic_path(self.path, directory=self.kind == "png"))
             if self.kind != "png":
                 self._out = stack.enter_context(av.open(str(self._tmp), "w"))
-                self._src = None if self.chunk or self.source.path is None else stack.enter_context(_open(Path(self.source.path)))
+                copy_from = None if self.chunk else self.source.path
+                self._src = None if copy_from is None else stack.enter_context(_open(copy_from))
                 self._add_streams()
             self._stack = stack.pop_all()
         return self
@@ -352,7 +359,7 @@ class VideoWriter:
         self._video, self._reformatter, self._last_pts = video, VideoReformatter(), None
         self._copier = None
         if self._src is not None:
-            keep_video_tags(_video_stream(self._src, Path(source.path)), video, source.display_matrix)
+            keep_video_tags(_video_stream(self._src, source.path), video, source.display_matrix)
             self._copier = StreamCopier(self._src, self._out)
 
     def _pts(self, frame: VideoFrame) -> int:
@@ -368,7 +375,17 @@ class VideoWriter:
         return pts
 
 
-def _open(path: Path):
+def _source(video) -> Path | ImageSequence:
+    return video if isinstance(video, ImageSequence) else Path(video)
+
+
+def _open(path: Path | ImageSequence):
+    if isinstance(path, ImageSequence):
+        options = {"framerate": str(path.fps), "start_number": str(path.first)}
+        try:
+            return av.open(path.pattern, format="image2", options=options, metadata_errors="replace")
+        except av.FFmpegError as error:
+            raise InputError(path.file(path.first), f"cannot be read ({error.strerror or error})") from None
     if not path.exists():
         raise InputError(path, "no such file")
     if path.is_dir():
@@ -381,13 +398,15 @@ def _open(path: Path):
         raise InputError(path, f"not a video file ({error.strerror or error})") from None
 
 
-def _video_stream(container, path: Path):
+def _video_stream(container, path: Path | ImageSequence):
     # Cover art in audio files shows up as a one-picture "video" stream.
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
             # FFmpeg opens a still image as a one-frame video (image2, png_pipe, ...): a key-frame given
             # where the video goes would otherwise fail later as "key index 30 is beyond the video's end".
             name = container.format.name
+            if isinstance(path, ImageSequence):
+                return stream
             if name == "image2" or name.endswith("_pipe") or (name == "gif" and stream.frames == 1):
                 raise InputError(path, f"is a still image ({stream.codec_context.name}), not a video file")
             return stream
@@ -462,11 +481,18 @@ def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str
                            "(use .mp4, .mov, .mkv or a directory ending in /)")
 
 
-def check_output(path: Path, source: Path | None):
+def overwrites_input(path, source: Path | ImageSequence) -> bool:
+    """Whether writing ``path`` would replace the input video, or an input sequence's folder."""
+    path, source = Path(path), source.folder if isinstance(source, ImageSequence) else Path(source)
+    return path.resolve() == source.resolve() or (
+        path.exists() and source.exists() and os.path.samefile(path, source))
+
+
+def check_output(path: Path, source: Path | ImageSequence | None):
     """Refuse to overwrite the input (if any); make the output's folder, which must be writable."""
-    if source is not None and (path.resolve() == source.resolve() or (
-            path.exists() and source.exists() and os.path.samefile(path, source))):
-        raise InputError(path, "output would overwrite the input video")
+    if source is not None and overwrites_input(path, source):
+        raise InputError(path, "output would overwrite the input "
+                               f"{'sequence' if isinstance(source, ImageSequence) else 'video'}")
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

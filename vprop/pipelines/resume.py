@@ -25,6 +25,7 @@ import torch
 from vprop.engine.spans import Span
 from vprop.errors import InputError, UsageError
 from vprop.io.atomic import atomic_path
+from vprop.io.sequence import ImageSequence
 
 SUFFIX = ".vprop-resume"
 MANIFEST = "manifest.json"
@@ -44,6 +45,18 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
+def video_sha256(video) -> str:
+    """The video file's bytes; for an image sequence, its frame rate and its files' names, sizes and modification
+    times (reading every scan of a film would take longer than many a run)."""
+    if not isinstance(video, ImageSequence):
+        return file_sha256(video)
+    digest = hashlib.sha256(f"{video.fps}".encode())
+    for path in video.files():
+        stat = path.stat()
+        digest.update(f"\n{path.name} {stat.st_size} {stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
 def model_sha256(model: torch.nn.Module) -> str:
     """The weights as the run uses them, whatever file or hub revision they came from."""
     digest = hashlib.sha256()
@@ -55,7 +68,7 @@ def model_sha256(model: torch.nn.Module) -> str:
 
 def fingerprint(video, key_files: dict[int, Path], model: torch.nn.Module, arguments: dict[str, Any]) -> dict:
     """What a resumed run must share with the first: its inputs' hashes and the arguments that shape the output."""
-    return {"video": file_sha256(video),
+    return {"video": video_sha256(video),
             "keys": {str(i): [str(p), file_sha256(p)] for i, p in sorted(key_files.items())},
             "weights": model_sha256(model),
             "arguments": {name: _plain(value) for name, value in sorted(arguments.items())}}
@@ -80,7 +93,7 @@ class ResumeState:
         manifest = self.folder / MANIFEST
         if manifest.is_file():
             saved = json.loads(manifest.read_text())
-            _check_same(saved, run, Path(video), self.folder)
+            _check_same(saved, run, video, self.folder)
             if saved["spans"] != [_plain(s) for s in spans]:
                 raise InputError(self.folder, "its spans differ from this run's (the cuts moved?); delete it to "
                                               "start over")

@@ -25,6 +25,7 @@ from vprop.engine.propagator import Settings
 from vprop.engine.shots import video_cuts
 from vprop.engine.spans import Span
 from vprop.errors import UsageError
+from vprop.io.sequence import ImageSequence
 from vprop.io.video import FrameIndex, VideoFrame, VideoInfo, probe, read_frames
 from vprop.models.hub import load_model
 from vprop.models.tpn import model_aligned
@@ -132,7 +133,7 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
         with contextlib.closing(read_frames(video, first, first + 1, plan.index)) as frames:
             rgb = next(frames).rgb
         model = pipeline.adapt(model, rgb, pipeline.load_key(files[first], info))
-    source = SpanSource(Path(video), plan.index, dict(files), list(cuts), model, settings, info, pipeline.recipe,
+    source = SpanSource(info.path, plan.index, dict(files), list(cuts), model, settings, info, pipeline.recipe,
                         report, pipeline.propagation(model, settings, info))
     if options.on_begin:
         options.on_begin()
@@ -163,7 +164,7 @@ class SpanSource:
     """Runs the pipeline's propagation over a span's frames (``vprop.pipelines.workers.SpanSource``); a worker
     process is given it pickled, without the propagation, which it builds again from ``recipe``."""
 
-    video: Path
+    video: Path | ImageSequence
     index: FrameIndex | None
     files: dict[int, Path]
     cuts: list[int]

@@ -13,7 +13,7 @@ from vprop.errors import InputError
 from vprop.io.hdr10 import write_hdr10
 from vprop.io.images import DAVIS_PALETTE, write_exr, write_indexed_png, write_png
 from vprop.io.preview import overlay, tonemap_reinhard
-from vprop.io.video import VideoFrame, VideoInfo, output_kind
+from vprop.io.video import VideoFrame, VideoInfo, output_kind, overwrites_input
 from vprop.pipelines.span_outputs import SpanOutputs
 
 
@@ -94,7 +94,7 @@ class RadianceSink:
 
     def __init__(self, directory, info: VideoInfo, preview=None, hdr10=None):
         for extra in (hdr10, preview):
-            if extra is not None and Path(extra).resolve() == Path(info.path).resolve():
+            if extra is not None and overwrites_input(extra, info.path):
                 raise InputError(extra, "output would overwrite the input video")
         if hdr10 is not None and "libx265" not in av.codecs_available:
             raise InputError(hdr10, "HDR10 needs libx265, which this PyAV's FFmpeg does not include")

@@ -36,7 +36,7 @@ class SpanOutputs:
         self.pieces = pieces or state is not None
         # Checked now so that a bad output path fails before any work.
         for path in self.folders.values():
-            check_output(path, Path(source.path))
+            check_output(path, source.path)
         self._checked = {name: VideoWriter(path, source, **options) for name, (path, options) in videos.items()}
         self._places: dict[str, Path] = {}
         self._writers: dict[str, VideoWriter] = {}

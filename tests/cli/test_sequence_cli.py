@@ -1,0 +1,89 @@
+"""Image sequences (a folder of numbered frames, or a pattern) where the commands take VIDEO: film scans as users
+have them, read whole, timed by --fps, and refused with one line where they are not whole."""
+import os
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+
+from support.cli import bad, misused, run
+from support.media import pattern
+from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
+from vprop.io.images import read_mask
+from vprop.io.sequence import image_sequence
+from vprop.io.video import probe, read_frames
+from vprop.pipelines.resume import video_sha256
+
+
+def scans(folder, frames=12, first=86400, content=pattern, size=(64, 48)):
+    folder.mkdir()
+    for i in range(frames):
+        assert cv2.imwrite(str(folder / f"scan_{first + i:07d}.png"), content(i, *size)[..., ::-1])
+    return folder
+
+
+def frame_times(path):
+    return [f.pts * f.time_base for f in read_frames(path)]
+
+
+def test_gray_of_a_folder_and_of_a_pattern_at_their_frame_rate(tmp_path):
+    folder = scans(tmp_path / "scans")
+    result = run("gray", folder, "-o", tmp_path / "g.mp4")
+    assert result.exit_code == 0, result.output
+    assert frame_times(tmp_path / "g.mp4") == [Fraction(i, 24) for i in range(12)]        # 24 unless told
+    assert run("gray", folder / "scan_%07d.png", "--fps", "25", "-o", tmp_path / "g25.mp4", "-q").exit_code == 0
+    assert frame_times(tmp_path / "g25.mp4") == [Fraction(i, 25) for i in range(12)]
+    assert run("gray", folder, "-o", f"{tmp_path}/frames/", "-q").exit_code == 0
+    assert sorted(os.listdir(tmp_path / "frames")) == [f"{i:05d}.png" for i in range(12)]  # numbered as keys are
+    # vprop's own frames, named by number alone, are a sequence too
+    assert run("gray", tmp_path / "frames", "-o", tmp_path / "again.mkv", "--lossless", "-q").exit_code == 0
+    assert [f.rgb.tolist() for f in read_frames(tmp_path / "again.mkv")] == [
+        f.rgb.tolist() for f in read_frames(image_sequence(str(tmp_path / "frames")))]
+
+
+def test_keys_then_colorize_a_sequence_in_two_processes(tmp_path, tiny_color_weights):
+    folder = scans(tmp_path / "scans", frames=16)
+    result = run("keys", folder, "--interval", "5", "--fps", "24000/1001", "-o", tmp_path / "keys")
+    assert result.exit_code == 0, result.output
+    assert f"vprop colorize {folder}/scan_%07d.png --fps 24000/1001 --keys" in result.output   # what to run next
+    assert sorted(os.listdir(tmp_path / "keys")) == ["00000.png", "00005.png", "00010.png", "00015.png"]
+    out = tmp_path / "c.mp4"
+    result = run("colorize", folder, "--keys", tmp_path / "keys", "--interval", "5", "--workers", "2",
+                 "--weights", tiny_color_weights, "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""          # no warning: the pieces joined with the sequence's timing
+    assert frame_times(out) == [Fraction(i, 24) for i in range(16)]
+    colour = [f.rgb for f in read_frames(out)]
+    assert np.abs(colour[5].astype(int) - pattern(5, 64, 48)).mean() < 6     # a key's frame keeps its colour
+
+
+def test_segment_a_sequence(tmp_path, tiny_seg_weights):
+    folder = scans(tmp_path / "scans", frames=6, content=square_frame, size=SIZE)
+    mask = save_palette(tmp_path / "first.png", square_labels(0))
+    result = run("segment", folder, "--mask", mask, "--weights", tiny_seg_weights, "-o", tmp_path / "masks", "-q")
+    assert result.exit_code == 0, result.output
+    assert len(os.listdir(tmp_path / "masks")) == 6
+    last = read_mask(tmp_path / "masks" / "00005.png")
+    assert iou(last > 0, square_labels(5) > 0) > 0.5      # the square is followed (an untrained model)
+
+
+def test_sequences_that_cannot_be_used(tmp_path, make_video):
+    folder = scans(tmp_path / "scans")
+    (folder / "scan_0086405.png").unlink()
+    bad(run("gray", folder, "-o", tmp_path / "g.mp4"), "scan_0086405.png", "missing from the sequence")
+    bad(run("gray", tmp_path / "scans" / "shot_%04d.png", "-o", tmp_path / "g.mp4"), "no file matches")
+    bad(run("gray", scans(tmp_path / "whole"), "-o", tmp_path / "whole"), "would overwrite the input sequence")
+    misused(run("gray", make_video("in.mp4"), "--fps", "25", "-o", tmp_path / "g.mp4"), "--fps",
+            "only for image sequences")
+    misused(run("gray", tmp_path / "whole", "--fps", "fast", "-o", tmp_path / "g.mp4"), "--fps", "not a frame rate")
+
+
+def test_a_resumed_run_sees_a_sequence_change(tmp_path):
+    folder = scans(tmp_path / "scans", frames=4)
+    before = video_sha256(image_sequence(str(folder)))
+    assert video_sha256(image_sequence(str(folder))) == before
+    assert video_sha256(image_sequence(str(folder), Fraction(25))) != before          # its timing
+    assert cv2.imwrite(str(folder / "scan_0086402.png"), np.zeros((48, 64, 3), np.uint8))  # a frame re-scanned
+    assert video_sha256(image_sequence(str(folder))) != before
+    assert probe(image_sequence(str(folder))).frame_count == 4

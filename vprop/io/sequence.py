@@ -1,0 +1,142 @@
+"""Numbered image files read as one video: film scans, renders and archive transfers often arrive so.
+
+FFmpeg's image2 demuxer decodes them (PNG, TIFF, DPX, JPEG, ...); this module only finds the sequence a folder or
+a printf pattern names and checks that it is whole, since image2 ends the video silently at the first missing file.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from vprop.errors import InputError
+
+# What tells a sequence's frames from the other files a folder may hold (an edit's .mp4, notes, a thumbnail).
+IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".dpx", ".jpg", ".jpeg", ".bmp", ".webp"}
+# EXR frames hold scene-linear radiance; VIDEO is display-referred (what hdr's LDR input and colour keys are).
+_LINEAR = "EXR frames are scene-linear: VIDEO must be display-referred (PNG, TIFF, DPX, JPEG); HDR shots are keys"
+DEFAULT_FPS = Fraction(24)      # film's rate: the sequence itself has no clock
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
+_PRINTF = re.compile(r"%(0(?P<width>\d+))?d")
+
+
+@dataclass(frozen=True)
+class ImageSequence:
+    """A whole sequence of numbered image files, read as a video at ``fps``."""
+
+    folder: Path
+    prefix: str          # the file name before the number, "scan_" in scan_0086400.dpx
+    width: int           # the number's zero-padded width; 0: not padded
+    suffix: str          # ".dpx"
+    first: int           # the first file's number
+    count: int
+    fps: Fraction
+
+    @property
+    def pattern(self) -> str:
+        """The printf-style path image2 reads (a literal % doubled)."""
+        return self._printf(lambda text: text.replace("%", "%%"))
+
+    @property
+    def name(self) -> str:
+        return self.file(self.first).name
+
+    def file(self, number: int) -> Path:
+        return self.folder / f"{self.prefix}{number:0{self.width}d}{self.suffix}"
+
+    def files(self) -> list[Path]:
+        return [self.file(n) for n in range(self.first, self.first + self.count)]
+
+    def __str__(self) -> str:
+        """As a user would type it."""
+        return self._printf(lambda text: text)
+
+    def _printf(self, literal) -> str:
+        number = f"%0{self.width}d" if self.width else "%d"
+        return literal(os.path.join(self.folder, self.prefix)) + number + literal(self.suffix)   # prefix may be ""
+
+
+def image_sequence(text: str, fps: Fraction = DEFAULT_FPS) -> ImageSequence | None:
+    """The sequence that VIDEO names (a folder of numbered images, or a pattern such as ``scans/f_%06d.dpx``) at
+    ``fps`` frames per second; None where it names a file."""
+    path = Path(text)
+    if path.suffix.lower() == ".exr" and _PRINTF.search(path.name):
+        raise InputError(path, _LINEAR)
+    if path.is_dir():
+        return _in_folder(path, fps)
+    if _PRINTF.search(path.name) and not path.exists():
+        return _from_pattern(path, fps)
+    return None
+
+
+def parse_fps(text: str) -> Fraction:
+    """A frame rate as a user types it: 24, 25, 24000/1001, or 23.976 / 29.97 / 59.94 for the NTSC rates."""
+    try:
+        fps = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"{text!r} is not a frame rate (24, 25, 24000/1001, 23.976)") from None
+    if not 0 < fps <= 1000:
+        raise ValueError(f"{text!r} is not a frame rate between 0 and 1000")
+    ntsc = Fraction(round(fps * 1001 / 1000) * 1000, 1001)
+    return ntsc if fps.denominator != 1 and abs(fps - ntsc) < Fraction(1, 1000) else fps
+
+
+def _in_folder(folder: Path, fps: Fraction) -> ImageSequence:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for path in folder.iterdir():
+        match = _NUMBERED.match(path.stem)
+        if match and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and not path.name.startswith("."):
+            groups.setdefault((match["prefix"], path.suffix), []).append(match["number"])
+    if not groups and any(p.suffix.lower() == ".exr" for p in folder.iterdir()):
+        raise InputError(folder, _LINEAR)
+    if not groups:
+        raise InputError(folder, "holds no numbered image files (frame_0001.png, ...): not an image sequence")
+    if len(groups) > 1:
+        names = ", ".join(f"{prefix}#{suffix}" for prefix, suffix in sorted(groups))
+        raise InputError(folder, f"holds more than one numbered sequence ({names}); name one with a pattern, "
+                                 f"e.g. {folder / (min(groups)[0] + '%04d' + min(groups)[1])}")
+    (prefix, suffix), numbers = groups.popitem()
+    return _whole(folder, prefix, _padding(folder, numbers), suffix, numbers, fps)
+
+
+def _from_pattern(pattern: Path, fps: Fraction) -> ImageSequence:
+    match = _PRINTF.search(pattern.name)
+    prefix, suffix = pattern.name[:match.start()], pattern.name[match.end():]
+    if "%" in prefix + suffix:
+        raise InputError(pattern, "a pattern holds one number, %d or %0Nd")
+    width = int(match["width"] or 0)
+    folder = pattern.parent
+    if not folder.is_dir():
+        raise InputError(folder, "no such folder")
+    digits = rf"\d{{{width},}}" if width else r"[1-9]\d*|0"
+    named = re.compile(rf"{re.escape(prefix)}({digits}){re.escape(suffix)}")
+    numbers = [m[1] for p in folder.iterdir()
+               if (m := named.fullmatch(p.name)) and p.is_file() and m[1] == f"{int(m[1]):0{width}d}"]
+    if not numbers:
+        raise InputError(pattern, "no file matches this pattern")
+    return _whole(folder, prefix, width, suffix, numbers, fps)
+
+
+def _padding(folder: Path, numbers: list[str]) -> int:
+    """The zero-padded width the numbers share (0: none); a folder that mixes two is refused."""
+    padded = {len(n) for n in numbers if n.startswith("0") and len(n) > 1}
+    if len(padded) > 1:
+        raise InputError(folder, f"its file numbers are padded to different widths ({sorted(padded)})")
+    width = padded.pop() if padded else min(len(n) for n in numbers)
+    if any(len(n) < width for n in numbers):
+        raise InputError(folder, "its file numbers mix padded and unpadded names")
+    return width if width > 1 else 0
+
+
+def _whole(folder: Path, prefix: str, width: int, suffix: str, numbers: list[str], fps: Fraction) -> ImageSequence:
+    values = sorted({int(n) for n in numbers})
+    if len(values) != len(numbers):
+        raise InputError(folder, f"two files carry the same number ({prefix}…{suffix})")
+    sequence = ImageSequence(folder, prefix, width, suffix, values[0], len(values), Fraction(fps))
+    if values[-1] - values[0] + 1 != len(values):
+        missing = next(n for n, m in zip(range(values[0], values[-1] + 1), values) if n != m)
+        raise InputError(sequence.file(missing), f"missing from the sequence {sequence.file(values[0]).name} … "
+                                                 f"{sequence.file(values[-1]).name}: fill the gap (a black or "
+                                                 "repeated frame) or give the part before it")
+    return sequence
