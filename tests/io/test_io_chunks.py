@@ -2,11 +2,13 @@
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 
-from support.media import packets
+from support.media import packets, pattern
 from vprop.io.chunks import SUFFIX, chunk_writer, join_chunks
+from vprop.io.sequence import image_sequence
 from vprop.io.video import VideoWriter, probe, read_frames
 
 
@@ -55,3 +57,20 @@ def test_lossless_pieces_give_the_same_frames(make_video, tmp_path):
     assert [f.pts for f in a] == [f.pts for f in b]
     assert all(np.array_equal(x.rgb, y.rgb) for x, y in zip(a, b))
     assert _timing(joined) == _timing(direct)
+
+
+
+def test_pieces_of_a_video_that_counts_time_in_frames_join_in_order(tmp_path):
+    # An image sequence (or an AVI) has a time base of one frame: each piece's encoder starts its decode clock a
+    # frame or two before its first frame, and the join needs finer ticks to keep the decode times in order.
+    for i in range(40):
+        assert cv2.imwrite(str(tmp_path / f"f_{i:03d}.png"), pattern(i, 64, 48))
+    source = image_sequence(str(tmp_path))
+    assert probe(source).time_base == Fraction(1, 24)
+    direct, joined, frames = _write_both(source, tmp_path, ".mp4", [0, 13, 27, 40])
+    assert _timing(joined) == _timing(direct)
+    with av.open(str(joined)) as a, av.open(str(direct)) as b:
+        assert abs(a.duration - b.duration) <= av.time_base / 24     # was 1.6 s too long: "truncated" when read
+        dts = [p.dts for p in a.demux(a.streams.video[0]) if p.size]
+        assert dts == sorted(set(dts))
+    assert probe(joined).fps == probe(direct).fps == 24            # each packet's duration counted in the new ticks

@@ -9,6 +9,8 @@ display matrix, audio and subtitles.
 from __future__ import annotations
 
 import json
+import math
+from fractions import Fraction
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -38,7 +40,11 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
     output = Path(output)
     if not chunks:
         raise ValueError("no chunks to join")
-    time_base = source.time_base
+    # The pieces' timestamps are in the source's time base. A coarse one (an AVI's or an image sequence's, one tick a
+    # frame) leaves no tick between two frames for the decode times each piece's encoder starts early: the output
+    # counts in finer ticks, at least 1000 a frame; 1/N, since MP4 stores a time base as a tick rate.
+    time_base = Fraction(1, source.time_base.denominator * math.ceil(1000 * source.fps / source.time_base.denominator))
+    finer, frame_duration = int(source.time_base / time_base), round(1 / (source.fps * time_base))
     with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, _open(source.path) as src:
         with av.open(str(chunks[0])) as first:
             video = out.add_stream_from_template(first.streams.video[0])
@@ -51,7 +57,9 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
             with av.open(str(chunk)) as piece:
                 packets = (p for p in piece.demux(piece.streams.video[0]) if p.size)   # not the end marker
                 for packet, (pts, dts) in zip(packets, times, strict=True):
-                    packet.pts, packet.dts, packet.time_base = pts, pts if dts is None else dts, time_base
+                    packet.pts, packet.dts = pts * finer, (pts if dts is None else dts) * finer
+                    # One frame at the average rate, as the encoder gave it (the piece kept it in milliseconds).
+                    packet.time_base, packet.duration = time_base, frame_duration
                     # Each piece's encoder starts its decode clock a few frames early (B-frame delay); where that
                     # reaches back over the previous piece's last packet, the next free tick keeps the order.
                     if last_dts is not None and packet.dts <= last_dts:
