@@ -22,6 +22,7 @@ import warnings
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fractions import Fraction
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -32,6 +33,7 @@ import torch
 from vprop.errors import InputError, UsageError, UserError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import find_indexed_files
+from vprop.io.sequence import DEFAULT_FPS, ImageSequence, image_sequence, parse_fps
 from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.pipelines.colorize import colorize
@@ -51,10 +53,19 @@ NO_RAY = "needs Ray: pip install 'vprop[batch]'"
 class Job:
     """One video: its keys (a key folder; for segment a mask file or folder), its output, its own options."""
 
-    video: Path
+    video: Path                                   # a video file, or an image sequence's folder or pattern
     keys: Path
     output: str                                   # a str, so that a trailing "/" (a folder of PNGs) survives
     options: dict[str, Any] = field(default_factory=dict)   # keyword arguments of the task's library function
+    fps: Fraction | None = None                   # an image sequence's frame rate (None: the default)
+
+    def source(self) -> Path | ImageSequence:
+        """What the task reads: the video file, or the sequence ``video`` names (found, and checked whole, by the
+        worker that runs it, so that a broken one fails alone)."""
+        sequence = image_sequence(str(self.video), self.fps or DEFAULT_FPS)
+        if sequence is None and self.fps is not None:
+            raise InputError(self.video, "fps is only for image sequences: a video file has its own timing")
+        return sequence or self.video
 
     @property
     def name(self) -> str:
@@ -81,17 +92,17 @@ class Plan:
 
 
 def _run_colorize(job: Job, output: str, model: Callable, device: str, on_frame) -> None:
-    colorize(job.video, job.keys, output, model=model("color"), device=device, on_frame=on_frame, **job.options)
+    colorize(job.source(), job.keys, output, model=model("color"), device=device, on_frame=on_frame, **job.options)
 
 
 def _run_segment(job: Job, output: str, model: Callable, device: str, on_frame) -> None:
     refiner = model("seg-refine") if job.options.get("refine") else None
-    segment(job.video, mask_keys(job.keys), output, model=model("seg"), refiner=refiner, device=device,
+    segment(job.source(), mask_keys(job.keys), output, model=model("seg"), refiner=refiner, device=device,
             on_frame=on_frame, **job.options)
 
 
 def _run_hdr(job: Job, output: str, model: Callable, device: str, on_frame) -> None:
-    hdr(job.video, job.keys, output, model=model("hdr"), device=device, on_frame=on_frame, **job.options)
+    hdr(job.source(), job.keys, output, model=model("hdr"), device=device, on_frame=on_frame, **job.options)
 
 
 @dataclass(frozen=True)
@@ -179,20 +190,26 @@ def read_manifest(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Path, options: dict,
                   convert: Callable[[str, Any], tuple[str, Any]]) -> list[Job]:
-    """A job per manifest row. Columns: ``input``; ``keys`` (segment: also ``masks``/``mask``, hdr: ``hdr_keys``),
-    else by convention under ``keys_root``; ``output``, else by convention under ``out_dir``; any other column is
-    a per-video option, ``convert(column, value) -> (keyword, value)`` (which raises ValueError for a bad one).
-    Inputs and keys are relative to the manifest's folder, outputs to ``out_dir``."""
+    """A job per manifest row. Columns: ``input`` (a video file, or an image sequence's folder or pattern, with
+    ``fps``); ``keys`` (segment: also ``masks``/``mask``, hdr: ``hdr_keys``), else by convention under
+    ``keys_root``; ``output``, else by convention under ``out_dir``; any other column is a per-video option,
+    ``convert(column, value) -> (keyword, value)`` (which raises ValueError for a bad one). Inputs and keys are
+    relative to the manifest's folder, outputs to ``out_dir``; a sequence is named by its folder."""
     base, jobs = Path(manifest).resolve().parent, []
     for where, row in read_manifest(manifest):
         if "input" not in row:
             raise InputError(manifest, f"{where}: no input video")
         video = base / str(row.pop("input"))
+        try:
+            fps = parse_fps(str(row.pop("fps"))) if "fps" in row else None
+        except ValueError as error:
+            raise InputError(manifest, f"{where}: fps: {error}") from None
+        stem = video.parent.name if "%" in video.name else video.stem
         keys = next((row.pop(c) for c in ("keys", "masks", "mask", "hdr_keys") if c in row), None)
         if keys is not None:
             keys = base / str(keys)
         elif keys_root is not None:
-            keys = convention_keys(task, Path(keys_root), video.stem)
+            keys = convention_keys(task, Path(keys_root), stem)
         else:
             raise InputError(manifest, f"{where}: no keys column and no keys root folder given")
         output = row.pop("output", None)
@@ -204,10 +221,10 @@ def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Pa
                 raise InputError(manifest, f"{where}: {error}") from None
             own[name] = value if name not in ("overlay", "alpha", "preview", "hdr10") else str(out_dir / value)
         if output is None:
-            output = default_output(task, out_dir, video.stem, own)
+            output = default_output(task, out_dir, stem, own)
         else:   # keep a trailing "/": the single command reads it as a folder of PNGs
             output = str(out_dir / str(output)) + ("/" if str(output).endswith(("/", os.sep)) else "")
-        jobs.append(Job(video, keys, output, own))
+        jobs.append(Job(video, keys, output, own, fps))
     return jobs
 
 
@@ -386,7 +403,7 @@ def run_batch(task: str, jobs: list[Job], log_dir: Path, *, workers: int | None 
             yield Outcome(job, "skipped")
             continue
         try:
-            frames = probe(job.video).frame_count or 0
+            frames = probe(job.source()).frame_count or 0
         except InputError as error:
             _append(log, f"== {_stamp()}: {job.video}\nfailed: {error}")
             yield Outcome(job, "failed", str(error))

@@ -1,5 +1,6 @@
 """`vprop batch`: how jobs are found and checked, before any Ray worker starts."""
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,24 @@ def test_without_ray_the_command_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     bad(run("batch", "colorize", tmp_path / "videos", "--keys", tmp_path, "-o", tmp_path / "out"),
         "pip install 'vprop[batch]'")
+
+
+def test_a_manifest_row_may_name_an_image_sequence(tmp_path):
+    for i in range(3):
+        touch(tmp_path / "reels" / "reel1" / f"scan_{i + 100:04d}.png")     # the contents are not read here
+        touch(tmp_path / "reels" / "reel2" / f"{i:05d}.png")
+    touch(tmp_path / "jobs.csv", "input,fps\nreels/reel1,23.976\nreels/reel2/%05d.png,\nv/a.mp4,\n")
+    jobs = manifest_jobs("colorize", tmp_path / "jobs.csv", tmp_path / "keys", tmp_path / "out", {},
+                         lambda column, value: (column, value))
+    assert [(j.keys.name, Path(j.output).name, j.fps) for j in jobs] == [
+        ("reel1", "reel1.mp4", Fraction(24000, 1001)), ("reel2", "reel2.mp4", None), ("a", "a.mp4", None)]
+    first, second, video = (j.source() for j in jobs)
+    assert (first.first, first.count, first.fps, second.count, second.fps) == (100, 3, Fraction(24000, 1001), 3, 24)
+    assert video == tmp_path / "v/a.mp4"
+    touch(tmp_path / "bad.csv", "input,fps\nreels/reel1,fast\n")
+    with pytest.raises(InputError, match="bad.csv, row 2: fps: 'fast' is not a frame rate"):
+        manifest_jobs("colorize", tmp_path / "bad.csv", tmp_path / "keys", tmp_path / "out", {}, None)
+    touch(tmp_path / "rate.csv", "input,fps\nv/a.mp4,25\n")
+    [job] = manifest_jobs("colorize", tmp_path / "rate.csv", tmp_path / "keys", tmp_path / "out", {}, None)
+    with pytest.raises(InputError, match="fps is only for image sequences"):
+        job.source()

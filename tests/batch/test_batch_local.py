@@ -3,6 +3,7 @@ failures reported without stopping the others, complete outputs skipped on a sec
 import re
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -89,3 +90,25 @@ def test_a_manifest_with_per_video_options_and_force(tmp_path, local_ray):
         assert ours == sorted(p.name for p in single.iterdir()) == [f"{i:05d}.png" for i in range(8)]
         assert all((out / output / n).read_bytes() == (single / n).read_bytes() for n in ours), output
     assert not (out / "nomask").exists()
+
+
+def test_image_sequences_in_a_manifest_match_the_single_command(tmp_path, local_ray):
+    [name] = make_batch(tmp_path, starts=(0,), broken=False)
+    frames = tmp_path / "scans" / name
+    frames.mkdir(parents=True)
+    for i, (_, rgb) in enumerate(decoded(tmp_path / "videos" / f"{name}.mp4")):
+        cv2.imwrite(str(frames / f"scan_{i + 1001:05d}.png"), rgb[..., ::-1])
+    (tmp_path / "jobs.csv").write_text(f"input,keys,output,fps\nscans/{name},keys/{name},folder.mp4,25\n"
+                                       f"scans/{name}/scan_%05d.png,keys/{name},pattern.mp4,\n")
+    out = tmp_path / "out"
+    result = run("batch", "colorize", tmp_path / "jobs.csv", "-o", out, "--mode", "online", "-q")
+    assert result.exit_code == 0, result.output
+    for output, rate in (("folder.mp4", ["--fps", "25"]), ("pattern.mp4", [])):
+        single = tmp_path / f"single_{output}"
+        assert run("colorize", frames, *rate, "--keys", tmp_path / "keys" / name, "--mode", "online", "-o", single,
+                   "-q").exit_code == 0
+        ours, theirs = decoded(out / output), decoded(single)
+        assert len(ours) == len(theirs) == 8
+        assert all(p == q and np.array_equal(a, b) for (p, a), (q, b) in zip(ours, theirs))
+    with av.open(str(out / "folder.mp4")) as a, av.open(str(out / "pattern.mp4")) as b:
+        assert (a.streams.video[0].average_rate, b.streams.video[0].average_rate) == (25, 24)

@@ -22,7 +22,7 @@ PER_VIDEO_PATHS = {"overlay", "alpha", "preview", "hdr10", "report_dir"}   # an 
 LIBRARY_NAME = {"report_dir": "report"}   # a click parameter whose library keyword differs
 WHOLE_BATCH = {"weights", "refine_weights", "device", "quiet"}   # what a worker holds: one value for all videos
 SINGLE_RUN = {"resume", "workers"}     # a batch worker runs each video in one process; the batch's --workers is its own
-VIDEO_FILES_ONLY = {"fps"}     # a batch's inputs are video files, which have their own timing
+SEQUENCE_RATE = {"fps"}     # an image sequence's rate goes with its input: the manifest's fps column
 
 
 @click.group("batch")
@@ -129,11 +129,12 @@ def _batch_command(task: str, single: click.Command, keys_option: click.Option) 
                      help="Join this Ray cluster (default: start a local Ray instance for the run)."),
         click.Option(["--force"], is_flag=True, help="Redo videos whose output is already complete."),
     ]
-    options = [p for p in single.params if p.name not in REPLACED | PER_VIDEO_PATHS | SINGLE_RUN | VIDEO_FILES_ONLY]
+    options = [p for p in single.params if p.name not in REPLACED | PER_VIDEO_PATHS | SINGLE_RUN | SEQUENCE_RATE]
     return click.Command(task, callback=callback, params=own + options, help=(
         f"`vprop {task}` over every video of JOBS: a folder of videos, their keys found by the video's name under "
         f"{keys_option.opts[0]} ROOT, or a .csv/.toml manifest with a row per video (input, keys, output and any "
-        "option below). Videos whose output is complete are skipped; exit code 1 if any video failed."))
+        "option below; an input may be an image sequence's folder or pattern, with an fps column). Videos whose "
+        "output is complete are skipped; exit code 1 if any video failed."))
 
 
 batch_group.add_command(_batch_command("colorize", colorize_command, click.Option(
