@@ -34,7 +34,8 @@ def test_a_folder_is_read_as_a_video_at_its_frame_rate(tmp_path):
 def test_a_pattern_names_one_of_two_sequences_and_an_unpadded_one(tmp_path):
     folder = write_sequence(tmp_path / "renders", range(1, 13), name="beauty.{}.tif")
     write_sequence(folder, range(1, 4), name="matte.{}.tif")
-    with pytest.raises(InputError, match=r"more than one numbered sequence \(beauty\.#\.tif, matte\.#\.tif\)"):
+    with pytest.raises(InputError, match=r"more than one numbered sequence \(beauty\.#\.tif, matte\.#\.tif\); "
+                                         r"name one with a pattern, e\.g\. .*/renders/beauty\.%d\.tif"):
         image_sequence(str(folder))
     sequence = image_sequence(str(folder / "beauty.%d.tif"))
     assert (sequence.width, sequence.first, sequence.count, sequence.fps) == (0, 1, 12, 24)   # 1 ... 12, unpadded

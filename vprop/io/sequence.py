@@ -94,8 +94,10 @@ def _in_folder(folder: Path, fps: Fraction) -> ImageSequence:
         raise InputError(folder, "holds no numbered image files (frame_0001.png, ...): not an image sequence")
     if len(groups) > 1:
         names = ", ".join(f"{prefix}#{suffix}" for prefix, suffix in sorted(groups))
+        prefix, suffix = min(groups)
+        example = ImageSequence(folder, prefix, _padding(folder, groups[prefix, suffix]), suffix, 0, 0, fps)
         raise InputError(folder, f"holds more than one numbered sequence ({names}); name one with a pattern, "
-                                 f"e.g. {folder / (min(groups)[0] + '%04d' + min(groups)[1])}")
+                                 f"e.g. {example}")
     (prefix, suffix), numbers = groups.popitem()
     return _whole(folder, prefix, _padding(folder, numbers), suffix, numbers, fps)
 
