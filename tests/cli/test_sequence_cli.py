@@ -87,3 +87,24 @@ def test_a_resumed_run_sees_a_sequence_change(tmp_path):
     assert cv2.imwrite(str(folder / "scan_0086402.png"), np.zeros((48, 64, 3), np.uint8))  # a frame re-scanned
     assert video_sha256(image_sequence(str(folder))) != before
     assert probe(image_sequence(str(folder))).frame_count == 4
+
+
+def test_keys_may_keep_the_names_of_the_scans_they_were_painted_on(tmp_path, tiny_color_weights):
+    folder = scans(tmp_path / "scans", frames=11)
+    by_index, by_scan = tmp_path / "by_index", tmp_path / "by_scan"
+    by_index.mkdir(), by_scan.mkdir()
+    for i in (0, 5, 10):
+        painted = pattern(i, 64, 48)
+        painted[..., 2] = 200                                       # a colour the frames do not have
+        cv2.imwrite(str(by_index / f"{i:05d}.png"), painted[..., ::-1])
+        cv2.imwrite(str(by_scan / f"scan_{86400 + i:07d}.png"), painted[..., ::-1])
+    outputs = []
+    for keys in (by_index, by_scan):
+        outputs.append(tmp_path / f"{keys.name}.mkv")
+        result = run("colorize", folder, "--keys", keys, "--interval", "5", "--weights", tiny_color_weights,
+                     "-o", outputs[-1], "--lossless", "-q")
+        assert result.exit_code == 0, result.output
+    assert [f.rgb.tolist() for f in read_frames(outputs[0])] == [f.rgb.tolist() for f in read_frames(outputs[1])]
+    cv2.imwrite(str(by_scan / "scan_0086399.png"), pattern(0, 64, 48))
+    bad(run("colorize", folder, "--keys", by_scan, "--weights", tiny_color_weights, "-o", tmp_path / "x.mp4"),
+        "scan_0086399.png", "numbered before the sequence's first file, scan_0086400.png")

@@ -8,11 +8,15 @@ from typing import Any, Callable
 
 from vprop.errors import InputError, UsageError
 from vprop.io.images import find_indexed_files
+from vprop.io.sequence import ImageSequence
 
 
-def key_files(directory, interval: int | None, frame_count: int | None, suffixes) -> dict[int, Path]:
-    """Key files by 0-based frame index. With ``interval``, keys at 0, K, 2K, ... must all exist."""
+def key_files(directory, interval: int | None, frame_count: int | None, suffixes, video=None) -> dict[int, Path]:
+    """Key files by 0-based frame index. With ``interval``, keys at 0, K, 2K, ... must all exist. Where the
+    ``video`` is an image sequence, a key named as its files are is numbered as they are (``numbered_as_files``)."""
     found = find_indexed_files(directory, suffixes)
+    if isinstance(video, ImageSequence):
+        found = numbered_as_files(found, video)
     check_key_indices(found, frame_count)
     if interval is not None:
         if interval < 1:
@@ -32,6 +36,23 @@ def key_files(directory, interval: int | None, frame_count: int | None, suffixes
                           "(without --interval every key is used)", stacklevel=2)
         return {i: found[i] for i in wanted}
     return found
+
+
+def numbered_as_files(files: Mapping[int, Path], sequence: ImageSequence) -> dict[int, Path]:
+    """``files`` (by the number in their names) by frame index, where a name that starts with the sequence's own
+    prefix carries a file's number: a scan copied out and painted (scan_0086430.png beside scan_0086400.dpx, ...)
+    keeps its name. Other names (``vprop keys``' 00030.png) are frame indices already."""
+    if not sequence.prefix:
+        return dict(files)
+    indexed: dict[int, Path] = {}
+    for number, path in files.items():
+        index = number - sequence.first if path.name.startswith(sequence.prefix) else number
+        if index < 0:
+            raise InputError(path, f"is numbered before the sequence's first file, {sequence.name}")
+        if index in indexed:
+            raise InputError(path, f"frame {index} is also given by {indexed[index].name}")
+        indexed[index] = path
+    return dict(sorted(indexed.items()))
 
 
 def check_key_indices(files: Mapping[int, Path], frame_count: int | None) -> Mapping[int, Path]:

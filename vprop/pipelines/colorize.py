@@ -51,7 +51,7 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
 def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, lossless: bool,
                    full_resolution: bool = False, lookup: bool = True) -> Pipeline:
     def find_keys(info):
-        return key_files(keys_dir, interval, info.frame_count, COLOR_KEY_SUFFIXES)
+        return key_files(keys_dir, interval, info.frame_count, COLOR_KEY_SUFFIXES, info.path)
 
     def propagation(model, settings, info):
         size = None if full_resolution else working_size(info.width, info.height, working_short_side(model))

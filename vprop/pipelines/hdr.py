@@ -55,7 +55,7 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
                  weights: str | None, mode: str, blend_rule: str, preview: str | None, hdr10: str | None,
                  full_resolution: bool = False) -> Pipeline:
     def find_keys(info):
-        return key_files(keys_dir, interval, info.frame_count, HDR_KEY_SUFFIXES)
+        return key_files(keys_dir, interval, info.frame_count, HDR_KEY_SUFFIXES, info.path)
 
     def propagation(model, settings, info):
         if model.cfg.guidance_channels != guidance_channels(settings.align):   # only an --align against the weights
