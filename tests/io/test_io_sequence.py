@@ -104,3 +104,15 @@ def test_a_percent_sign_in_a_folder_or_file_name_is_literal(tmp_path):
     sequence = image_sequence(str(folder))
     assert str(sequence) == f"{folder}/50%_%03d.png"
     assert len(list(read_frames(sequence))) == 3
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+def test_16_bit_scans_are_read_to_8_bits(tmp_path, suffix):
+    # A 16-bit TIFF carries side data PyAV cannot name, which once failed the probe ("31 is not a valid Type").
+    deep = [pattern(i, 40, 30).astype(np.uint16) * 257 + 100 for i in range(3)]
+    for i, rgb in enumerate(deep):
+        assert cv2.imwrite(str(tmp_path / f"scan_{i:04d}{suffix}"), rgb[..., ::-1])
+    sequence = image_sequence(str(tmp_path))
+    assert probe(sequence).frame_count == 3
+    for frame, rgb in zip(read_frames(sequence), deep):
+        assert np.abs(frame.rgb.astype(int) - np.round(rgb / 257)).max() <= 1

@@ -418,7 +418,12 @@ def _rotation(frame) -> int:
 
 
 def _display_matrix(frame) -> tuple[int, ...] | None:
-    matrix = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+    try:
+        matrix = frame.side_data.get(SideDataType.DISPLAYMATRIX)
+    except ValueError:
+        # PyAV (18.1) cannot name every kind of side data a newer FFmpeg attaches (a 16-bit TIFF's: "31 is not a valid
+        # Type") and then reads none; such pictures (stills, sequences) carry no display matrix.
+        return None
     return struct.unpack("9i", bytes(matrix)) if matrix is not None else None
 
 
