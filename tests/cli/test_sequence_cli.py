@@ -74,6 +74,9 @@ def test_sequences_that_cannot_be_used(tmp_path, make_video):
     bad(run("gray", folder, "-o", tmp_path / "g.mp4"), "scan_0086405.png", "missing from the sequence")
     bad(run("gray", tmp_path / "scans" / "shot_%04d.png", "-o", tmp_path / "g.mp4"), "no file matches")
     bad(run("gray", scans(tmp_path / "whole"), "-o", tmp_path / "whole"), "would overwrite the input sequence")
+    odd = scans(tmp_path / "odd")
+    assert cv2.imwrite(str(odd / "scan_0086407.png"), np.zeros((50, 70, 3), np.uint8))   # a re-scan at another size
+    bad(run("gray", odd, "-o", tmp_path / "g.mp4"), "scan_0086407.png", "is 70×50, where the first frame is 64×48")
     misused(run("gray", make_video("in.mp4"), "--fps", "25", "-o", tmp_path / "g.mp4"), "--fps",
             "only for image sequences")
     misused(run("gray", tmp_path / "whole", "--fps", "fast", "-o", tmp_path / "g.mp4"), "--fps", "not a frame rate")

@@ -123,10 +123,13 @@ def read_frames(path, start: int = 0, stop: int | None = None,
         stream.thread_type = "AUTO"
         reformatter, decoded = VideoReformatter(), _Decoded(container, stream)
         count, frames = _seek(container, stream, decoded, start, index) if start else (0, decoded.frames())
+        size = (stream.codec_context.width, stream.codec_context.height)
         for frame in frames:
             if count >= start:
                 if stop is not None and count >= stop:
                     break
+                if all(size) and (frame.width, frame.height) != size:
+                    _refuse_size_change(path, count, frame, size)
                 yield VideoFrame(count, _to_rgb(frame, reformatter), frame.pts, frame.time_base or stream.time_base)
             count += 1
         if not whole:
@@ -138,6 +141,15 @@ def read_frames(path, start: int = 0, stop: int | None = None,
         if problem:
             warnings.warn(f"{path.name}: damaged or truncated video, {count} frames decoded "
                           f"({problem})", stacklevel=2)
+
+
+def _refuse_size_change(path: Path | ImageSequence, index: int, frame, size: tuple[int, int]):
+    """Every frame must have the first one's size: a scan replaced by one of another resolution, or a stream that
+    changes resolution midway, is named, not resized behind the user's back."""
+    change = f"is {frame.width}×{frame.height}, where the first frame is {size[0]}×{size[1]}"
+    if isinstance(path, ImageSequence):
+        raise InputError(path.file(path.first + index), f"{change}: every frame of a sequence must have one size")
+    raise InputError(path, f"frame {index} {change}: vprop needs one size throughout")
 
 
 class _Decoded:
