@@ -33,7 +33,7 @@ import torch
 from vprop.errors import InputError, UsageError, UserError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import find_indexed_files
-from vprop.io.sequence import DEFAULT_FPS, ImageSequence, image_sequence, parse_fps
+from vprop.io.sequence import DEFAULT_FPS, ImageSequence, holds_numbered_images, image_sequence, parse_fps
 from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.pipelines.colorize import colorize
@@ -57,15 +57,12 @@ class Job:
     keys: Path
     output: str                                   # a str, so that a trailing "/" (a folder of PNGs) survives
     options: dict[str, Any] = field(default_factory=dict)   # keyword arguments of the task's library function
-    fps: Fraction | None = None                   # an image sequence's frame rate (None: the default)
+    fps: Fraction | None = None                   # if ``video`` is an image sequence, its rate (None: the default)
 
     def source(self) -> Path | ImageSequence:
         """What the task reads: the video file, or the sequence ``video`` names (found, and checked whole, by the
         worker that runs it, so that a broken one fails alone)."""
-        sequence = image_sequence(str(self.video), self.fps or DEFAULT_FPS)
-        if sequence is None and self.fps is not None:
-            raise InputError(self.video, "fps is only for image sequences: a video file has its own timing")
-        return sequence or self.video
+        return image_sequence(str(self.video), self.fps or DEFAULT_FPS) or self.video
 
     @property
     def name(self) -> str:
@@ -141,18 +138,21 @@ def default_output(task: str, out_dir: Path, stem: str, options: dict) -> str:
     return str(out_dir / stem)
 
 
-def folder_jobs(task: str, videos: Path, keys_root: Path | None, out_dir: Path,
-                options: dict) -> tuple[list[Job], list[Path]]:
-    """A job for every video in ``videos`` (by suffix), keys and output by convention; also the other files."""
+def folder_jobs(task: str, videos: Path, keys_root: Path | None, out_dir: Path, options: dict,
+                fps: Fraction | None = None) -> tuple[list[Job], list[Path]]:
+    """A job for every video in ``videos`` (by suffix) and every subfolder of numbered images (an image sequence at
+    ``fps``, named by its folder), keys and output by convention; also the other entries."""
     if keys_root is None:
         raise InputError(videos, "a folder of videos needs the keys' root folder (--keys/--masks/--hdr-keys)")
-    files = sorted(p for p in Path(videos).iterdir() if p.is_file() and not p.name.startswith("."))
-    found = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    entries = sorted(p for p in Path(videos).iterdir() if not p.name.startswith("."))
+    found = [p for p in entries if (p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES) or
+             (p.is_dir() and holds_numbered_images(p))]
     if not found:
-        raise InputError(videos, f"no videos ({', '.join(VIDEO_SUFFIXES[:5])}, ...) in this folder")
+        raise InputError(videos, f"no videos ({', '.join(VIDEO_SUFFIXES[:5])}, ...) or folders of numbered images "
+                                 "in this folder")
     jobs = [Job(p, convention_keys(task, Path(keys_root), p.stem), default_output(task, out_dir, p.stem, options),
-                dict(options)) for p in found]
-    return jobs, [p for p in files if p not in found]
+                dict(options), fps if p.is_dir() else None) for p in found]
+    return jobs, [p for p in entries if p not in found]
 
 
 def read_manifest(path: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -189,21 +189,26 @@ def read_manifest(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Path, options: dict,
-                  convert: Callable[[str, Any], tuple[str, Any]]) -> list[Job]:
+                  convert: Callable[[str, Any], tuple[str, Any]], fps: Fraction | None = None) -> list[Job]:
     """A job per manifest row. Columns: ``input`` (a video file, or an image sequence's folder or pattern, with
     ``fps``); ``keys`` (segment: also ``masks``/``mask``, hdr: ``hdr_keys``), else by convention under
     ``keys_root``; ``output``, else by convention under ``out_dir``; any other column is a per-video option,
     ``convert(column, value) -> (keyword, value)`` (which raises ValueError for a bad one). Inputs and keys are
-    relative to the manifest's folder, outputs to ``out_dir``; a sequence is named by its folder."""
+    relative to the manifest's folder, outputs to ``out_dir``; a sequence is named by its folder. ``fps``: the rate
+    of a sequence whose row gives none."""
     base, jobs = Path(manifest).resolve().parent, []
     for where, row in read_manifest(manifest):
         if "input" not in row:
             raise InputError(manifest, f"{where}: no input video")
         video = base / str(row.pop("input"))
+        own_rate = "fps" in row
         try:
-            fps = parse_fps(str(row.pop("fps"))) if "fps" in row else None
+            rate = parse_fps(str(row.pop("fps"))) if own_rate else fps
         except ValueError as error:
             raise InputError(manifest, f"{where}: fps: {error}") from None
+        if own_rate and video.is_file():
+            raise InputError(manifest, f"{where}: fps is only for image sequences; {video.name} is a video file, "
+                                       "with its own timing")
         stem = video.parent.name if "%" in video.name else video.stem
         keys = next((row.pop(c) for c in ("keys", "masks", "mask", "hdr_keys") if c in row), None)
         if keys is not None:
@@ -224,7 +229,7 @@ def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Pa
             output = default_output(task, out_dir, stem, own)
         else:   # keep a trailing "/": the single command reads it as a folder of PNGs
             output = str(out_dir / str(output)) + ("/" if str(output).endswith(("/", os.sep)) else "")
-        jobs.append(Job(video, keys, output, own, fps))
+        jobs.append(Job(video, keys, output, own, rate))
     return jobs
 
 

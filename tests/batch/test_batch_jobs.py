@@ -116,7 +116,25 @@ def test_a_manifest_row_may_name_an_image_sequence(tmp_path):
     touch(tmp_path / "bad.csv", "input,fps\nreels/reel1,fast\n")
     with pytest.raises(InputError, match="bad.csv, row 2: fps: 'fast' is not a frame rate"):
         manifest_jobs("colorize", tmp_path / "bad.csv", tmp_path / "keys", tmp_path / "out", {}, None)
+    touch(tmp_path / "v" / "a.mp4")
     touch(tmp_path / "rate.csv", "input,fps\nv/a.mp4,25\n")
-    [job] = manifest_jobs("colorize", tmp_path / "rate.csv", tmp_path / "keys", tmp_path / "out", {}, None)
-    with pytest.raises(InputError, match="fps is only for image sequences"):
-        job.source()
+    with pytest.raises(InputError, match="rate.csv, row 2: fps is only for image sequences; a.mp4 is a video file"):
+        manifest_jobs("colorize", tmp_path / "rate.csv", tmp_path / "keys", tmp_path / "out", {}, None)
+    # the batch's --fps is the rate of the sequences without one; a video file keeps its own
+    jobs = manifest_jobs("colorize", tmp_path / "jobs.csv", tmp_path / "keys", tmp_path / "out", {},
+                         lambda column, value: (column, value), Fraction(25))
+    assert [j.fps for j in jobs] == [Fraction(24000, 1001), 25, 25]
+    assert [j.source().fps for j in jobs[:2]] == [Fraction(24000, 1001), 25] and jobs[2].source() == jobs[2].video
+
+
+def test_a_folder_of_jobs_takes_its_subfolders_of_numbered_images_as_sequences(tmp_path):
+    touch(tmp_path / "reels" / "a.mp4")
+    for i in range(3):
+        touch(tmp_path / "reels" / "reel2" / f"scan_{i:04d}.dpx")
+    touch(tmp_path / "reels" / "notes" / "todo.txt")                        # a folder, but no frames
+    jobs, others = folder_jobs("colorize", tmp_path / "reels", tmp_path / "keys", tmp_path / "out", {}, Fraction(25))
+    assert [(j.video.name, j.keys.name, Path(j.output).name, j.fps) for j in jobs] == [
+        ("a.mp4", "a", "a.mp4", None), ("reel2", "reel2", "reel2.mp4", 25)]
+    assert [p.name for p in others] == ["notes"]
+    sequence = jobs[1].source()
+    assert (sequence.prefix, sequence.count, sequence.fps) == ("scan_", 3, 25)

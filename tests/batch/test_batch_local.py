@@ -92,7 +92,7 @@ def test_a_manifest_with_per_video_options_and_force(tmp_path, local_ray):
     assert not (out / "nomask").exists()
 
 
-def test_image_sequences_in_a_manifest_match_the_single_command(tmp_path, local_ray):
+def test_image_sequences_in_a_manifest_or_a_folder_match_the_single_command(tmp_path, local_ray):
     [name] = make_batch(tmp_path, starts=(0,), broken=False)
     frames = tmp_path / "scans" / name
     frames.mkdir(parents=True)
@@ -112,3 +112,9 @@ def test_image_sequences_in_a_manifest_match_the_single_command(tmp_path, local_
         assert all(p == q and np.array_equal(a, b) for (p, a), (q, b) in zip(ours, theirs))
     with av.open(str(out / "folder.mp4")) as a, av.open(str(out / "pattern.mp4")) as b:
         assert (a.streams.video[0].average_rate, b.streams.video[0].average_rate) == (25, 24)
+    # a folder of jobs: its subfolders of numbered images are sequences, at the batch's --fps
+    result = run("batch", "colorize", tmp_path / "scans", "--keys", tmp_path / "keys", "--fps", "25", "-o",
+                 tmp_path / "out2", "--mode", "online", "-q")
+    assert result.exit_code == 0, result.output
+    ours, theirs = decoded(tmp_path / "out2" / f"{name}.mp4"), decoded(tmp_path / "single_folder.mp4")
+    assert len(ours) == 8 and all(p == q and np.array_equal(a, b) for (p, a), (q, b) in zip(ours, theirs))

@@ -33,6 +33,14 @@ def common(func):
     return _apply(func, decorators)
 
 
+def frame_rate(context, parameter, text):
+    """--fps RATE as a ``Fraction`` (None: not given)."""
+    try:
+        return None if text is None else parse_fps(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 def video_input(func):
     """The VIDEO argument: a video file, or an image sequence (a folder of numbered images, or a printf pattern) at
     --fps; the command is given the path, or the ``ImageSequence``."""
@@ -45,15 +53,9 @@ def video_input(func):
                                      param_hint="--fps")
         return func(video=sequence or video, quiet=quiet, **kwargs)
 
-    def rate(context, parameter, text):
-        try:
-            return None if text is None else parse_fps(text)
-        except ValueError as error:
-            raise click.BadParameter(str(error)) from None
-
     return _apply(command, [
         click.argument("video", type=click.Path(path_type=str)),
-        click.option("--fps", callback=rate, metavar="RATE",
+        click.option("--fps", callback=frame_rate, metavar="RATE",
                      help=f"Frame rate of an image sequence given as VIDEO (default {DEFAULT_FPS}): 25, 24000/1001, "
                           "23.976, ..."),
     ])

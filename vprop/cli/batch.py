@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from vprop.cli._console import BatchProgress, user_errors
+from vprop.cli._options import frame_rate
 from vprop.cli.colorize import colorize_command
 from vprop.cli.hdr import hdr_command
 from vprop.cli.segment import segment_command
@@ -22,7 +23,7 @@ PER_VIDEO_PATHS = {"overlay", "alpha", "preview", "hdr10", "report_dir"}   # an 
 LIBRARY_NAME = {"report_dir": "report"}   # a click parameter whose library keyword differs
 WHOLE_BATCH = {"weights", "refine_weights", "device", "quiet"}   # what a worker holds: one value for all videos
 SINGLE_RUN = {"resume", "workers"}     # a batch worker runs each video in one process; the batch's --workers is its own
-SEQUENCE_RATE = {"fps"}     # an image sequence's rate goes with its input: the manifest's fps column
+SEQUENCE_RATE = {"fps"}     # the batch's own --fps, or a manifest row's fps column, is a sequence's rate
 
 
 @click.group("batch")
@@ -56,24 +57,25 @@ def _manifest_converter(single: click.Command, ctx: click.Context):
     return convert
 
 
-def _jobs(task, single, jobs_path: Path, keys_root, out_dir: Path, options, quiet):
+def _jobs(task, single, jobs_path: Path, keys_root, out_dir: Path, options, fps, quiet):
     from vprop.batch import folder_jobs, manifest_jobs
 
     if jobs_path.is_dir():
-        jobs, others = folder_jobs(task, jobs_path, keys_root, out_dir, options)
+        jobs, others = folder_jobs(task, jobs_path, keys_root, out_dir, options, fps)
         if others and not quiet:
             names = ", ".join(p.name for p in others[:3]) + (" ..." if len(others) > 3 else "")
-            click.echo(f"note: {len(others)} file(s) in {jobs_path} are not videos by their suffix: {names}", err=True)
+            click.echo(f"note: {len(others)} file(s) in {jobs_path} are neither videos by their suffix nor folders "
+                       f"of numbered images: {names}", err=True)
         return jobs
     if jobs_path.suffix.lower() in (".csv", ".toml") and jobs_path.is_file():
         convert = _manifest_converter(single, click.get_current_context())
-        return manifest_jobs(task, jobs_path, keys_root, out_dir, options, convert)
+        return manifest_jobs(task, jobs_path, keys_root, out_dir, options, convert, fps)
     if not jobs_path.exists():
         raise InputError(jobs_path, "no such folder or manifest")
     raise InputError(jobs_path, "JOBS must be a folder of videos or a .csv/.toml manifest")
 
 
-def _run(task, single, jobs, keys_root, out_dir, workers, address, force, quiet, device, weights,
+def _run(task, single, jobs, keys_root, out_dir, workers, address, force, fps, quiet, device, weights,
          refine_weights=None, **options):
     from vprop.batch import TASKS, Plan, run_batch
 
@@ -82,7 +84,7 @@ def _run(task, single, jobs, keys_root, out_dir, workers, address, force, quiet,
     out_dir, log_dir = Path(out_dir), Path(out_dir) / "logs"
     start, outcomes, planned = time.monotonic(), [], False
     with user_errors(quiet):
-        job_list = _jobs(task, single, Path(jobs), keys_root and Path(keys_root), out_dir, options, quiet)
+        job_list = _jobs(task, single, Path(jobs), keys_root and Path(keys_root), out_dir, options, fps, quiet)
         models = {TASKS[task].model: weights, **({"seg-refine": refine_weights} if task == "segment" else {})}
         with BatchProgress(quiet) as bar:
             try:
@@ -128,13 +130,17 @@ def _batch_command(task: str, single: click.Command, keys_option: click.Option) 
         click.Option(["--address"], default=None, metavar="auto|HOST:PORT|ray://HOST:PORT",
                      help="Join this Ray cluster (default: start a local Ray instance for the run)."),
         click.Option(["--force"], is_flag=True, help="Redo videos whose output is already complete."),
+        click.Option(["--fps"], callback=frame_rate, metavar="RATE",
+                     help="Frame rate of the image sequences among the jobs (a JOBS folder's subfolders of numbered "
+                          "images; a manifest's rows without an fps) (default 24)."),
     ]
     options = [p for p in single.params if p.name not in REPLACED | PER_VIDEO_PATHS | SINGLE_RUN | SEQUENCE_RATE]
     return click.Command(task, callback=callback, params=own + options, help=(
         f"`vprop {task}` over every video of JOBS: a folder of videos, their keys found by the video's name under "
         f"{keys_option.opts[0]} ROOT, or a .csv/.toml manifest with a row per video (input, keys, output and any "
-        "option below; an input may be an image sequence's folder or pattern, with an fps column). Videos whose "
-        "output is complete are skipped; exit code 1 if any video failed."))
+        "option below; an input may be an image sequence's folder or pattern, with an fps column); a JOBS folder's "
+        "subfolders of numbered images are image sequences too. Videos whose output is complete are skipped; exit "
+        "code 1 if any video failed."))
 
 
 batch_group.add_command(_batch_command("colorize", colorize_command, click.Option(

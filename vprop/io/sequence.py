@@ -70,6 +70,11 @@ def image_sequence(text: str, fps: Fraction = DEFAULT_FPS) -> ImageSequence | No
     return None
 
 
+def holds_numbered_images(folder: Path) -> bool:
+    """Whether ``folder`` looks like an image sequence (is one, or a broken one), before it is checked whole."""
+    return any(path.suffix.lower() in IMAGE_SUFFIXES and _NUMBERED.match(path.stem) for path in folder.iterdir())
+
+
 def parse_fps(text: str) -> Fraction:
     """A frame rate as a user types it: 24, 25, 24000/1001, or 23.976 / 29.97 / 59.94 for the NTSC rates."""
     try:
