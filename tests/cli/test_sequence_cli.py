@@ -1,5 +1,6 @@
 """Image sequences (a folder of numbered frames, or a pattern) where the commands take VIDEO: film scans as users
 have them, read whole, timed by --fps, and refused with one line where they are not whole."""
+import json
 import os
 from fractions import Fraction
 
@@ -12,7 +13,7 @@ from support.media import pattern
 from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
 from vprop.io.images import read_mask
 from vprop.io.sequence import image_sequence
-from vprop.io.video import probe, read_frames
+from vprop.io.video import VideoWriter, probe, read_frames
 from vprop.pipelines.resume import video_sha256
 
 
@@ -111,3 +112,24 @@ def test_keys_may_keep_the_names_of_the_scans_they_were_painted_on(tmp_path, tin
     cv2.imwrite(str(by_scan / "scan_0086399.png"), pattern(0, 64, 48))
     bad(run("colorize", folder, "--keys", by_scan, "--weights", tiny_color_weights, "-o", tmp_path / "x.mp4"),
         "scan_0086399.png", "numbered before the sequence's first file, scan_0086400.png")
+
+
+def test_eval_seg_on_the_davis_layout_of_jpeg_frames(tmp_path, tiny_seg_weights):
+    # DAVIS ships JPEGImages/480p/<video>/00000.jpg ... and Annotations/480p/<video>/00000.png ...
+    frames = tmp_path / "JPEGImages" / "square"
+    truth = tmp_path / "Annotations" / "square"
+    frames.mkdir(parents=True), truth.mkdir(parents=True)
+    for i in range(8):
+        assert cv2.imwrite(str(frames / f"{i:05d}.jpg"), square_frame(i, *SIZE)[..., ::-1])
+        save_palette(truth / f"{i:05d}.png", square_labels(i))
+    lossless = tmp_path / "square.mkv"       # the same decoded frames as a video, to score against
+    with VideoWriter(lossless, probe(image_sequence(str(frames))), lossless=True) as writer:
+        for frame in read_frames(image_sequence(str(frames))):
+            writer.write(frame, frame.rgb)
+    scores = []
+    for video in (frames, lossless):
+        result = run("eval", "seg", video, "--masks", truth, "--weights", tiny_seg_weights, "--no-grabcut",
+                     "--json", tmp_path / "r.json", "-q")
+        assert result.exit_code == 0, result.output
+        scores.append(json.loads((tmp_path / "r.json").read_text())["results"])
+    assert scores[0] == scores[1] and scores[0]["flow"]["frames"] == 7

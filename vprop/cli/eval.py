@@ -4,7 +4,7 @@ import json
 import click
 
 from vprop.cli._console import stderr, user_errors
-from vprop.cli._options import full_resolution_option, resolve_device
+from vprop.cli._options import full_resolution_option, resolve_device, video_input
 from vprop.engine.propagator import MODES
 from vprop.eval.baselines import resized_frames
 from vprop.eval.color import color_methods, evaluate_color
@@ -56,7 +56,7 @@ def _apply(*decorators):
 
 
 @eval_group.command("color")
-@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@video_input
 @intervals_options("10 20 30 40")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames so their short side is this (faster; default: native size).")
@@ -95,13 +95,13 @@ def eval_color(video, intervals, more_intervals, mode, short_side, full_resoluti
                                              for n in names))
         click.echo(f"ground truth CDC {truth_cdc:.5f}")
         if json_path:
-            write_json(json_path, {"video": video, "mode": mode, "short_side": short_side,
+            write_json(json_path, {"video": str(video), "mode": mode, "short_side": short_side,
                                    "full_resolution": full_resolution, "weights": meta,
                                    "truth_cdc": truth_cdc, "results": table})
 
 
 @eval_group.command("seg")
-@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@video_input
 @click.option("--masks", "masks_dir", required=True, type=click.Path(path_type=str),
               help="Directory of ground-truth masks named by frame index (DAVIS: 00000.png ...).")
 @click.option("--interval", type=click.IntRange(2), default=None, metavar="K",
@@ -142,7 +142,7 @@ def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, gr
         if report_dir:
             seg_report(report_dir, frames, masks_dir, scores)
         if json_path:
-            write_json(json_path, {"video": video, "masks": masks_dir, "keys": keys, "mode": mode, "chain": chain,
+            write_json(json_path, {"video": str(video), "masks": masks_dir, "keys": keys, "mode": mode, "chain": chain,
                                    "refine": refine, "grabcut": grabcut, "short_side": short_side, "frames": limit,
                                    "weights": meta,
                                    "results": {name: {"J": s.J, "F": s.F, "JF": s.JF, "frames": len(s.frames),
