@@ -48,6 +48,11 @@ def test_keys_then_colorize_a_sequence_in_two_processes(tmp_path, tiny_color_wei
     result = run("keys", folder, "--interval", "5", "--fps", "24000/1001", "-o", tmp_path / "keys")
     assert result.exit_code == 0, result.output
     assert f"vprop colorize {folder}/scan_%07d.png --fps 24000/1001 --keys" in result.output   # what to run next
+    listed = run("keys", folder, "--interval", "5", "--fps", "25", "--list")
+    assert [line.split() for line in listed.output.splitlines()] == [
+        ["frame", "time", "code", "shot", "file"], ["0", "00:00:00.000", "1", "scan_0086400.png"],
+        ["5", "00:00:00.200", "1", "scan_0086405.png"], ["10", "00:00:00.400", "1", "scan_0086410.png"],
+        ["15", "00:00:00.600", "1", "scan_0086415.png"]]                # the scans to paint, by name
     assert sorted(os.listdir(tmp_path / "keys")) == ["00000.png", "00005.png", "00010.png", "00015.png"]
     out = tmp_path / "c.mp4"
     result = run("colorize", folder, "--keys", tmp_path / "keys", "--interval", "5", "--workers", "2",

@@ -64,7 +64,7 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
             if indices is None:
                 count = info.frame_count if info.frame_count is not None else sum(1 for _ in read_frames(video))
                 indices = range(0, count, interval)
-            _print_table(indices, cuts or [], frame_starts(video, info))
+            _print_table(indices, cuts or [], frame_starts(video, info), video)
             return
         with progress("keys", info.frame_count, quiet) as tick:
             seen = _ShotsSeen(tick) if indices is None else None
@@ -125,10 +125,12 @@ def _ticking(frames, tick):
         tick(frame.index)
 
 
-def _print_table(indices, cuts, start) -> None:
-    """One row per key-frame: its index, its time code (``start``: ``frame_starts``) and the 1-based shot it opens
-    or lies in."""
-    click.echo(f"{'frame':>7}  {'time code':<12}  shot")
+def _print_table(indices, cuts, start, video) -> None:
+    """One row per key-frame: its index, its time code (``start``: ``frame_starts``), the 1-based shot it opens
+    or lies in, and, where the video is an image sequence, its file (the scan to paint)."""
+    files = isinstance(video, ImageSequence)
+    click.echo(f"{'frame':>7}  {'time code':<12}  {'shot':>4}" + ("  file" if files else ""))
     for index in indices:
         shot = 1 + sum(c <= index for c in cuts)
-        click.echo(f"{index:>7}  {time_code(start(index)):<12}  {shot}")
+        file = f"  {video.file(video.first + index).name}" if files else ""
+        click.echo(f"{index:>7}  {time_code(start(index)):<12}  {shot:>4}{file}")
