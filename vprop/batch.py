@@ -58,11 +58,12 @@ class Job:
     output: str                                   # a str, so that a trailing "/" (a folder of PNGs) survives
     options: dict[str, Any] = field(default_factory=dict)   # keyword arguments of the task's library function
     fps: Fraction | None = None                   # if ``video`` is an image sequence, its rate (None: the default)
+    audio: Path | None = None                     # and its sound file
 
     def source(self) -> Path | ImageSequence:
         """What the task reads: the video file, or the sequence ``video`` names (found, and checked whole, by the
         worker that runs it, so that a broken one fails alone)."""
-        return image_sequence(str(self.video), self.fps or DEFAULT_FPS) or self.video
+        return image_sequence(str(self.video), self.fps or DEFAULT_FPS, self.audio) or self.video
 
     @property
     def name(self) -> str:
@@ -191,7 +192,7 @@ def read_manifest(path: Path) -> list[tuple[str, dict[str, Any]]]:
 def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Path, options: dict,
                   convert: Callable[[str, Any], tuple[str, Any]], fps: Fraction | None = None) -> list[Job]:
     """A job per manifest row. Columns: ``input`` (a video file, or an image sequence's folder or pattern, with
-    ``fps``); ``keys`` (segment: also ``masks``/``mask``, hdr: ``hdr_keys``), else by convention under
+    ``fps`` and ``audio``); ``keys`` (segment: also ``masks``/``mask``, hdr: ``hdr_keys``), else by convention under
     ``keys_root``; ``output``, else by convention under ``out_dir``; any other column is a per-video option,
     ``convert(column, value) -> (keyword, value)`` (which raises ValueError for a bad one). Inputs and keys are
     relative to the manifest's folder, outputs to ``out_dir``; a sequence is named by its folder. ``fps``: the rate
@@ -201,14 +202,15 @@ def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Pa
         if "input" not in row:
             raise InputError(manifest, f"{where}: no input video")
         video = base / str(row.pop("input"))
-        own_rate = "fps" in row
+        sequence_only = [column for column in ("fps", "audio") if column in row]
+        if sequence_only and video.is_file():
+            raise InputError(manifest, f"{where}: {sequence_only[0]} is only for image sequences; {video.name} is a "
+                                       "video file")
         try:
-            rate = parse_fps(str(row.pop("fps"))) if own_rate else fps
+            rate = parse_fps(str(row.pop("fps"))) if "fps" in row else fps
         except ValueError as error:
             raise InputError(manifest, f"{where}: fps: {error}") from None
-        if own_rate and video.is_file():
-            raise InputError(manifest, f"{where}: fps is only for image sequences; {video.name} is a video file, "
-                                       "with its own timing")
+        audio = base / str(row.pop("audio")) if "audio" in row else None
         stem = video.parent.name if "%" in video.name else video.stem
         keys = next((row.pop(c) for c in ("keys", "masks", "mask", "hdr_keys") if c in row), None)
         if keys is not None:
@@ -229,7 +231,7 @@ def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Pa
             output = default_output(task, out_dir, stem, own)
         else:   # keep a trailing "/": the single command reads it as a folder of PNGs
             output = str(out_dir / str(output)) + ("/" if str(output).endswith(("/", os.sep)) else "")
-        jobs.append(Job(video, keys, output, own, rate))
+        jobs.append(Job(video, keys, output, own, rate, audio))
     return jobs
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from support.cli import bad, run
+from support.media import write_sound
 from vprop.batch import folder_jobs, is_complete, manifest_jobs, mask_keys, read_manifest
 from vprop.errors import InputError
 
@@ -105,7 +106,8 @@ def test_a_manifest_row_may_name_an_image_sequence(tmp_path):
     for i in range(3):
         touch(tmp_path / "reels" / "reel1" / f"scan_{i + 100:04d}.png")     # the contents are not read here
         touch(tmp_path / "reels" / "reel2" / f"{i:05d}.png")
-    touch(tmp_path / "jobs.csv", "input,fps\nreels/reel1,23.976\nreels/reel2/%05d.png,\nv/a.mp4,\n")
+    write_sound(tmp_path / "reel1.wav")
+    touch(tmp_path / "jobs.csv", "input,fps,audio\nreels/reel1,23.976,reel1.wav\nreels/reel2/%05d.png,,\nv/a.mp4,,\n")
     jobs = manifest_jobs("colorize", tmp_path / "jobs.csv", tmp_path / "keys", tmp_path / "out", {},
                          lambda column, value: (column, value))
     assert [(j.keys.name, Path(j.output).name, j.fps) for j in jobs] == [
@@ -113,13 +115,15 @@ def test_a_manifest_row_may_name_an_image_sequence(tmp_path):
     first, second, video = (j.source() for j in jobs)
     assert (first.first, first.count, first.fps, second.count, second.fps) == (100, 3, Fraction(24000, 1001), 3, 24)
     assert video == tmp_path / "v/a.mp4"
+    assert (first.audio, second.audio) == (tmp_path / "reel1.wav", None)
     touch(tmp_path / "bad.csv", "input,fps\nreels/reel1,fast\n")
     with pytest.raises(InputError, match="bad.csv, row 2: fps: 'fast' is not a frame rate"):
         manifest_jobs("colorize", tmp_path / "bad.csv", tmp_path / "keys", tmp_path / "out", {}, None)
     touch(tmp_path / "v" / "a.mp4")
-    touch(tmp_path / "rate.csv", "input,fps\nv/a.mp4,25\n")
-    with pytest.raises(InputError, match="rate.csv, row 2: fps is only for image sequences; a.mp4 is a video file"):
-        manifest_jobs("colorize", tmp_path / "rate.csv", tmp_path / "keys", tmp_path / "out", {}, None)
+    for column in ("fps", "audio"):
+        touch(tmp_path / "rate.csv", f"input,{column}\nv/a.mp4,25\n")
+        with pytest.raises(InputError, match=f"rate.csv, row 2: {column} is only for image sequences; a.mp4 is a"):
+            manifest_jobs("colorize", tmp_path / "rate.csv", tmp_path / "keys", tmp_path / "out", {}, None)
     # the batch's --fps is the rate of the sequences without one; a video file keeps its own
     jobs = manifest_jobs("colorize", tmp_path / "jobs.csv", tmp_path / "keys", tmp_path / "out", {},
                          lambda column, value: (column, value), Fraction(25))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from support.cli import bad, misused, run
-from support.media import pattern
+from support.media import packets, pattern, write_sound
 from support.seg_media import SIZE, iou, save_palette, square_frame, square_labels
 from vprop.io.images import read_mask
 from vprop.io.sequence import image_sequence
@@ -138,3 +138,27 @@ def test_eval_seg_on_the_davis_layout_of_jpeg_frames(tmp_path, tiny_seg_weights)
         assert result.exit_code == 0, result.output
         scores.append(json.loads((tmp_path / "r.json").read_text())["results"])
     assert scores[0] == scores[1] and scores[0]["flow"]["frames"] == 7
+
+
+@pytest.mark.parametrize("command", [["gray"], ["colorize", "--interval", "5", "--workers", "2"]])
+def test_the_sound_of_a_sequence_goes_into_its_video(tmp_path, tiny_color_weights, command):
+    folder, wav = scans(tmp_path / "scans"), write_sound(tmp_path / "track.wav")
+    if command[0] == "colorize":
+        assert run("keys", folder, "--interval", "5", "-o", tmp_path / "keys", "-q").exit_code == 0
+        command += ["--keys", tmp_path / "keys", "--weights", tiny_color_weights]
+    out = tmp_path / "out.mkv"
+    result = run(*command, folder, "--audio", wav, "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert [digest for digest, _ in packets(out)[1]] == [digest for digest, _ in packets(wav)[1]]  # bit for bit
+    assert packets(out)[1][0][1] == 0                                        # from the first frame on
+    assert len(list(read_frames(out))) == 12
+
+
+def test_a_sound_that_cannot_be_used(tmp_path, make_video):
+    folder = scans(tmp_path / "scans")
+    bad(run("gray", folder, "--audio", tmp_path / "none.wav", "-o", tmp_path / "g.mp4"), "none.wav",
+        "no such sound file")
+    bad(run("gray", folder, "--audio", folder / "scan_0086400.png", "-o", tmp_path / "g.mp4"), "scan_0086400.png",
+        "holds no audio stream")
+    misused(run("gray", make_video("in.mp4"), "--audio", write_sound(tmp_path / "t.wav"), "-o", tmp_path / "g.mp4"),
+            "--audio", "only for image sequences")

@@ -106,6 +106,20 @@ def packets(path, kind="audio"):
             (hashlib.sha256(bytes(p)).hexdigest(), p.pts * p.time_base) for p in container.demux(stream) if p.size]
 
 
+def write_sound(path, seconds=0.5, rate=48000):
+    """A 440 Hz sine as 16-bit PCM (a WAV, say): the separate sound of an image sequence."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("pcm_s16le", rate=rate)
+        stream.layout = "mono"
+        samples = (np.sin(2 * np.pi * 440 * np.arange(int(rate * seconds)) / rate) * 8000).astype(np.int16)
+        for start in range(0, len(samples), 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="s16", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
 def need_encoder(name):
     """Skip the test when this FFmpeg build cannot encode `name`, which the test clip needs."""
     try:

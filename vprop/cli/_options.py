@@ -45,12 +45,13 @@ def video_input(func):
     """The VIDEO argument: a video file, or an image sequence (a folder of numbered images, or a printf pattern) at
     --fps; the command is given the path, or the ``ImageSequence``."""
     @functools.wraps(func)
-    def command(video, fps, quiet, **kwargs):
+    def command(video, fps, audio, quiet, **kwargs):
         with user_errors(quiet):
-            sequence = image_sequence(video, fps or DEFAULT_FPS)
-        if sequence is None and fps is not None:
-            raise click.BadParameter(f"is only for image sequences; {video} is a video file, with its own timing",
-                                     param_hint="--fps")
+            sequence = image_sequence(video, fps or DEFAULT_FPS, audio)
+        for given, option, what in ((fps, "--fps", "timing"), (audio, "--audio", "sound, if any")):
+            if sequence is None and given is not None:
+                raise click.BadParameter(f"is only for image sequences; {video} is a video file, with its own {what}",
+                                         param_hint=option)
         return func(video=sequence or video, quiet=quiet, **kwargs)
 
     return _apply(command, [
@@ -58,6 +59,9 @@ def video_input(func):
         click.option("--fps", callback=frame_rate, metavar="RATE",
                      help=f"Frame rate of an image sequence given as VIDEO (default {DEFAULT_FPS}): 25, 24000/1001, "
                           "23.976, ..."),
+        click.option("--audio", type=click.Path(dir_okay=False, path_type=str), default=None, metavar="FILE",
+                     help="Sound of an image sequence given as VIDEO (WAV, FLAC, AAC, ...: any file with an audio "
+                          "stream), from its first frame on: kept in a video output."),
     ])
 
 

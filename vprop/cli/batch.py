@@ -23,7 +23,8 @@ PER_VIDEO_PATHS = {"overlay", "alpha", "preview", "hdr10", "report_dir"}   # an 
 LIBRARY_NAME = {"report_dir": "report"}   # a click parameter whose library keyword differs
 WHOLE_BATCH = {"weights", "refine_weights", "device", "quiet"}   # what a worker holds: one value for all videos
 SINGLE_RUN = {"resume", "workers"}     # a batch worker runs each video in one process; the batch's --workers is its own
-SEQUENCE_RATE = {"fps"}     # the batch's own --fps, or a manifest row's fps column, is a sequence's rate
+# An image sequence's rate (the batch's own --fps, or a manifest row's fps) and sound (a manifest row's audio).
+SEQUENCE_ONLY = {"fps", "audio"}
 
 
 @click.group("batch")
@@ -134,13 +135,13 @@ def _batch_command(task: str, single: click.Command, keys_option: click.Option) 
                      help="Frame rate of the image sequences among the jobs (a JOBS folder's subfolders of numbered "
                           "images; a manifest's rows without an fps) (default 24)."),
     ]
-    options = [p for p in single.params if p.name not in REPLACED | PER_VIDEO_PATHS | SINGLE_RUN | SEQUENCE_RATE]
+    options = [p for p in single.params if p.name not in REPLACED | PER_VIDEO_PATHS | SINGLE_RUN | SEQUENCE_ONLY]
     return click.Command(task, callback=callback, params=own + options, help=(
         f"`vprop {task}` over every video of JOBS: a folder of videos, their keys found by the video's name under "
         f"{keys_option.opts[0]} ROOT, or a .csv/.toml manifest with a row per video (input, keys, output and any "
-        "option below; an input may be an image sequence's folder or pattern, with an fps column); a JOBS folder's "
-        "subfolders of numbered images are image sequences too. Videos whose output is complete are skipped; exit "
-        "code 1 if any video failed."))
+        "option below; an input may be an image sequence's folder or pattern, with fps and audio columns); a JOBS "
+        "folder's subfolders of numbered images are image sequences too. Videos whose output is complete are "
+        "skipped; exit code 1 if any video failed."))
 
 
 batch_group.add_command(_batch_command("colorize", colorize_command, click.Option(

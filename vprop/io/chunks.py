@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager, nullcontext
 from fractions import Fraction
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import av
 
 from vprop.io.atomic import atomic_path
-from vprop.io.passthrough import StreamCopier, keep_video_tags
-from vprop.io.video import VideoInfo, VideoWriter, _open, _video_stream
+from vprop.io.video import VideoInfo, VideoWriter, keep_companion, open_companion
 
 SUFFIX = ".mkv"         # Matroska holds H.264, FFV1 and ProRes alike
 TIMES = ".times.json"   # the sidecar: [[pts, dts], ...] per packet, in the source's time base
@@ -45,12 +44,12 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
     # counts in finer ticks, at least 1000 a frame; 1/N, since MP4 stores a time base as a tick rate.
     time_base = Fraction(1, source.time_base.denominator * math.ceil(1000 * source.fps / source.time_base.denominator))
     finer, frame_duration = int(source.time_base / time_base), round(1 / (source.fps * time_base))
-    with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, _open(source.path) as src:
+    with open_companion(source.path) or nullcontext() as src, atomic_path(output) as tmp, \
+            av.open(str(tmp), "w") as out:
         with av.open(str(chunks[0])) as first:
             video = out.add_stream_from_template(first.streams.video[0])
         video.time_base = time_base
-        keep_video_tags(_video_stream(src, source.path), video, source.display_matrix)
-        copier = StreamCopier(src, out)
+        copier = keep_companion(src, source, video, out) if src else None
         last_dts = None
         for chunk in chunks:
             times = json.loads(_times_path(chunk).read_text())
@@ -67,8 +66,10 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
                     last_dts = packet.dts
                     packet.stream = video
                     out.mux(packet)
-                    copier.copy_until(float(packet.dts * time_base))
-        copier.finish()
+                    if copier:
+                        copier.copy_until(float(packet.dts * time_base))
+        if copier:
+            copier.finish()
     return output
 
 

@@ -1,6 +1,7 @@
 """HDR10 video: scene-linear frames as HEVC 10-bit, BT.2020, SMPTE ST 2084 PQ, with MaxCLL/MaxFALL."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import av
@@ -10,8 +11,7 @@ from av.video.reformatter import Colorspace, VideoReformatter
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import read_exr
-from vprop.io.passthrough import StreamCopier, keep_video_tags
-from vprop.io.video import _SCALING, VideoFrame, VideoInfo, _open, _video_stream, coded_orientation
+from vprop.io.video import _SCALING, VideoFrame, VideoInfo, coded_orientation, keep_companion, open_companion
 
 
 REFERENCE_WHITE_NITS = 203.0     # scene-linear 1.0 in HDR10 output (ITU-R BT.2408 reference white)
@@ -59,7 +59,8 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
     ])
     width, height = source.stored_size   # sideways when rotated: the display matrix is copied
     width, height = width + width % 2, height + height % 2
-    with atomic_path(output) as tmp, av.open(str(tmp), "w") as out, _open(source.path) as src:
+    with open_companion(source.path) or nullcontext() as src, atomic_path(output) as tmp, \
+            av.open(str(tmp), "w") as out:
         video = out.add_stream("libx265", rate=source.fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p10le"
         video.codec_context.options = {"crf": str(crf), "x265-params": params}
@@ -68,8 +69,7 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
         if output.suffix.lower() != ".mkv":
             video.codec_tag = "hvc1"     # what Apple players need to play HEVC in MP4/MOV
         video.time_base = video.codec_context.time_base = source.time_base
-        keep_video_tags(_video_stream(src, source.path), video, source.display_matrix)
-        copier = StreamCopier(src, out)
+        copier = keep_companion(src, source, video, out) if src else None
         reformatter, last = VideoReformatter(), None
         for path, frame in zip(exr_paths, frames):
             signal = coded_orientation(pq_encode(hdr10_nits(read_exr(path), white)), source.rotation)
@@ -83,8 +83,10 @@ def write_hdr10(output, exr_paths: list[Path], frames: list[VideoFrame], source:
             image.pts, image.time_base, last = pts, source.time_base, pts
             for packet in video.encode(image):
                 out.mux(packet)
-            copier.copy_until(float(pts * source.time_base))
+            if copier:
+                copier.copy_until(float(pts * source.time_base))
         for packet in video.encode(None):
             out.mux(packet)
-        copier.finish()
+        if copier:
+            copier.finish()
     return output

@@ -6,9 +6,11 @@ a printf pattern names and checks that it is whole, since image2 ends the video 
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+
+import av
 
 from vprop.errors import InputError
 
@@ -32,6 +34,7 @@ class ImageSequence:
     first: int           # the first file's number
     count: int
     fps: Fraction
+    audio: Path | None = None   # the sound that goes with the pictures, from the first frame on (a scanned track)
 
     @property
     def pattern(self) -> str:
@@ -57,17 +60,31 @@ class ImageSequence:
         return literal(os.path.join(self.folder, self.prefix)) + number + literal(self.suffix)   # prefix may be ""
 
 
-def image_sequence(text: str, fps: Fraction = DEFAULT_FPS) -> ImageSequence | None:
+def image_sequence(text: str, fps: Fraction = DEFAULT_FPS, audio=None) -> ImageSequence | None:
     """The sequence that VIDEO names (a folder of numbered images, or a pattern such as ``scans/f_%06d.dpx``) at
-    ``fps`` frames per second; None where it names a file."""
+    ``fps`` frames per second, with the sound file ``audio`` if given; None where it names a file."""
     path = Path(text)
     if path.suffix.lower() == ".exr" and _PRINTF.search(path.name):
         raise InputError(path, _LINEAR)
     if path.is_dir():
-        return _in_folder(path, fps)
-    if _PRINTF.search(path.name) and not path.exists():
-        return _from_pattern(path, fps)
-    return None
+        sequence = _in_folder(path, fps)
+    elif _PRINTF.search(path.name) and not path.exists():
+        sequence = _from_pattern(path, fps)
+    else:
+        return None
+    return sequence if audio is None else replace(sequence, audio=_sound_file(Path(audio)))
+
+
+def _sound_file(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError(path, "no such sound file")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InputError(path, "holds no audio stream")
+    except av.FFmpegError as error:
+        raise InputError(path, f"not a sound file ({error.strerror or error})") from None
+    return path
 
 
 def holds_numbered_images(folder: Path) -> bool:

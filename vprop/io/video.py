@@ -300,8 +300,8 @@ class VideoWriter:
             self._tmp = stack.enter_context(atomic_path(self.path, directory=self.kind == "png"))
             if self.kind != "png":
                 self._out = stack.enter_context(av.open(str(self._tmp), "w"))
-                copy_from = None if self.chunk else self.source.path
-                self._src = None if copy_from is None else stack.enter_context(_open(copy_from))
+                companion = None if self.chunk else open_companion(self.source.path)
+                self._src = None if companion is None else stack.enter_context(companion)
                 self._add_streams()
             self._stack = stack.pop_all()
         return self
@@ -371,8 +371,7 @@ class VideoWriter:
         self._video, self._reformatter, self._last_pts = video, VideoReformatter(), None
         self._copier = None
         if self._src is not None:
-            keep_video_tags(_video_stream(self._src, source.path), video, source.display_matrix)
-            self._copier = StreamCopier(self._src, self._out)
+            self._copier = keep_companion(self._src, source, video, self._out)
 
     def _pts(self, frame: VideoFrame) -> int:
         time_base = self.source.time_base
@@ -385,6 +384,22 @@ class VideoWriter:
             pts = self._last_pts + 1
         self._last_pts = pts
         return pts
+
+
+def open_companion(source: Path | ImageSequence | None):
+    """The container whose sound, subtitles and tags a new video keeps: the source video itself, or the sound file
+    given with an image sequence; None where there is none."""
+    if source is None or isinstance(source, ImageSequence) and source.audio is None:
+        return None
+    return av.open(str(source.audio)) if isinstance(source, ImageSequence) else _open(source)
+
+
+def keep_companion(companion, source: VideoInfo, video, output) -> StreamCopier:
+    """Give the new ``video`` stream (of ``output``) the source video stream's tags and display matrix, and
+    ``output`` the sound and subtitles of ``companion`` (``open_companion``). Before the first mux."""
+    if not isinstance(source.path, ImageSequence):
+        keep_video_tags(_video_stream(companion, source.path), video, source.display_matrix)
+    return StreamCopier(companion, output)
 
 
 def _source(video) -> Path | ImageSequence:
