@@ -41,6 +41,9 @@ def test_a_pattern_names_one_of_two_sequences_and_an_unpadded_one(tmp_path):
     assert (sequence.width, sequence.first, sequence.count, sequence.fps) == (0, 1, 12, 24)   # 1 ... 12, unpadded
     assert len(list(read_frames(sequence))) == 12
     assert image_sequence(str(folder / "beauty.1.tif")) is None        # a file: not a sequence
+    hashes = image_sequence(str(write_sequence(tmp_path / "comp", range(1001, 1004), name="comp.{}.png") /
+                                "comp.####.png"))                        # as Nuke and Resolve name sequences
+    assert (hashes.prefix, hashes.width, hashes.first, hashes.count) == ("comp.", 4, 1001, 3)
     with pytest.raises(InputError, match="no file matches this pattern"):
         image_sequence(str(folder / "beauty.%04d.tif"))
 

@@ -21,6 +21,7 @@ _LINEAR = "EXR frames are scene-linear: VIDEO must be display-referred (PNG, TIF
 DEFAULT_FPS = Fraction(24)      # film's rate: the sequence itself has no clock
 _NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
 _PRINTF = re.compile(r"%(0(?P<width>\d+))?d")
+_HASHES = re.compile(r"#+")     # Nuke's and Resolve's way: scan_####.dpx is scan_%04d.dpx
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ def image_sequence(text: str, fps: Fraction = DEFAULT_FPS, audio=None) -> ImageS
     """The sequence that VIDEO names (a folder of numbered images, or a pattern such as ``scans/f_%06d.dpx``) at
     ``fps`` frames per second, with the sound file ``audio`` if given; None where it names a file."""
     path = Path(text)
+    if len(_HASHES.findall(path.name)) == 1 and not path.exists():
+        path = path.with_name(_HASHES.sub(lambda run: f"%0{len(run[0])}d", path.name))
     if path.suffix.lower() == ".exr" and _PRINTF.search(path.name):
         raise InputError(path, _LINEAR)
     if path.is_dir():
