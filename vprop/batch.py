@@ -33,7 +33,8 @@ import torch
 from vprop.errors import InputError, UsageError, UserError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import find_indexed_files
-from vprop.io.sequence import DEFAULT_FPS, ImageSequence, holds_numbered_images, image_sequence, parse_fps
+from vprop.io.sequence import (DEFAULT_FPS, ImageSequence, frame_files, holds_numbered_images, image_sequence,
+                                is_pattern, parse_fps)
 from vprop.io.video import probe
 from vprop.models.hub import load_model
 from vprop.pipelines.colorize import colorize
@@ -247,8 +248,12 @@ def check_outputs(jobs: list[Job], log_dir: Path) -> None:
 
 
 def is_complete(output: str) -> bool:
-    """Outputs appear only when complete (written under a temporary name): a file, or a folder of frames."""
+    """Outputs appear only when complete (written under a temporary name): a file, a folder of frames, or frames
+    named by a pattern."""
     path = Path(output)
+    if is_pattern(path):
+        files = frame_files(path, None)
+        return files.folder.is_dir() and any(files.folder.glob(f"{files.prefix}[0-9]*{files.suffix}"))
     return path.is_file() or (path.is_dir() and any(path.glob("00000.*")))
 
 

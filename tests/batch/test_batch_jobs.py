@@ -66,6 +66,10 @@ def test_mask_keys_and_complete_outputs(tmp_path):
     assert not is_complete(str(tmp_path / "out"))       # a folder is complete once its frames are in
     touch(tmp_path / "out" / "00000.png")
     assert is_complete(str(tmp_path / "out")) and is_complete(str(single))
+    pattern = str(tmp_path / "graded" / "reel_%07d.png")                      # frames named by a pattern
+    assert not is_complete(pattern)
+    touch(tmp_path / "graded" / "reel_0086400.png")
+    assert is_complete(pattern)
 
 
 @pytest.mark.parametrize("row, words", [

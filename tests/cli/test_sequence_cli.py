@@ -162,3 +162,39 @@ def test_a_sound_that_cannot_be_used(tmp_path, make_video):
         "holds no audio stream")
     misused(run("gray", make_video("in.mp4"), "--audio", write_sound(tmp_path / "t.wav"), "-o", tmp_path / "g.mp4"),
             "--audio", "only for image sequences")
+
+
+def test_frames_written_by_a_pattern_keep_the_scans_numbers(tmp_path, tiny_color_weights, tiny_seg_weights,
+                                                            make_video):
+    folder = scans(tmp_path / "scans", frames=6, content=square_frame, size=SIZE)
+    assert run("keys", folder, "--interval", "5", "-o", tmp_path / "keys", "-q").exit_code == 0
+    graded = tmp_path / "graded"
+    graded.mkdir()
+    (graded / "notes.txt").write_text("kept")                     # a folder of the user's: only our files go in
+    result = run("colorize", folder, "--keys", tmp_path / "keys", "--interval", "5", "--weights",
+                 tiny_color_weights, "--workers", "2", "-o", graded / "graded_%07d.png", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(graded)) == [f"graded_{86400 + i:07d}.png" for i in range(6)] + ["notes.txt"]
+    mask = save_palette(tmp_path / "first.png", square_labels(0))
+    result = run("segment", folder, "--mask", mask, "--weights", tiny_seg_weights, "-o", graded / "matte.####.png",
+                 "--alpha", graded / "rgba_####.png", "-q")
+    assert result.exit_code == 0, result.output
+    names = os.listdir(graded)
+    assert sorted(n for n in names if n.startswith("matte.")) == [f"matte.{86400 + i}.png" for i in range(6)]
+    assert sorted(n for n in names if n.startswith("rgba_")) == [f"rgba_{86400 + i}.png" for i in range(6)]
+    # from a video, numbered from 0; the pattern's files must be the kind the command writes
+    assert run("gray", make_video("in.mp4", frames=3), "-o", tmp_path / "g" / "g_###.png", "-q").exit_code == 0
+    assert sorted(os.listdir(tmp_path / "g")) == ["g_000.png", "g_001.png", "g_002.png"]
+    bad(run("gray", folder, "-o", tmp_path / "g" / "g_%03d.jpg"), "g_%03d.jpg", "the pattern must end in .png")
+    bad(run("segment", folder, "--mask", mask, "--weights", tiny_seg_weights, "-o", graded / "matte.####.png"),
+        "already holds PNG files")
+
+
+def test_hdr_frames_by_a_pattern(tmp_path, hdr_clip, tiny_hdr_weights):
+    video, _, keys = hdr_clip
+    out, hdr10 = tmp_path / "exr" / "plate_%04d.exr", tmp_path / "hdr10.mp4"
+    result = run("hdr", video, "--hdr-keys", keys, "--interval", 6, "-o", out, "--hdr10", hdr10,
+                 "--weights", tiny_hdr_weights, "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(tmp_path / "exr")) == [f"plate_{i:04d}.exr" for i in range(12)]
+    assert len(list(read_frames(hdr10))) == 12           # the HDR10 video is made from the frames so named

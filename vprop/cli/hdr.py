@@ -12,7 +12,8 @@ from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
 @click.option("--hdr-keys", "--keys", "keys_dir", required=True, type=click.Path(path_type=str),
               help="Directory of HDR key-frames (.exr or .hdr) named by 0-based frame index (00030.exr).")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
-              help="Output directory: one half-float scene-linear EXR per frame (00000.exr ...).")
+              help="Output directory: one half-float scene-linear EXR per frame (00000.exr ...), or a pattern of "
+                   "their names (plates/hdr_%07d.exr: numbered as an input sequence's files, else from 0).")
 @key_schedule("Align keys with optical flow (default: as the weights were trained).")
 @click.option("--blend/--no-blend", default=True, show_default=True,
               help="Combine the network's estimate with the frame's own inverted LDR; --no-blend: network only.")

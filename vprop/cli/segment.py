@@ -14,7 +14,8 @@ from vprop.pipelines.segment import segment
               help="Mask key-frame (palette/index/binary PNG); IDX is its 0-based frame (default 0). Repeatable: "
                    "--mask first.png --mask 50:fix.png.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=str),
-              help="Directory for the masks: 00000.png ... (DAVIS palette, object indices kept).")
+              help="Directory for the masks: 00000.png ... (DAVIS palette, object indices kept), or a pattern of "
+                   "their names (mattes/m_%07d.png: numbered as an input sequence's files, else from 0).")
 @click.option("--overlay", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a video (.mp4/.mov/.mkv) of the frames with the masks drawn over them.")
 @click.option("--alpha", type=click.Path(path_type=str), default=None,

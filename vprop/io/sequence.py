@@ -1,4 +1,5 @@
-"""Numbered image files read as one video: film scans, renders and archive transfers often arrive so.
+"""Numbered image files: read as one video (film scans, renders and archive transfers often arrive so), and
+written one per frame.
 
 FFmpeg's image2 demuxer decodes them (PNG, TIFF, DPX, JPEG, ...); this module only finds the sequence a folder or
 a printf pattern names and checks that it is whole, since image2 ends the video silently at the first missing file.
@@ -61,12 +62,51 @@ class ImageSequence:
         return literal(os.path.join(self.folder, self.prefix)) + number + literal(self.suffix)   # prefix may be ""
 
 
+@dataclass(frozen=True)
+class FrameFiles:
+    """Where a run writes one file per frame, and their names: ``00000.png``, ... in a folder, or as a pattern says
+    (``graded/scan_%07d.png``), numbered from the input sequence's first file number (0 for a video), so that a
+    conform by frame number still holds."""
+
+    folder: Path
+    prefix: str = ""
+    width: int = 5
+    suffix: str = ".png"
+    first: int = 0
+
+    def name(self, index: int) -> str:
+        return f"{self.prefix}{self.first + index:0{self.width}d}{self.suffix}"
+
+
+def frame_files(output, suffix: str | None, source=None) -> FrameFiles:
+    """The frame files of ``output``: a folder of ``suffix`` files, or a pattern (which must end in ``suffix``;
+    None: any) numbered as the ``source`` sequence's files are."""
+    path = _printf_path(Path(output))
+    match = _PRINTF.search(path.name)
+    if match is None:
+        return FrameFiles(path, suffix=suffix or "")
+    prefix, rest = path.name[:match.start()], path.name[match.end():]
+    if suffix is not None and rest.lower() != suffix:
+        raise InputError(output, f"the frames are {suffix} files: the pattern must end in {suffix}")
+    first = source.first if isinstance(source, ImageSequence) else 0
+    return FrameFiles(path.parent, prefix, int(match["width"] or 0), rest, first)
+
+
+def _printf_path(path: Path) -> Path:
+    """``scan_####.dpx`` (Nuke's and Resolve's way) as ``scan_%04d.dpx``; any other path as it is."""
+    if len(_HASHES.findall(path.name)) != 1 or path.exists():
+        return path
+    return path.with_name(_HASHES.sub(lambda run: f"%0{len(run[0])}d", path.name))
+
+
+def is_pattern(output) -> bool:
+    return _PRINTF.search(_printf_path(Path(output)).name) is not None
+
+
 def image_sequence(text: str, fps: Fraction = DEFAULT_FPS, audio=None) -> ImageSequence | None:
     """The sequence that VIDEO names (a folder of numbered images, or a pattern such as ``scans/f_%06d.dpx``) at
     ``fps`` frames per second, with the sound file ``audio`` if given; None where it names a file."""
-    path = Path(text)
-    if len(_HASHES.findall(path.name)) == 1 and not path.exists():
-        path = path.with_name(_HASHES.sub(lambda run: f"%0{len(run[0])}d", path.name))
+    path = _printf_path(Path(text))
     if path.suffix.lower() == ".exr" and _PRINTF.search(path.name):
         raise InputError(path, _LINEAR)
     if path.is_dir():

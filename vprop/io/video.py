@@ -19,7 +19,7 @@ from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import write_png
 from vprop.io.passthrough import StreamCopier, keep_video_tags
-from vprop.io.sequence import ImageSequence
+from vprop.io.sequence import ImageSequence, frame_files, is_pattern
 
 # Frames report AVCOL_SPC_* numbers; swscale wants SWS_CS_* ones.
 _SWSCALE_MATRIX = {1: Colorspace.ITU709, 4: Colorspace.FCC, 5: Colorspace.ITU601,
@@ -280,6 +280,9 @@ class VideoWriter:
     def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False, alpha: bool = False,
                  chunk=None):
         self.path, self.kind = _output_kind(output, lossless, alpha)
+        self.files = frame_files(output, ".png", source.path) if self.kind == "png" else None
+        if self.files:
+            self.path = self.files.folder
         self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
         self.chunk = chunk is not None
         if self.chunk:
@@ -314,7 +317,7 @@ class VideoWriter:
         if rgb.dtype != np.uint8 or rgb.shape != expected:
             raise ValueError(f"expected uint8 {expected} frame, got {rgb.dtype} {rgb.shape}")
         if self.kind == "png":
-            write_png(self._tmp / f"{frame.index:05d}.png", rgb)
+            write_png(self._tmp / self.files.name(frame.index), rgb)
             return
         rgb = coded_orientation(rgb, self.source.rotation)
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
@@ -490,13 +493,14 @@ def _output_colour(source: VideoInfo) -> dict:
 
 
 def output_kind(output, lossless: bool = False, alpha: bool = False) -> str:
-    """"png" (a directory of frames), "h264", "ffv1" or "prores4444", as ``VideoWriter`` would write ``output``."""
+    """"png" (a directory of frames, or a pattern of their names), "h264", "ffv1" or "prores4444", as
+    ``VideoWriter`` would write ``output``."""
     return _output_kind(output, lossless, alpha)[1]
 
 
 def _output_kind(output, lossless: bool, alpha: bool = False) -> tuple[Path, str]:
     text, path = os.fspath(output), Path(output)
-    if text.endswith(("/", os.sep)) or path.is_dir():
+    if text.endswith(("/", os.sep)) or path.is_dir() or is_pattern(path):
         return path, "png"
     suffix = path.suffix.lower()
     if alpha:

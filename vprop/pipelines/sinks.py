@@ -13,6 +13,7 @@ from vprop.errors import InputError
 from vprop.io.hdr10 import write_hdr10
 from vprop.io.images import DAVIS_PALETTE, write_exr, write_indexed_png, write_png
 from vprop.io.preview import overlay, tonemap_reinhard
+from vprop.io.sequence import frame_files
 from vprop.io.video import VideoFrame, VideoInfo, output_kind, overwrites_input
 from vprop.pipelines.span_outputs import SpanOutputs
 
@@ -22,14 +23,15 @@ class VideoSink:
     folder of PNGs (an output path ending in /)."""
 
     def __init__(self, output, info: VideoInfo, crf: int = 18, lossless: bool = False):
-        self.path = Path(output)
         png = output_kind(output, lossless) == "png"
+        self.files = frame_files(output, ".png", info.path) if png else None
+        self.path = self.files.folder if png else Path(output)
         self.folders = {"frames": self.path} if png else {}
         self.videos = {} if png else {"video": (self.path, {"crf": crf, "lossless": lossless})}
 
     def write(self, place: SpanOutputs, frame: VideoFrame, rgb: np.ndarray) -> None:
         if self.folders:
-            write_png(place.folder("frames") / f"{frame.index:05d}.png", rgb)
+            write_png(place.folder("frames") / self.files.name(frame.index), rgb)
         else:
             place.video("video").write(frame, rgb)
 
@@ -61,23 +63,25 @@ class LabelSink:
     and with the objects as an alpha matte (``alpha``: ProRes 4444 .mov or a directory of RGBA PNGs)."""
 
     def __init__(self, directory, info: VideoInfo, overlay_path=None, alpha_path=None):
-        self.path = check_output_dir(directory, "[0-9]*.png", "PNG")
+        self.files = frame_files(directory, ".png", info.path)
+        self.path = check_output_dir(self.files.folder, f"{self.files.prefix}[0-9]*.png", "PNG")
         self.folders, self.videos = {"labels": self.path}, {}
         if overlay_path:
             self.videos["overlay"] = (Path(overlay_path), {})
         if alpha_path and output_kind(alpha_path, alpha=True) == "png":
-            self.folders["alpha"] = Path(alpha_path)
+            self.alpha_files = frame_files(alpha_path, ".png", info.path)
+            self.folders["alpha"] = self.alpha_files.folder
         elif alpha_path:
             self.videos["alpha"] = (Path(alpha_path), {"alpha": True})
 
     def write(self, place: SpanOutputs, frame: VideoFrame, labels: np.ndarray) -> None:
-        write_indexed_png(place.folder("labels") / f"{frame.index:05d}.png", labels)
+        write_indexed_png(place.folder("labels") / self.files.name(frame.index), labels)
         if "overlay" in self.videos:
             place.video("overlay").write(frame, self.picture(frame, labels))
         if "alpha" in self.videos or "alpha" in self.folders:
             matte = np.dstack([frame.rgb, np.where(labels > 0, 255, 0).astype(np.uint8)])
             if "alpha" in self.folders:
-                write_png(place.folder("alpha") / f"{frame.index:05d}.png", matte)
+                write_png(place.folder("alpha") / self.alpha_files.name(frame.index), matte)
             else:
                 place.video("alpha").write(frame, matte)
 
@@ -98,13 +102,14 @@ class RadianceSink:
                 raise InputError(extra, "output would overwrite the input video")
         if hdr10 is not None and "libx265" not in av.codecs_available:
             raise InputError(hdr10, "HDR10 needs libx265, which this PyAV's FFmpeg does not include")
-        self.path = check_output_dir(directory, "*.exr", "EXR")
+        self.files = frame_files(directory, ".exr", info.path)
+        self.path = check_output_dir(self.files.folder, f"{self.files.prefix}*.exr", "EXR")
         self.folders = {"exr": self.path}
         self.videos = {"preview": (Path(preview), {})} if preview is not None else {}
         self.info, self.hdr10 = info, hdr10
 
     def write(self, place: SpanOutputs, frame: VideoFrame, radiance: np.ndarray) -> None:
-        write_exr(place.folder("exr") / f"{frame.index:05d}.exr", radiance)
+        write_exr(place.folder("exr") / self.files.name(frame.index), radiance)
         if self.videos:
             place.video("preview").write(frame, tonemap_reinhard(radiance))
 
@@ -114,4 +119,5 @@ class RadianceSink:
     def complete(self, place: SpanOutputs, timing: list[VideoFrame]) -> None:
         """The HDR10 video, from the EXRs before they move into place: the folder appears only if this succeeds."""
         if self.hdr10 is not None:
-            write_hdr10(self.hdr10, [place.folder("exr") / f"{f.index:05d}.exr" for f in timing], timing, self.info)
+            write_hdr10(self.hdr10, [place.folder("exr") / self.files.name(f.index) for f in timing], timing,
+                        self.info)
