@@ -253,7 +253,7 @@ def is_complete(output: str) -> bool:
     path = Path(output)
     if is_pattern(path):
         files = frame_files(path, None)
-        return files.folder.is_dir() and any(files.folder.glob(f"{files.prefix}[0-9]*{files.suffix}"))
+        return files.folder.is_dir() and any(files.folder.glob(files.glob))
     return path.is_file() or (path.is_dir() and any(path.glob("00000.*")))
 
 

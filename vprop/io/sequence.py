@@ -77,19 +77,23 @@ class FrameFiles:
     def name(self, index: int) -> str:
         return f"{self.prefix}{self.first + index:0{self.width}d}{self.suffix}"
 
+    @property
+    def glob(self) -> str:
+        """Matches the files of such names already in the folder."""
+        return f"{self.prefix}[0-9]*{self.suffix}"
+
 
 def frame_files(output, suffix: str | None, source=None) -> FrameFiles:
     """The frame files of ``output``: a folder of ``suffix`` files, or a pattern (which must end in ``suffix``;
     None: any) numbered as the ``source`` sequence's files are."""
     path = _printf_path(Path(output))
-    match = _PRINTF.search(path.name)
-    if match is None:
+    if not is_pattern(path):
         return FrameFiles(path, suffix=suffix or "")
-    prefix, rest = path.name[:match.start()], path.name[match.end():]
+    prefix, width, rest = _split_pattern(path)
     if suffix is not None and rest.lower() != suffix:
         raise InputError(output, f"the frames are {suffix} files: the pattern must end in {suffix}")
     first = source.first if isinstance(source, ImageSequence) else 0
-    return FrameFiles(path.parent, prefix, int(match["width"] or 0), rest, first)
+    return FrameFiles(path.parent, prefix, width, rest, first)
 
 
 def _printf_path(path: Path) -> Path:
@@ -101,6 +105,12 @@ def _printf_path(path: Path) -> Path:
 
 def is_pattern(output) -> bool:
     return _PRINTF.search(_printf_path(Path(output)).name) is not None
+
+
+def _split_pattern(pattern: Path) -> tuple[str, int, str]:
+    """A pattern's name as (prefix, zero-padded width, suffix): ("scan_", 7, ".dpx") for scan_%07d.dpx."""
+    match = _PRINTF.search(pattern.name)
+    return pattern.name[:match.start()], int(match["width"] or 0), pattern.name[match.end():]
 
 
 def image_sequence(text: str, fps: Fraction = DEFAULT_FPS, audio=None) -> ImageSequence | None:
@@ -132,7 +142,14 @@ def _sound_file(path: Path) -> Path:
 
 def holds_numbered_images(folder: Path) -> bool:
     """Whether ``folder`` looks like an image sequence (is one, or a broken one), before it is checked whole."""
-    return any(path.suffix.lower() in IMAGE_SUFFIXES and _NUMBERED.match(path.stem) for path in folder.iterdir())
+    return any(_numbered_image(path) for path in folder.iterdir())
+
+
+def _numbered_image(path: Path) -> re.Match | None:
+    """The (prefix, number) match of an image file named by a number, such as scan_0086400.dpx; None for others."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith(".") or not path.is_file():
+        return None
+    return _NUMBERED.match(path.stem)
 
 
 def parse_fps(text: str) -> Fraction:
@@ -149,11 +166,11 @@ def parse_fps(text: str) -> Fraction:
 
 def _in_folder(folder: Path, fps: Fraction) -> ImageSequence:
     groups: dict[tuple[str, str], list[str]] = {}
-    for path in folder.iterdir():
-        match = _NUMBERED.match(path.stem)
-        if match and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file() and not path.name.startswith("."):
+    entries = list(folder.iterdir())
+    for path in entries:
+        if match := _numbered_image(path):
             groups.setdefault((match["prefix"], path.suffix), []).append(match["number"])
-    if not groups and any(p.suffix.lower() == ".exr" for p in folder.iterdir()):
+    if not groups and any(p.suffix.lower() == ".exr" for p in entries):
         raise InputError(folder, _LINEAR)
     if not groups:
         raise InputError(folder, "holds no numbered image files (frame_0001.png, ...): not an image sequence")
@@ -168,11 +185,9 @@ def _in_folder(folder: Path, fps: Fraction) -> ImageSequence:
 
 
 def _from_pattern(pattern: Path, fps: Fraction) -> ImageSequence:
-    match = _PRINTF.search(pattern.name)
-    prefix, suffix = pattern.name[:match.start()], pattern.name[match.end():]
+    prefix, width, suffix = _split_pattern(pattern)
     if "%" in prefix + suffix:
         raise InputError(pattern, "a pattern holds one number, %d or %0Nd")
-    width = int(match["width"] or 0)
     folder = pattern.parent
     if not folder.is_dir():
         raise InputError(folder, "no such folder")

@@ -64,7 +64,7 @@ class LabelSink:
 
     def __init__(self, directory, info: VideoInfo, overlay_path=None, alpha_path=None):
         self.files = frame_files(directory, ".png", info.path)
-        self.path = check_output_dir(self.files.folder, f"{self.files.prefix}[0-9]*.png", "PNG")
+        self.path = check_output_dir(self.files.folder, self.files.glob, "PNG")
         self.folders, self.videos = {"labels": self.path}, {}
         if overlay_path:
             self.videos["overlay"] = (Path(overlay_path), {})
