@@ -163,33 +163,50 @@ def _remembered(cut: GrabCut, task: SegTask, frames: Iterable[VideoFrame], masks
             work["step"] = ChainedWarp.identity(*probs.shape[1:]).step(*step)
         return work
 
-    remembered = None      # (index, (P, H, W) mask) of the frame before, while it can be followed
-    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
+    remembered = None      # (index, (P, H, W) mask) of the frame before, while it can be followed: the cutter's own
+
+    def decide(works: list[dict]) -> list[tuple[VideoFrame, np.ndarray]]:
+        """A batch's frames mixed with the frame before and cut, in order (in the one cutter thread)."""
+        nonlocal remembered
+        done = []
+        for work in works:
+            frame, probs, side = work["frame"], work["probs"], work["side"]
+            prepared = task.prepare(frame.rgb)
+            if "key_masks" in work:
+                remembered = (frame.index, work["key_masks"])
+                done.append((frame, task.finish(prepared, probs)))
+                continue
+            if "models" not in work:     # a keyless shot's empty output, or no object to cut
+                remembered = None
+                done.append((frame, task.finish(prepared, probs)))
+                continue
+            step = work.get("step")
+            if step is not None and remembered is not None and remembered[0] == frame.index - 1:
+                aligned = step.warp(np.ascontiguousarray(remembered[1].transpose(1, 2, 0)))
+                weight = cut.memory * ((step.valid > 0.5) & (step.error < MEMORY_FLOW_TRUST))
+                probs = probs + weight * (aligned.reshape(*weight.shape, -1).transpose(2, 0, 1) - probs)
+            decided = np.stack([grabcut_snap(frame.rgb, p, models) for p, models in zip(probs, work["models"])])
+            forward = side.key_index < frame.index
+            remembered = (frame.index, decided.astype(np.float32)) if forward else None
+            done.append((frame, task.finish(prepared, cut_probabilities(probs, decided))))
+        return done
+
+    # GrabCut runs on one core and lets go of the GIL: a batch is cut while the network runs on the next one
+    cutting = None
+    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool, ThreadPoolExecutor(1) as cutter:
         while chunk := list(islice(outputs, settings.batch_size)):
-            jobs = [pool.submit(ahead, frame, probs) for frame, probs in chunk]
-            for job in jobs:
-                work = job.result()
-                frame, probs, side = work["frame"], work["probs"], work["side"]
-                prepared = task.prepare(frame.rgb)
-                if frame.index in keys:
-                    for older in [i for i in keys if i < frame.index]:
+            works = list(pool.map(lambda item: ahead(*item), chunk))
+            for work in works:
+                index = work["frame"].index
+                if index in keys:    # the keys a later frame can still follow stay
+                    work["key_masks"] = keys[index].masks
+                    for older in [i for i in keys if i < index]:
                         del keys[older]
-                    remembered = (frame.index, keys[frame.index].masks)
-                    yield frame, task.finish(prepared, probs)
-                    continue
-                if "models" not in work:     # a keyless shot's empty output, or no object to cut
-                    remembered = None
-                    yield frame, task.finish(prepared, probs)
-                    continue
-                step = work.get("step")
-                if step is not None and remembered is not None and remembered[0] == frame.index - 1:
-                    aligned = step.warp(np.ascontiguousarray(remembered[1].transpose(1, 2, 0)))
-                    weight = cut.memory * ((step.valid > 0.5) & (step.error < MEMORY_FLOW_TRUST))
-                    probs = probs + weight * (aligned.reshape(*weight.shape, -1).transpose(2, 0, 1) - probs)
-                decided = np.stack([grabcut_snap(frame.rgb, p, models) for p, models in zip(probs, work["models"])])
-                forward = side.key_index < frame.index
-                remembered = (frame.index, decided.astype(np.float32)) if forward else None
-                yield frame, task.finish(prepared, cut_probabilities(probs, decided))
+            previous, cutting = cutting, cutter.submit(decide, works)
+            if previous is not None:
+                yield from previous.result()
+        if cutting is not None:
+            yield from cutting.result()
 
 
 def _keyless_shot(task: SegTask, frames: Iterable[VideoFrame], s: Settings, on_confidence=None):
