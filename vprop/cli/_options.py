@@ -82,13 +82,16 @@ def full_resolution_option(func):
 
 
 def video_output(func):
-    """-o/--output, --crf, --lossless."""
+    """-o/--output, --crf, --lossless, --8-bit."""
     decorators = [
         click.option("-o", "--output", required=True, type=click.Path(dir_okay=True, path_type=str),
                      help="Output .mp4/.mov (H.264), .mkv (--lossless: FFV1), a directory of PNGs, or a pattern of "
                           "PNG names (graded/reel_%07d.png: numbered as an input sequence's files, else from 0)."),
         click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True, help="H.264 quality."),
         click.option("--lossless", is_flag=True, help="FFV1 in .mkv."),
+        click.option("--8-bit", "eight_bit", is_flag=True,
+                     help="8 bits per channel from a deeper source too (default: a 10-bit or 16-bit source gives "
+                          "16-bit PNGs or FFV1, or 10-bit H.264, which not every player plays)."),
     ]
     return _apply(func, decorators)
 

@@ -22,12 +22,14 @@ from vprop.pipelines.resume import finished_frames
 @video_output
 @common
 def colorize_command(video, keys_dir, interval, mode, align, blend, lookup, full_resolution, report_dir, shots,
-                     allow_missing, output, crf, lossless, resume, workers, device, quiet, weights, batch_size):
+                     allow_missing, output, crf, lossless, eight_bit, resume, workers, device, quiet, weights,
+                     batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
     run_over_video("colorize", video, quiet, lambda tick: colorize(
         video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend, weights=weights,
-        device=device, batch_size=batch_size, crf=crf, lossless=lossless, report=report_dir, on_frame=tick,
+        device=device, batch_size=batch_size, crf=crf, lossless=lossless, eight_bit=eight_bit,
+        report=report_dir, on_frame=tick,
         on_begin=tick.begin, shots=shots, allow_missing=allow_missing, resume=resume, workers=workers, full_resolution=full_resolution,
         lookup=lookup),
         lambda path: wrote(path, report_dir),

@@ -9,11 +9,12 @@ from vprop.pipelines.gray import gray
 @video_input
 @video_output
 @click.option("--quiet", "-q", is_flag=True)
-def gray_command(video, output, crf, lossless, quiet):
+def gray_command(video, output, crf, lossless, eight_bit, quiet):
     """Write VIDEO's gray version: the L channel of CIE-Lab as R = G = B.
 
     That is what colorize keeps of each frame and what `vprop eval color` colours, so a colour clip, its
     gray version and keys exported from the colour clip (`vprop keys`) make a test whose answer is known.
     """
-    run_over_video("gray", video, quiet, lambda tick: gray(video, output, crf=crf, lossless=lossless, on_frame=tick),
+    run_over_video("gray", video, quiet, lambda tick: gray(
+        video, output, crf=crf, lossless=lossless, eight_bit=eight_bit, on_frame=tick),
                    wrote)

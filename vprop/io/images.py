@@ -63,8 +63,8 @@ def read_rgb(path) -> np.ndarray:
 
 
 def write_png(path, rgb: np.ndarray) -> None:
-    """Save uint8 RGB or RGBA as a PNG. Encoded in memory and written by Python, so that a full disk raises
-    OSError with its errno (cv2.imwrite only answers False)."""
+    """Save uint8 RGB or RGBA as a PNG (uint16: a 16-bit PNG). Encoded in memory and written by Python, so that a
+    full disk raises OSError with its errno (cv2.imwrite only answers False)."""
     rgb = np.asarray(rgb)
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[-1] == 4
                                                  else cv2.COLOR_RGB2BGR))

@@ -49,6 +49,7 @@ class VideoInfo:
     color_trc: int
     colorspace: int
     color_range: int
+    bits: int = 8  # per colour component as decoded: 10 for a 10-bit ProRes or DPX scan, 16 for a 16-bit PNG
 
     @property
     def stored_size(self) -> tuple[int, int]:
@@ -59,7 +60,7 @@ class VideoInfo:
 @dataclass
 class VideoFrame:
     index: int  # 0-based, decode order
-    rgb: np.ndarray  # (H, W, 3) uint8, upright
+    rgb: np.ndarray  # (H, W, 3) uint8, upright (uint16 when read ``deep``)
     pts: int | None
     time_base: Fraction
 
@@ -96,6 +97,7 @@ def probe(path) -> VideoInfo:
             color_trc=int(first.color_trc),
             colorspace=int(first.colorspace),
             color_range=int(first.color_range),
+            bits=max(component.bits for component in first.format.components),
         )
 
 
@@ -109,8 +111,10 @@ def new_video(width: int, height: int, fps) -> VideoInfo:
 
 
 def read_frames(path, start: int = 0, stop: int | None = None,
-                index: "FrameIndex | None" = None) -> Iterator[VideoFrame]:
+                index: "FrameIndex | None" = None, deep: bool = False) -> Iterator[VideoFrame]:
     """Yield the frames one by one; a damaged tail ends the video with a warning.
+
+    ``deep``: the frames as 16-bit RGB (uint16, 0..65535), keeping a source's bits beyond 8.
 
     ``start``/``stop``: only frames ``[start, stop)``, numbered as in the whole video. With the video's
     ``index`` (``index_frames``) the decoder seeks to the keyframe before ``start`` instead of decoding from
@@ -130,7 +134,8 @@ def read_frames(path, start: int = 0, stop: int | None = None,
                     break
                 if all(size) and (frame.width, frame.height) != size:
                     _refuse_size_change(path, count, frame, size)
-                yield VideoFrame(count, _to_rgb(frame, reformatter), frame.pts, frame.time_base or stream.time_base)
+                yield VideoFrame(count, _to_rgb(frame, reformatter, deep), frame.pts,
+                                 frame.time_base or stream.time_base)
             count += 1
         if not whole:
             return      # a part of the video: the whole video's reader gives the warnings
@@ -150,6 +155,33 @@ def _refuse_size_change(path: Path | ImageSequence, index: int, frame, size: tup
     if isinstance(path, ImageSequence):
         raise InputError(path.file(path.first + index), f"{change}: every frame of a sequence must have one size")
     raise InputError(path, f"frame {index} {change}: vprop needs one size throughout")
+
+
+class SourceFrames:
+    """A video's frames by index at the source's own depth (``read_frames(deep=True)``), for an output that keeps
+    it: read forward, and opened again at the frame asked for where that is behind the last one read or well
+    ahead of it (spans come in any order)."""
+
+    AHEAD = 50      # frames: further than this, seeking beats decoding up to the frame
+
+    def __init__(self, path):
+        self.path, self._frames, self._next, self._index = _source(path), None, 0, None
+
+    def __call__(self, number: int) -> np.ndarray:
+        if self._frames is None or not self._next <= number <= self._next + self.AHEAD:
+            self.close()
+            self._index = self._index or index_frames(self.path)
+            self._frames, self._next = read_frames(self.path, number, None, self._index, deep=True), number
+        for frame in self._frames:
+            self._next = frame.index + 1
+            if frame.index == number:
+                return frame.rgb
+        raise InputError(self.path, f"frame {number} could not be decoded again")
+
+    def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
 
 
 class _Decoded:
@@ -278,12 +310,13 @@ class VideoWriter:
     """
 
     def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False, alpha: bool = False,
-                 chunk=None):
+                 chunk=None, deep: bool = False):
         self.path, self.kind = _output_kind(output, lossless, alpha)
         self.files = frame_files(output, ".png", source.path) if self.kind == "png" else None
         if self.files:
             self.path = self.files.folder
         self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
+        self.deep = deep and not alpha     # 16-bit RGB in: 16-bit PNGs, 10-bit H.264, 16-bit FFV1
         self.chunk = chunk is not None
         if self.chunk:
             if self.kind == "png":
@@ -313,16 +346,16 @@ class VideoWriter:
         if self._stack is None:
             raise RuntimeError("VideoWriter.write() outside its `with` block")
         rgb = np.asarray(rgb)
-        expected = (self.source.height, self.source.width, self.channels)
-        if rgb.dtype != np.uint8 or rgb.shape != expected:
-            raise ValueError(f"expected uint8 {expected} frame, got {rgb.dtype} {rgb.shape}")
+        expected, dtype = (self.source.height, self.source.width, self.channels), np.uint16 if self.deep else np.uint8
+        if rgb.dtype != dtype or rgb.shape != expected:
+            raise ValueError(f"expected {np.dtype(dtype)} {expected} frame, got {rgb.dtype} {rgb.shape}")
         if self.kind == "png":
             write_png(self._tmp / self.files.name(frame.index), rgb)
             return
         rgb = coded_orientation(rgb, self.source.rotation)
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
         image = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge"),
-                                           format="rgba" if self.channels == 4 else "rgb24")
+                                           format="rgba" if self.channels == 4 else "rgb48le" if self.deep else "rgb24")
         image = self._reformatter.reformat(image, format=self._video.pix_fmt,
                                            interpolation=_SCALING, **self._matrix)
         image.pts, image.time_base = self._pts(frame), self.source.time_base
@@ -352,7 +385,7 @@ class VideoWriter:
         source, colour = self.source, _output_colour(self.source)
         if self.kind == "ffv1":
             video = self._out.add_stream("ffv1", rate=source.fps)
-            video.pix_fmt, self._matrix = "bgr0", {}  # FFV1 refuses gbrp here
+            video.pix_fmt, self._matrix = "gbrp16le" if self.deep else "bgr0", {}  # FFV1 refuses 8-bit gbrp here
             del colour["colorspace"], colour["color_range"]  # RGB needs no YUV matrix
         else:
             if self.kind == "prores4444":
@@ -361,7 +394,7 @@ class VideoWriter:
                 video.codec_context.options = {"profile": "4444"}
             else:
                 video = self._out.add_stream("libx264", rate=source.fps)
-                video.pix_fmt = "yuv420p"
+                video.pix_fmt = "yuv420p10le" if self.deep else "yuv420p"     # 10 bits, as FFmpeg keeps them
                 video.codec_context.options = {"crf": str(self.crf)}
             # Encode with the same matrix and range the tags announce, so colours don't shift.
             self._matrix = {"dst_colorspace": _SWSCALE_MATRIX[colour["colorspace"]],
@@ -463,9 +496,9 @@ def coded_orientation(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.rot90(image, -(rotation // 90))
 
 
-def _to_rgb(frame, reformatter) -> np.ndarray:
+def _to_rgb(frame, reformatter, deep: bool = False) -> np.ndarray:
     rgb = reformatter.reformat(
-        frame, format="rgb24",
+        frame, format="rgb48le" if deep else "rgb24",
         src_colorspace=_decode_matrix(frame.colorspace, frame.height),
         src_color_range=_FULL if frame.color_range == _FULL else _LIMITED,
         interpolation=_SCALING,

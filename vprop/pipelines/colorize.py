@@ -18,7 +18,7 @@ from vprop.tasks.color import ColorTask, rgb_to_lab
 
 def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str = "offline",
              align: bool | None = None, blend: str = "confidence", weights: str | None = None,
-             device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False,
+             device: str = "cpu", batch_size: int = 4, crf: int = 18, lossless: bool = False, eight_bit: bool = False,
              report=None, on_frame: Callable[[int], None] | None = None,
              on_begin: Callable[[], None] | None = None,
              model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
@@ -38,10 +38,11 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     ``full_resolution``: propagate at the video's own size; by default frames larger than the model's training
     size are propagated at that size and the chroma is up-sampled onto each frame's own lightness
     (``vprop.engine.working``). ``lookup``: where a flow chain failed, the key's colours are also looked up by patch
-    matching (``vprop.engine.lookup``; False is ``--no-lookup``).
+    matching (``vprop.engine.lookup``; False is ``--no-lookup``). ``eight_bit``: 8 bits per channel from a source
+    deeper than that too (default: its depth kept, ``vprop.pipelines.sinks.VideoSink``).
     """
     pipeline = color_pipeline(keys_dir=keys_dir, output=str(output), interval=interval, crf=crf, lossless=lossless,
-                              full_resolution=full_resolution, lookup=lookup)
+                              full_resolution=full_resolution, lookup=lookup, eight_bit=eight_bit)
     return run(video, pipeline, RunOptions(mode=mode, align=align, blend=blend, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
                                            shots=shots, allow_missing=allow_missing, resume=resume,
@@ -49,7 +50,7 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
 
 
 def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, lossless: bool,
-                   full_resolution: bool = False, lookup: bool = True) -> Pipeline:
+                   full_resolution: bool = False, lookup: bool = True, eight_bit: bool = False) -> Pipeline:
     def find_keys(info):
         return key_files(keys_dir, interval, info.frame_count, COLOR_KEY_SUFFIXES, info.path)
 
@@ -62,12 +63,12 @@ def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, los
         return propagate
 
     recipe = partial(color_pipeline, keys_dir=str(keys_dir), output=output, interval=interval, crf=crf,
-                     lossless=lossless, full_resolution=full_resolution, lookup=lookup)
+                     lossless=lossless, full_resolution=full_resolution, lookup=lookup, eight_bit=eight_bit)
     # Chains mended by a flow straight to the key: +0.14 dB online K=30 and +0.18 dB offline K=30 on clips never
     # used for any choice (README, "Broken chains"); the look-up where they stay broken: +0.15 to +0.37 dB more for
     # 4-13% of the speed (README, "Where no flow holds"); the check at each key, offline: +0.05 dB on 8 clips at
     # K=10-30, +0.35-0.39 dB on the one where the network did harm, for 4-5% of the speed (README, "The key check").
-    return Pipeline("color", find_keys, _load_key, lambda info: VideoSink(output, info, crf=crf, lossless=lossless),
+    return Pipeline("color", find_keys, _load_key, lambda info: VideoSink(output, info, crf, lossless, eight_bit),
                     propagation, recipe, repair_chains=True, lookup=lookup, key_check=True)
 
 

@@ -14,22 +14,30 @@ from vprop.io.hdr10 import write_hdr10
 from vprop.io.images import DAVIS_PALETTE, write_exr, write_indexed_png, write_png
 from vprop.io.preview import overlay, tonemap_reinhard
 from vprop.io.sequence import frame_files
-from vprop.io.video import VideoFrame, VideoInfo, output_kind, overwrites_input
+from vprop.io.video import SourceFrames, VideoFrame, VideoInfo, output_kind, overwrites_input
 from vprop.pipelines.span_outputs import SpanOutputs
+from vprop.tasks.color import at_source_depth
 
 
 class VideoSink:
     """Frames (uint8 RGB) into a video with the source's timing, tags and audio (``VideoWriter``), or into a
-    folder of PNGs (an output path ending in /)."""
+    folder of PNGs (an output path ending in /). From a source deeper than 8 bits (a 10-bit ProRes, a DPX or 16-bit
+    PNG scan) each frame is written on the source's own lightness at 16 bits (``at_source_depth``): 16-bit PNGs,
+    10-bit H.264, 16-bit FFV1; ``eight_bit``: 8 bits all the same."""
 
-    def __init__(self, output, info: VideoInfo, crf: int = 18, lossless: bool = False):
+    def __init__(self, output, info: VideoInfo, crf: int = 18, lossless: bool = False, eight_bit: bool = False):
         png = output_kind(output, lossless) == "png"
         self.files = frame_files(output, ".png", info.path) if png else None
         self.path = self.files.folder if png else Path(output)
         self.folders = {"frames": self.path} if png else {}
-        self.videos = {} if png else {"video": (self.path, {"crf": crf, "lossless": lossless})}
+        deep = info.bits > 8 and info.path is not None and not eight_bit
+        self.source = SourceFrames(info.path) if deep else None
+        options = {"crf": crf, "lossless": lossless, "deep": self.source is not None}
+        self.videos = {} if png else {"video": (self.path, options)}
 
     def write(self, place: SpanOutputs, frame: VideoFrame, rgb: np.ndarray) -> None:
+        if self.source is not None:
+            rgb = at_source_depth(rgb, self.source(frame.index))
         if self.folders:
             write_png(place.folder("frames") / self.files.name(frame.index), rgb)
         else:
@@ -39,7 +47,8 @@ class VideoSink:
         return rgb
 
     def complete(self, place: SpanOutputs, timing: list[VideoFrame]) -> None:
-        pass
+        if self.source is not None:
+            self.source.close()
 
 
 def check_output_dir(directory, pattern: str, kind: str) -> Path:

@@ -13,8 +13,14 @@ AB_SCALE = 110.0   # |a|, |b| of sRGB colours stay below ~110 in OpenCV's float 
 
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> float32 Lab (L in 0..100, ab roughly -110..110)."""
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    """uint8 (or uint16) RGB -> float32 Lab (L in 0..100, ab roughly -110..110)."""
+    if rgb.dtype == np.uint8:
+        return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    # OpenCV's float sRGB curve is tabulated: L is off by up to 0.15, finer than an 8-bit step but coarser than a
+    # 10-bit one. Deep frames are decoded by the curve's formula and converted from linear RGB, exactly.
+    value = rgb.astype(np.float32) / np.iinfo(rgb.dtype).max
+    linear = np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4).astype(np.float32)
+    return cv2.cvtColor(linear, cv2.COLOR_LRGB2Lab)
 
 
 # The L of every gray level (R = G = B) as the conversion above gives it, to the bit: a gray frame, what colorize is
@@ -23,16 +29,18 @@ _GRAY_LIGHTNESS = rgb_to_lab(np.repeat(np.arange(256, dtype=np.uint8)[None, :, N
 
 
 def lightness(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> float32 Lab lightness L (0..100), as ``rgb_to_lab`` gives it."""
+    """uint8 (or uint16) RGB -> float32 Lab lightness L (0..100), as ``rgb_to_lab`` gives it."""
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    if np.array_equal(red, green) and np.array_equal(green, blue):
+    if rgb.dtype == np.uint8 and np.array_equal(red, green) and np.array_equal(green, blue):
         return _GRAY_LIGHTNESS[red]
     return rgb_to_lab(rgb)[..., 0]
 
 
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+def lab_to_rgb(lab: np.ndarray, dtype=np.uint8) -> np.ndarray:
+    """float32 Lab -> RGB of ``dtype`` (uint8 or uint16)."""
+    top = np.iinfo(dtype).max
     rgb = cv2.cvtColor(np.ascontiguousarray(lab, dtype=np.float32), cv2.COLOR_Lab2RGB)
-    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(rgb * top + 0.5, 0, top).astype(dtype)
 
 
 def guidance_channels(aligned: bool) -> int:
@@ -58,10 +66,17 @@ def model_inputs(target_l: np.ndarray, key_lab: np.ndarray, chain: ChainedWarp |
     return guidance.astype(np.float32), np.ascontiguousarray(prop.transpose(2, 0, 1) / AB_SCALE, dtype=np.float32)
 
 
-def compose(target_l: np.ndarray, ab: np.ndarray) -> np.ndarray:
+def compose(target_l: np.ndarray, ab: np.ndarray, dtype=np.uint8) -> np.ndarray:
     """Output frame: its own lightness with the propagated chroma. ab: (2, H, W) in network units."""
     lab = np.dstack([target_l, ab.transpose(1, 2, 0) * AB_SCALE])
-    return lab_to_rgb(lab)
+    return lab_to_rgb(lab, dtype)
+
+
+def at_source_depth(result: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``result`` (a coloured or gray frame) on the lightness of its deep ``source`` frame (uint16 RGB),
+    as uint16 RGB: the frames are worked on at 8 bits, and the source's finer steps of lightness (a 10-bit scan's)
+    are kept."""
+    return compose(lightness(source), key_chroma(rgb_to_lab(result)), np.uint16)
 
 
 def key_chroma(key_lab: np.ndarray) -> np.ndarray:
@@ -70,9 +85,10 @@ def key_chroma(key_lab: np.ndarray) -> np.ndarray:
 
 
 def lightness_only(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB -> the gray uint8 RGB of its Lab lightness: the frame as colorize and `vprop eval color` see it."""
+    """uint8 (or uint16) RGB -> the gray RGB of its Lab lightness, of the same type: the frame as colorize and
+    `vprop eval color` see it."""
     target_l = lightness(rgb)
-    return compose(target_l, np.zeros((2, *target_l.shape), np.float32))
+    return compose(target_l, np.zeros((2, *target_l.shape), np.float32), rgb.dtype)
 
 
 @dataclass
