@@ -136,3 +136,27 @@ def test_colorize_and_gray_keep_a_deep_source_s_fine_steps(tmp_path):
     for rgb, plain in zip(out, read_frames(eight)):     # the same colours, a finer lightness
         assert np.abs(rgb_to_lab(rgb)[..., 1:] - rgb_to_lab(plain.rgb)[..., 1:]).mean() < 0.5
         assert levels(rgb) > 3 * levels(plain.rgb)
+
+
+def test_segment_alpha_keeps_a_deep_plate(tmp_path):
+    video = tmp_path / "ten.mov"
+    frames = gradient_frames(6)
+    write_prores(video, frames)
+    mask = tmp_path / "square.png"
+    cv2.imwrite(str(mask), np.where(frames[0][..., 1] < frames[0][..., 0] - 10000, 1, 0).astype(np.uint8))
+    mattes, movie = tmp_path / "mattes", tmp_path / "matte.mov"
+    result = run("segment", video, "--mask", mask, "-o", tmp_path / "masks", "--alpha", f"{mattes}/", "-q")
+    assert result.exit_code == 0, result.output
+    assert run("segment", video, "--mask", mask, "-o", tmp_path / "m2", "--alpha", movie, "-q").exit_code == 0
+    plates = [f.rgb for f in read_frames(video, deep=True)]
+    pngs = sorted(mattes.glob("*.png"))
+    assert len(pngs) == 6
+    for png, plate in zip(pngs, plates):
+        rgba = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+        assert rgba.dtype == np.uint16 and np.array_equal(rgba[..., 2::-1], plate)    # the plate, to the bit
+        assert set(np.unique(rgba[..., 3])) <= {0, 65535}
+    first = cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED)
+    assert first[25:35, 15:25, 3].min() == 65535 and first[50:, :, 3].max() == 0     # the key's square
+    with av.open(str(movie)) as container:
+        coded = next(container.decode(video=0)).to_ndarray(format="rgba64le")
+    assert levels(coded) > 3 * levels(next(read_frames(video)).rgb)

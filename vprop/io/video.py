@@ -31,6 +31,8 @@ _SCALING = (Interpolation.BILINEAR | Interpolation.ACCURATE_RND
             | Interpolation.FULL_CHR_H_INT | Interpolation.FULL_CHR_H_INP)
 _BT709, _LIMITED, _FULL = 1, 1, 2
 _UNSET = {0, 2, 3}  # reserved / unspecified / reserved in the primaries and trc tables
+# The RGB(A) layouts frames are handed over in, by (channels, deep: 16 bits a channel)
+_FORMATS = {(3, False): "rgb24", (4, False): "rgba", (3, True): "rgb48le", (4, True): "rgba64le"}
 
 
 @dataclass
@@ -316,7 +318,7 @@ class VideoWriter:
         if self.files:
             self.path = self.files.folder
         self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
-        self.deep = deep and not alpha     # 16-bit RGB in: 16-bit PNGs, 10-bit H.264, 16-bit FFV1
+        self.deep = deep    # 16-bit RGB(A) in: 16-bit PNGs, 10-bit H.264, 16-bit FFV1 (ProRes 4444 is 10-bit anyway)
         self.chunk = chunk is not None
         if self.chunk:
             if self.kind == "png":
@@ -355,7 +357,7 @@ class VideoWriter:
         rgb = coded_orientation(rgb, self.source.rotation)
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
         image = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge"),
-                                           format="rgba" if self.channels == 4 else "rgb48le" if self.deep else "rgb24")
+                                           format=_FORMATS[self.channels, self.deep])
         image = self._reformatter.reformat(image, format=self._video.pix_fmt,
                                            interpolation=_SCALING, **self._matrix)
         image.pts, image.time_base = self._pts(frame), self.source.time_base

@@ -69,7 +69,8 @@ def check_output_dir(directory, pattern: str, kind: str) -> Path:
 
 class LabelSink:
     """Label maps as DAVIS-palette PNGs; optionally the frames with the masks drawn in (``overlay``, a video)
-    and with the objects as an alpha matte (``alpha``: ProRes 4444 .mov or a directory of RGBA PNGs)."""
+    and with the objects as an alpha matte (``alpha``: ProRes 4444 .mov or a directory of RGBA PNGs; the plate at
+    the source's own depth where it has more than 8 bits, 16-bit PNGs then)."""
 
     def __init__(self, directory, info: VideoInfo, overlay_path=None, alpha_path=None):
         self.files = frame_files(directory, ".png", info.path)
@@ -81,14 +82,16 @@ class LabelSink:
             self.alpha_files = frame_files(alpha_path, ".png", info.path)
             self.folders["alpha"] = self.alpha_files.folder
         elif alpha_path:
-            self.videos["alpha"] = (Path(alpha_path), {"alpha": True})
+            self.videos["alpha"] = (Path(alpha_path), {"alpha": True, "deep": info.bits > 8})
+        self.source = SourceFrames(info.path) if alpha_path and info.bits > 8 and info.path is not None else None
 
     def write(self, place: SpanOutputs, frame: VideoFrame, labels: np.ndarray) -> None:
         write_indexed_png(place.folder("labels") / self.files.name(frame.index), labels)
         if "overlay" in self.videos:
             place.video("overlay").write(frame, self.picture(frame, labels))
         if "alpha" in self.videos or "alpha" in self.folders:
-            matte = np.dstack([frame.rgb, np.where(labels > 0, 255, 0).astype(np.uint8)])
+            plate = frame.rgb if self.source is None else self.source(frame.index)
+            matte = np.dstack([plate, np.where(labels > 0, np.iinfo(plate.dtype).max, 0).astype(plate.dtype)])
             if "alpha" in self.folders:
                 write_png(place.folder("alpha") / self.alpha_files.name(frame.index), matte)
             else:
@@ -98,7 +101,8 @@ class LabelSink:
         return overlay(frame.rgb, labels, DAVIS_PALETTE)
 
     def complete(self, place: SpanOutputs, timing: list[VideoFrame]) -> None:
-        pass
+        if self.source is not None:
+            self.source.close()
 
 
 class RadianceSink:
