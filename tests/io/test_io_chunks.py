@@ -74,3 +74,13 @@ def test_pieces_of_a_video_that_counts_time_in_frames_join_in_order(tmp_path):
         dts = [p.dts for p in a.demux(a.streams.video[0]) if p.size]
         assert dts == sorted(set(dts))
     assert probe(joined).fps == probe(direct).fps == 24            # each packet's duration counted in the new ticks
+
+
+def test_pieces_of_a_video_with_repeated_timestamps_follow_each_other(make_video, tmp_path):
+    # A damaged file: every frame stamped 0. Each piece's writer makes them increasing from the same start; the join
+    # moves a piece after the one before, as the direct writer numbers them (it failed: "Invalid argument").
+    source = make_video("zero.mp4", frames=12, pts=[0] * 12)
+    assert {f.pts for f in read_frames(source)} == {0}
+    direct, joined, _ = _write_both(source, tmp_path, ".mp4", [0, 5, 12])
+    assert _timing(joined) == _timing(direct)
+    assert len(list(read_frames(joined))) == 12

@@ -50,13 +50,18 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
             video = out.add_stream_from_template(first.streams.video[0])
         video.time_base = time_base
         copier = keep_companion(src, source, video, out) if src else None
-        last_dts = None
+        last_dts = last_pts = None
         for chunk in chunks:
             times = json.loads(_times_path(chunk).read_text())
+            # A damaged source's repeated timestamps were made increasing by each piece's writer on its own, from the
+            # same start: a piece that does not follow the one before is moved to, as one writer would have.
+            first = min(pts for pts, _ in times)
+            shift = 0 if last_pts is None or first > last_pts else last_pts + 1 - first
+            last_pts = max(pts for pts, _ in times) + shift
             with av.open(str(chunk)) as piece:
                 packets = (p for p in piece.demux(piece.streams.video[0]) if p.size)   # not the end marker
                 for packet, (pts, dts) in zip(packets, times, strict=True):
-                    packet.pts, packet.dts = pts * finer, (pts if dts is None else dts) * finer
+                    packet.pts, packet.dts = (pts + shift) * finer, ((pts if dts is None else dts) + shift) * finer
                     # One frame at the average rate, as the encoder gave it (the piece kept it in milliseconds).
                     packet.time_base, packet.duration = time_base, frame_duration
                     # Each piece's encoder starts its decode clock a few frames early (B-frame delay); where that
