@@ -160,3 +160,21 @@ def test_segment_alpha_keeps_a_deep_plate(tmp_path):
     with av.open(str(movie)) as container:
         coded = next(container.decode(video=0)).to_ndarray(format="rgba64le")
     assert levels(coded) > 3 * levels(next(read_frames(video)).rgb)
+
+
+def test_frames_written_as_dpx_or_tiff_are_the_pngs(tmp_path, make_video):
+    # Film scans' pipelines conform DPX (or TIFF): a pattern's suffix says which, at the output's 8 or 16 bits
+    deep = tmp_path / "ten.mov"
+    write_prores(deep, gradient_frames(4))
+    for video in (deep, make_video("eight.mp4", frames=4)):
+        written = {}
+        for suffix in (".png", ".tif", ".dpx"):
+            pattern = tmp_path / video.stem / suffix[1:] / f"f_%04d{suffix}"
+            assert run("gray", video, "-o", pattern, "-q").exit_code == 0
+            files = sorted(pattern.parent.iterdir())
+            assert [f.name for f in files] == [f"f_{i:04d}{suffix}" for i in range(4)]
+            written[suffix] = [f.rgb for f in read_frames(image_sequence(str(pattern)), deep=True)]
+        dpx = probe(image_sequence(str(tmp_path / video.stem / "dpx" / "f_%04d.dpx")))
+        assert dpx.bits == (16 if video == deep else 8)
+        for suffix in (".tif", ".dpx"):
+            assert all(np.array_equal(a, b) for a, b in zip(written[suffix], written[".png"]))

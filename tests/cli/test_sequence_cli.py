@@ -185,7 +185,8 @@ def test_frames_written_by_a_pattern_keep_the_scans_numbers(tmp_path, tiny_color
     # from a video, numbered from 0; the pattern's files must be the kind the command writes
     assert run("gray", make_video("in.mp4", frames=3), "-o", tmp_path / "g" / "g_###.png", "-q").exit_code == 0
     assert sorted(os.listdir(tmp_path / "g")) == ["g_000.png", "g_001.png", "g_002.png"]
-    bad(run("gray", folder, "-o", tmp_path / "g" / "g_%03d.jpg"), "g_%03d.jpg", "the pattern must end in .png")
+    bad(run("gray", folder, "-o", tmp_path / "g" / "g_%03d.jpg"), "g_%03d.jpg",
+        "the pattern must end in .png, .tif, .tiff or .dpx")
     bad(run("segment", folder, "--mask", mask, "--weights", tiny_seg_weights, "-o", graded / "matte.####.png"),
         "already holds PNG files")
 

@@ -86,7 +86,8 @@ def video_output(func):
     decorators = [
         click.option("-o", "--output", required=True, type=click.Path(dir_okay=True, path_type=str),
                      help="Output .mp4/.mov (H.264), .mkv (--lossless: FFV1), a directory of PNGs, or a pattern of "
-                          "PNG names (graded/reel_%07d.png: numbered as an input sequence's files, else from 0)."),
+                          "PNG, TIFF or DPX names (graded/reel_%07d.dpx: numbered as an input sequence's files, else "
+                          "from 0)."),
         click.option("--crf", type=click.IntRange(0, 51), default=18, show_default=True, help="H.264 quality."),
         click.option("--lossless", is_flag=True, help="FFV1 in .mkv."),
         click.option("--8-bit", "eight_bit", is_flag=True,

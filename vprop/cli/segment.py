@@ -19,8 +19,8 @@ from vprop.pipelines.segment import segment
 @click.option("--overlay", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write a video (.mp4/.mov/.mkv) of the frames with the masks drawn over them.")
 @click.option("--alpha", type=click.Path(path_type=str), default=None,
-              help="Also write the frames with the objects as alpha, for compositing: a .mov (ProRes 4444) or a "
-                   "directory ending in / (RGBA PNGs).")
+              help="Also write the frames with the objects as alpha, for compositing: a .mov (ProRes 4444), a "
+                   "directory ending in / (RGBA PNGs) or a pattern of PNG, TIFF or DPX names.")
 @click.option("--mode", type=click.Choice(MODES), default=None,
               help="online: each frame from its preceding mask; offline: blend the masks before and after. "
                    "Default: offline with two or more --mask (after a shot's last mask, from it with the memory), "

@@ -3,8 +3,10 @@
 import errno
 import re
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import OpenEXR
@@ -65,13 +67,40 @@ def read_rgb(path) -> np.ndarray:
 def write_png(path, rgb: np.ndarray) -> None:
     """Save uint8 RGB or RGBA as a PNG (uint16: a 16-bit PNG). Encoded in memory and written by Python, so that a
     full disk raises OSError with its errno (cv2.imwrite only answers False)."""
+    _write_encoded(path, rgb, ".png")
+
+
+# The files a frame pattern may name (graded/reel_%07d.dpx), PNG first: what a folder of frames holds
+FRAME_SUFFIXES = (".png", ".tif", ".tiff", ".dpx")
+
+
+def write_frame(path, rgb: np.ndarray) -> None:
+    """Save uint8 (or uint16) RGB or RGBA as the image its name says: PNG, TIFF (OpenCV) or DPX (FFmpeg's encoder, at
+    the array's 8 or 16 bits), as ``write_png`` writes."""
+    _write_encoded(path, rgb, Path(path).suffix.lower())
+
+
+def _write_encoded(path, rgb: np.ndarray, suffix: str) -> None:
     rgb = np.asarray(rgb)
-    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[-1] == 4
-                                                 else cv2.COLOR_RGB2BGR))
+    if suffix == ".dpx":
+        ok, data = True, _dpx(rgb)
+    else:
+        ok, data = cv2.imencode(suffix, cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgb.shape[-1] == 4
+                                                     else cv2.COLOR_RGB2BGR))
     if not ok:
-        raise ValueError(f"cannot encode a {rgb.dtype} {rgb.shape} image as PNG")
+        raise ValueError(f"cannot encode a {rgb.dtype} {rgb.shape} image as {suffix}")
     with open(path, "wb") as f:
         f.write(data)
+
+
+def _dpx(rgb: np.ndarray) -> bytes:
+    deep, alpha = rgb.dtype == np.uint16, rgb.shape[-1] == 4
+    layout = {(False, False): "rgb24", (False, True): "rgba", (True, False): "rgb48le", (True, True): "rgba64le"}
+    encoder = av.CodecContext.create("dpx", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = rgb.shape[1], rgb.shape[0], layout[deep, alpha]
+    encoder.time_base = Fraction(1, 24)     # one picture: any rate
+    image = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=encoder.pix_fmt)
+    return b"".join(bytes(packet) for packet in [*encoder.encode(image), *encoder.encode(None)])
 
 
 def is_grayscale(rgb: np.ndarray) -> bool:

@@ -83,15 +83,17 @@ class FrameFiles:
         return f"{self.prefix}[0-9]*{self.suffix}"
 
 
-def frame_files(output, suffix: str | None, source=None) -> FrameFiles:
-    """The frame files of ``output``: a folder of ``suffix`` files, or a pattern (which must end in ``suffix``;
-    None: any) numbered as the ``source`` sequence's files are."""
+def frame_files(output, suffix: str | tuple[str, ...] | None, source=None) -> FrameFiles:
+    """The frame files of ``output``: a folder of ``suffix`` files (of a tuple's first), or a pattern (which must
+    end in ``suffix``, in one of a tuple's; None: any) numbered as the ``source`` sequence's files are."""
     path = _printf_path(Path(output))
+    allowed = (suffix,) if isinstance(suffix, str) else suffix
     if not is_pattern(path):
-        return FrameFiles(path, suffix=suffix or "")
+        return FrameFiles(path, suffix=allowed[0] if allowed else "")
     prefix, width, rest = _split_pattern(path)
-    if suffix is not None and rest.lower() != suffix:
-        raise InputError(output, f"the frames are {suffix} files: the pattern must end in {suffix}")
+    if allowed is not None and rest.lower() not in allowed:
+        kinds = " or ".join([", ".join(allowed[:-1]), allowed[-1]] if len(allowed) > 1 else allowed)
+        raise InputError(output, f"the frames are {kinds} files: the pattern must end in {kinds}")
     first = source.first if isinstance(source, ImageSequence) else 0
     return FrameFiles(path.parent, prefix, width, rest, first)
 

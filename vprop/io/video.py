@@ -17,7 +17,7 @@ from av.video.reformatter import Colorspace, Interpolation, VideoReformatter
 
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
-from vprop.io.images import write_png
+from vprop.io.images import FRAME_SUFFIXES, write_frame
 from vprop.io.passthrough import StreamCopier, keep_video_tags
 from vprop.io.sequence import ImageSequence, frame_files, is_pattern
 
@@ -314,7 +314,7 @@ class VideoWriter:
     def __init__(self, output, source: VideoInfo, crf: int = 18, lossless: bool = False, alpha: bool = False,
                  chunk=None, deep: bool = False):
         self.path, self.kind = _output_kind(output, lossless, alpha)
-        self.files = frame_files(output, ".png", source.path) if self.kind == "png" else None
+        self.files = frame_files(output, FRAME_SUFFIXES, source.path) if self.kind == "png" else None
         if self.files:
             self.path = self.files.folder
         self.source, self.crf, self.channels = source, crf, 4 if alpha else 3
@@ -352,7 +352,7 @@ class VideoWriter:
         if rgb.dtype != dtype or rgb.shape != expected:
             raise ValueError(f"expected {np.dtype(dtype)} {expected} frame, got {rgb.dtype} {rgb.shape}")
         if self.kind == "png":
-            write_png(self._tmp / self.files.name(frame.index), rgb)
+            write_frame(self._tmp / self.files.name(frame.index), rgb)
             return
         rgb = coded_orientation(rgb, self.source.rotation)
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))

@@ -11,7 +11,7 @@ import numpy as np
 
 from vprop.errors import InputError
 from vprop.io.hdr10 import write_hdr10
-from vprop.io.images import DAVIS_PALETTE, write_exr, write_indexed_png, write_png
+from vprop.io.images import DAVIS_PALETTE, FRAME_SUFFIXES, write_exr, write_frame, write_indexed_png
 from vprop.io.preview import overlay, tonemap_reinhard
 from vprop.io.sequence import frame_files
 from vprop.io.video import SourceFrames, VideoFrame, VideoInfo, output_kind, overwrites_input
@@ -27,7 +27,7 @@ class VideoSink:
 
     def __init__(self, output, info: VideoInfo, crf: int = 18, lossless: bool = False, eight_bit: bool = False):
         png = output_kind(output, lossless) == "png"
-        self.files = frame_files(output, ".png", info.path) if png else None
+        self.files = frame_files(output, FRAME_SUFFIXES, info.path) if png else None
         self.path = self.files.folder if png else Path(output)
         self.folders = {"frames": self.path} if png else {}
         deep = info.bits > 8 and info.path is not None and not eight_bit
@@ -39,7 +39,7 @@ class VideoSink:
         if self.source is not None:
             rgb = at_source_depth(rgb, self.source(frame.index))
         if self.folders:
-            write_png(place.folder("frames") / self.files.name(frame.index), rgb)
+            write_frame(place.folder("frames") / self.files.name(frame.index), rgb)
         else:
             place.video("video").write(frame, rgb)
 
@@ -79,7 +79,7 @@ class LabelSink:
         if overlay_path:
             self.videos["overlay"] = (Path(overlay_path), {})
         if alpha_path and output_kind(alpha_path, alpha=True) == "png":
-            self.alpha_files = frame_files(alpha_path, ".png", info.path)
+            self.alpha_files = frame_files(alpha_path, FRAME_SUFFIXES, info.path)
             self.folders["alpha"] = self.alpha_files.folder
         elif alpha_path:
             self.videos["alpha"] = (Path(alpha_path), {"alpha": True, "deep": info.bits > 8})
@@ -93,7 +93,7 @@ class LabelSink:
             plate = frame.rgb if self.source is None else self.source(frame.index)
             matte = np.dstack([plate, np.where(labels > 0, np.iinfo(plate.dtype).max, 0).astype(plate.dtype)])
             if "alpha" in self.folders:
-                write_png(place.folder("alpha") / self.alpha_files.name(frame.index), matte)
+                write_frame(place.folder("alpha") / self.alpha_files.name(frame.index), matte)
             else:
                 place.video("alpha").write(frame, matte)
 
