@@ -93,11 +93,14 @@ def _write_encoded(path, rgb: np.ndarray, suffix: str) -> None:
         f.write(data)
 
 
+def av_rgb_format(rgb: np.ndarray) -> str:
+    """FFmpeg's name of the layout of a uint8 (or uint16) RGB or RGBA array."""
+    return {(3, 1): "rgb24", (4, 1): "rgba", (3, 2): "rgb48le", (4, 2): "rgba64le"}[rgb.shape[-1], rgb.itemsize]
+
+
 def _dpx(rgb: np.ndarray) -> bytes:
-    deep, alpha = rgb.dtype == np.uint16, rgb.shape[-1] == 4
-    layout = {(False, False): "rgb24", (False, True): "rgba", (True, False): "rgb48le", (True, True): "rgba64le"}
     encoder = av.CodecContext.create("dpx", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = rgb.shape[1], rgb.shape[0], layout[deep, alpha]
+    encoder.width, encoder.height, encoder.pix_fmt = rgb.shape[1], rgb.shape[0], av_rgb_format(rgb)
     encoder.time_base = Fraction(1, 24)     # one picture: any rate
     image = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=encoder.pix_fmt)
     return b"".join(bytes(packet) for packet in [*encoder.encode(image), *encoder.encode(None)])

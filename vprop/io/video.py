@@ -17,7 +17,7 @@ from av.video.reformatter import Colorspace, Interpolation, VideoReformatter
 
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
-from vprop.io.images import FRAME_SUFFIXES, write_frame
+from vprop.io.images import FRAME_SUFFIXES, av_rgb_format, write_frame
 from vprop.io.passthrough import StreamCopier, keep_video_tags
 from vprop.io.sequence import ImageSequence, frame_files, is_pattern
 
@@ -31,8 +31,6 @@ _SCALING = (Interpolation.BILINEAR | Interpolation.ACCURATE_RND
             | Interpolation.FULL_CHR_H_INT | Interpolation.FULL_CHR_H_INP)
 _BT709, _LIMITED, _FULL = 1, 1, 2
 _UNSET = {0, 2, 3}  # reserved / unspecified / reserved in the primaries and trc tables
-# The RGB(A) layouts frames are handed over in, by (channels, deep: 16 bits a channel)
-_FORMATS = {(3, False): "rgb24", (4, False): "rgba", (3, True): "rgb48le", (4, True): "rgba64le"}
 
 
 @dataclass
@@ -356,8 +354,8 @@ class VideoWriter:
             return
         rgb = coded_orientation(rgb, self.source.rotation)
         pad = ((0, self.size[1] - rgb.shape[0]), (0, self.size[0] - rgb.shape[1]), (0, 0))
-        image = av.VideoFrame.from_ndarray(np.pad(rgb, pad, mode="edge"),
-                                           format=_FORMATS[self.channels, self.deep])
+        rgb = np.pad(rgb, pad, mode="edge")
+        image = av.VideoFrame.from_ndarray(rgb, format=av_rgb_format(rgb))
         image = self._reformatter.reformat(image, format=self._video.pix_fmt,
                                            interpolation=_SCALING, **self._matrix)
         image.pts, image.time_base = self._pts(frame), self.source.time_base
