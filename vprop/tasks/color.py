@@ -12,15 +12,18 @@ from vprop.engine.lookup import looked_up, matchable
 AB_SCALE = 110.0   # |a|, |b| of sRGB colours stay below ~110 in OpenCV's float Lab
 
 
+# OpenCV's float sRGB curve is tabulated: L is off by up to 0.15, finer than an 8-bit step but coarser than a 10-bit
+# one. Deep (16-bit) frames are decoded by the curve's formula, looked up for each code, and converted to Lab from
+# linear RGB, which OpenCV does exactly.
+_CODE = np.arange(65536) / 65535.0
+_LINEAR = np.where(_CODE <= 0.04045, _CODE / 12.92, ((_CODE + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """uint8 (or uint16) RGB -> float32 Lab (L in 0..100, ab roughly -110..110)."""
     if rgb.dtype == np.uint8:
         return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    # OpenCV's float sRGB curve is tabulated: L is off by up to 0.15, finer than an 8-bit step but coarser than a
-    # 10-bit one. Deep frames are decoded by the curve's formula and converted from linear RGB, exactly.
-    value = rgb.astype(np.float32) / np.iinfo(rgb.dtype).max
-    linear = np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4).astype(np.float32)
-    return cv2.cvtColor(linear, cv2.COLOR_LRGB2Lab)
+    return cv2.cvtColor(_LINEAR[rgb], cv2.COLOR_LRGB2Lab)
 
 
 # The L of every gray level (R = G = B) as the conversion above gives it, to the bit: a gray frame, what colorize is
