@@ -52,6 +52,11 @@ class VideoInfo:
     bits: int = 8  # per colour component as decoded: 10 for a 10-bit ProRes or DPX scan, 16 for a 16-bit PNG
 
     @property
+    def deep(self) -> bool:
+        """Whether the frames hold more than 8 bits a channel, which the outputs that can keep them keep."""
+        return self.bits > 8 and self.path is not None
+
+    @property
     def stored_size(self) -> tuple[int, int]:
         """(width, height) as the stream stores its frames, before the display rotation."""
         return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)

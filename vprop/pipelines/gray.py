@@ -17,7 +17,7 @@ def gray(video, output, *, crf: int = 18, lossless: bool = False, eight_bit: boo
     10-bit H.264, 16-bit FFV1), unless ``eight_bit``. Returns the output path, written atomically.
     """
     info = probe(video)
-    deep = info.bits > 8 and not eight_bit     # a deeper source's lightness at 16 bits (10-bit H.264)
+    deep = info.deep and not eight_bit     # a deeper source's lightness at 16 bits (10-bit H.264)
     with VideoWriter(output, info, crf=crf, lossless=lossless, deep=deep) as writer:
         for frame in read_frames(video, deep=deep):
             writer.write(frame, lightness_only(frame.rgb))

@@ -30,8 +30,7 @@ class VideoSink:
         self.files = frame_files(output, FRAME_SUFFIXES, info.path) if png else None
         self.path = self.files.folder if png else Path(output)
         self.folders = {"frames": self.path} if png else {}
-        deep = info.bits > 8 and info.path is not None and not eight_bit
-        self.source = SourceFrames(info.path) if deep else None
+        self.source = SourceFrames(info.path) if info.deep and not eight_bit else None
         options = {"crf": crf, "lossless": lossless, "deep": self.source is not None}
         self.videos = {} if png else {"video": (self.path, options)}
 
@@ -82,8 +81,8 @@ class LabelSink:
             self.alpha_files = frame_files(alpha_path, FRAME_SUFFIXES, info.path)
             self.folders["alpha"] = self.alpha_files.folder
         elif alpha_path:
-            self.videos["alpha"] = (Path(alpha_path), {"alpha": True, "deep": info.bits > 8})
-        self.source = SourceFrames(info.path) if alpha_path and info.bits > 8 and info.path is not None else None
+            self.videos["alpha"] = (Path(alpha_path), {"alpha": True, "deep": info.deep})
+        self.source = SourceFrames(info.path) if alpha_path and info.deep else None
 
     def write(self, place: SpanOutputs, frame: VideoFrame, labels: np.ndarray) -> None:
         write_indexed_png(place.folder("labels") / self.files.name(frame.index), labels)
