@@ -140,7 +140,8 @@ def _remembered(cut: GrabCut, task: SegTask, frames: Iterable[VideoFrame], masks
 
     Only the mix and the cut wait for the frame before. The step to the frame before comes from the loop's own
     one-step flows (``on_flows``); the key's colour models and the step's check come from the frames alone, so
-    they are worked out ahead for a batch in the torch threads' number of threads (OpenCV lets go of the GIL).
+    they are worked out ahead for a batch in the torch threads' number of threads (OpenCV lets go of the GIL). A
+    batch's mixes and cuts then run in one thread of their own while the network runs on the next batch.
     """
     keys: dict[int, SegKey] = {}
     sides: dict[int, list[Side]] = {}
