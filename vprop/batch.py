@@ -212,7 +212,7 @@ def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Pa
         except ValueError as error:
             raise InputError(manifest, f"{where}: fps: {error}") from None
         audio = base / str(row.pop("audio")) if "audio" in row else None
-        stem = video.parent.name if "%" in video.name else video.stem
+        stem = video.parent.name if is_pattern(video) else video.stem
         keys = next((row.pop(c) for c in ("keys", "masks", "mask", "hdr_keys") if c in row), None)
         if keys is not None:
             keys = base / str(keys)

@@ -92,7 +92,7 @@ def frame_files(output, suffix: str | tuple[str, ...] | None, source=None) -> Fr
         return FrameFiles(path, suffix=allowed[0] if allowed else "")
     prefix, width, rest = _split_pattern(path)
     if allowed is not None and rest.lower() not in allowed:
-        kinds = " or ".join([", ".join(allowed[:-1]), allowed[-1]] if len(allowed) > 1 else allowed)
+        kinds = f"{', '.join(allowed[:-1])} or {allowed[-1]}" if len(allowed) > 1 else allowed[0]
         raise InputError(output, f"the frames are {kinds} files: the pattern must end in {kinds}")
     first = source.first if isinstance(source, ImageSequence) else 0
     return FrameFiles(path.parent, prefix, width, rest, first)
