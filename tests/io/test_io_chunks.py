@@ -78,9 +78,33 @@ def test_pieces_of_a_video_that_counts_time_in_frames_join_in_order(tmp_path):
 
 def test_pieces_of_a_video_with_repeated_timestamps_follow_each_other(make_video, tmp_path):
     # A damaged file: every frame stamped 0. Each piece's writer makes them increasing from the same start; the join
-    # moves a piece after the one before, as the direct writer numbers them (it failed: "Invalid argument").
+    # retimes a piece after the one before, as the direct writer numbers them (it failed: "Invalid argument").
     source = make_video("zero.mp4", frames=12, pts=[0] * 12)
     assert {f.pts for f in read_frames(source)} == {0}
     direct, joined, _ = _write_both(source, tmp_path, ".mp4", [0, 5, 12])
     assert _timing(joined) == _timing(direct)
+    # at the frame rate, not a tick apart (the output played 12 frames in a blink)
+    fps = probe(source).fps
+    assert _timing(direct)[0] == pytest.approx([i / fps for i in range(12)], abs=1e-3)
     assert len(list(read_frames(joined))) == 12
+
+
+def test_one_repeated_timestamp_keeps_the_files_own_clock(make_video, tmp_path):
+    # A file that starts late with one frame stamped as the one before: that frame takes the next tick, so the
+    # frames after it keep their times and the sound stays in sync; joined pieces give the same.
+    made = make_video("late0.mp4", frames=12, pts=[30 + i for i in range(12)], time_base=Fraction(1, 25))
+    source = tmp_path / "late.mp4"
+    with av.open(str(made)) as original, av.open(str(source), "w") as out:   # the encoder refuses such a stamp
+        video = out.add_stream_from_template(original.streams.video[0])
+        stamps = []
+        for packet in (p for p in original.demux(original.streams.video[0]) if p.size):
+            stamps.append(packet.pts)
+            packet.pts = stamps[5] if len(stamps) == 7 else packet.pts
+            packet.stream = video
+            out.mux(packet)
+    assert [f.pts for f in read_frames(source)][5:7] == [stamps[5]] * 2
+    direct, joined, _ = _write_both(source, tmp_path, ".mp4", [0, 6, 12])
+    assert _timing(joined) == _timing(direct)
+    times, base = _timing(direct)[0], probe(source).time_base
+    assert times[:6] + times[7:] == pytest.approx([float(p * base) for p in stamps[:6] + stamps[7:]])
+    assert stamps[5] * base < times[6] < stamps[7] * base

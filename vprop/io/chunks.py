@@ -9,6 +9,7 @@ display matrix, audio and subtitles.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 import math
 from contextlib import contextmanager, nullcontext
 from fractions import Fraction
@@ -18,7 +19,7 @@ from typing import Iterator, Sequence
 import av
 
 from vprop.io.atomic import atomic_path
-from vprop.io.video import VideoInfo, VideoWriter, keep_companion, open_companion
+from vprop.io.video import VideoInfo, VideoWriter, following_pts, keep_companion, open_companion
 
 SUFFIX = ".mkv"         # Matroska holds H.264, FFV1 and ProRes alike
 TIMES = ".times.json"   # the sidecar: [[pts, dts], ...] per packet, in the source's time base
@@ -51,17 +52,15 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
         video.time_base = time_base
         copier = keep_companion(src, source, video, out) if src else None
         last_dts = last_pts = None
+        start = 0       # the piece's first frame: the pieces hold every frame once, in order
         for chunk in chunks:
             times = json.loads(_times_path(chunk).read_text())
-            # A damaged source's repeated timestamps were made increasing by each piece's writer on its own, from the
-            # same start: a piece that does not follow the one before is moved to, as one writer would have.
-            first = min(pts for pts, _ in times)
-            shift = 0 if last_pts is None or first > last_pts else last_pts + 1 - first
-            last_pts = max(pts for pts, _ in times) + shift
+            retimed, last_pts = _following(times, last_pts, start, source)
+            start += len(times)
             with av.open(str(chunk)) as piece:
                 packets = (p for p in piece.demux(piece.streams.video[0]) if p.size)   # not the end marker
                 for packet, (pts, dts) in zip(packets, times, strict=True):
-                    packet.pts, packet.dts = (pts + shift) * finer, ((pts if dts is None else dts) + shift) * finer
+                    packet.pts, packet.dts = retimed(pts) * finer, retimed(pts if dts is None else dts) * finer
                     # One frame at the average rate, as the encoder gave it (the piece kept it in milliseconds).
                     packet.time_base, packet.duration = time_base, frame_duration
                     # Each piece's encoder starts its decode clock a few frames early (B-frame delay); where that
@@ -76,6 +75,22 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
         if copier:
             copier.finish()
     return output
+
+
+def _following(times: list, last: int | None, start: int, source: VideoInfo):
+    """(a map of the piece's timestamps, its last frame's) where a piece whose first frame is ``start`` follows a
+    piece that ended at ``last``. Each piece's writer made a damaged source's repeated timestamps increasing on its
+    own: its frames are retimed as one writer would have (``following_pts``), and a decode time between two of its
+    frames' old times (or before the first) moves with the frame it precedes, so the order stays."""
+    old = sorted(pts for pts, _ in times)
+    new = []
+    for offset, pts in enumerate(old):
+        new.append(following_pts(pts, new[-1] if new else last, start + offset, source))
+
+    def retimed(time: int) -> int:
+        at = min(bisect_left(old, time), len(old) - 1)
+        return time + new[at] - old[at]
+    return retimed, new[-1]
 
 
 def _times_path(chunk: Path) -> Path:

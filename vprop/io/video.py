@@ -417,14 +417,26 @@ class VideoWriter:
     def _pts(self, frame: VideoFrame) -> int:
         time_base = self.source.time_base
         if frame.pts is None:
-            pts = round(frame.index / self.source.fps / time_base)
+            pts = frame_time(frame.index, self.source)
         else:
             pts = round(frame.pts * (frame.time_base or time_base) / time_base)
-        # The encoder rejects repeated timestamps, which damaged files do have.
-        if self._last_pts is not None and pts <= self._last_pts:
-            pts = self._last_pts + 1
-        self._last_pts = pts
-        return pts
+        self._last_pts = following_pts(pts, self._last_pts, frame.index, self.source)
+        return self._last_pts
+
+
+def frame_time(index: int, source: VideoInfo) -> int:
+    """Frame ``index``'s time at the source's average rate, in ticks of its time base."""
+    return round(index / source.fps / source.time_base)
+
+
+def following_pts(pts: int, last: int | None, index: int, source: VideoInfo) -> int:
+    """The timestamp frame ``index`` (stamped ``pts``) is written with after a frame written at ``last``.
+
+    The encoder rejects repeated timestamps, which damaged files do have: such a frame takes its index's time at the
+    average rate (a file stamped 0 throughout plays at its rate, not in a few ticks), or the next tick where that
+    time has passed (one repeated stamp in a file that starts late keeps the file's own clock).
+    """
+    return pts if last is None or pts > last else max(last + 1, frame_time(index, source))
 
 
 def open_companion(source: Path | ImageSequence | None):
