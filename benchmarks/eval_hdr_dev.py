@@ -5,6 +5,8 @@
     python benchmarks/eval_hdr_dev.py --data ../shared/data/hdr-polyhaven --panoramas NAME...   (another hold-out)
     python benchmarks/eval_hdr_dev.py --working-flow medium-full [--methods flow-2sided vprop]   (a flow preset)
     python benchmarks/eval_hdr_dev.py --h264 18       (the LDR clips through libx264 and back, as users' videos are)
+    python benchmarks/eval_hdr_dev.py --bits 10 [--h264 18]   (a 10-bit camera [and a 10-bit H.264 file]: blended at
+                                                               its depth and, "... at 8 bits", as read at 8 bits)
 
 Each dev panorama (never trained on) gives ``--clips`` virtual-camera clips (random pan, zoom and rotation,
 the first window next to the brightest region, ``--size`` (default 320x240, the training clips' size), the LDR
@@ -29,7 +31,7 @@ import torch
 
 from vprop.engine.flow import FLOW_PRESETS
 from vprop.eval.hdr import HDRClip, evaluate_hdr, hdr_methods
-from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
+from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES, auto_exposure, synthesize_ldr
 from vprop.models.hub import load_model
 from vprop.training.hdr_data import load_panorama, random_path
 from vprop.training.run import HDR_DEV
@@ -38,7 +40,9 @@ from vprop.training.synthetic_hdr import CameraPath, clip_frames
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hdr-panoramas"
 
 
-def dev_clips(data: Path, clips: int, frames: int, size=(320, 240), names=HDR_DEV):
+def dev_clips(data: Path, clips: int, frames: int, size=(320, 240), names=HDR_DEV, bits: int = 8):
+    """(name, HDRClip) for each panorama's clips; ``bits`` above 8: the camera records that many bits (the clip's
+    ``deep`` video), of which the 8-bit frames are the rounded reading."""
     for name in names:
         path = next((p for p in sorted(data.iterdir()) if p.stem == name), None)
         if path is None:
@@ -50,24 +54,37 @@ def dev_clips(data: Path, clips: int, frames: int, size=(320, 240), names=HDR_DE
             p = CameraPath(frames=frames, size=size, pan=p.pan, zoom=p.zoom, rotate=p.rotate, scale=p.scale,
                            center=None if c == 0 else p.center)   # the first clip passes the brightest region
             pairs = list(clip_frames(pano, p))
-            yield f"{name}-{c}", HDRClip([h for h, _ in pairs], [ldr for _, ldr in pairs], 0.0)
+            if bits == 8:
+                yield f"{name}-{c}", HDRClip([h for h, _ in pairs], [ldr for _, ldr in pairs], 0.0)
+                continue
+            hdr = [h for h, _ in pairs]
+            deep = [synthesize_ldr(h, auto_exposure(hdr), bits=bits) for h in hdr]
+            yield f"{name}-{c}", HDRClip(hdr, [eight_bits(d) for d in deep], 0.0, deep)
 
 
 def h264_round_trip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
-    """The LDR frames as a user's video gives them: encoded by libx264 (yuv420p, one thread, so the same on any
-    machine) at ``crf`` and decoded back to RGB by PyAV, in memory."""
+    """The LDR frames as a user's video gives them: encoded by libx264 (yuv420p, or yuv420p10le for uint16 frames;
+    one thread, so the same on any machine) at ``crf`` and decoded back to RGB at their depth by PyAV, in memory."""
+    deep = frames[0].dtype == np.uint16
+    rgb_format = "rgb48le" if deep else "rgb24"
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        stream.pix_fmt = "yuv420p10le" if deep else "yuv420p"
         stream.options = {"crf": str(crf)}
         stream.codec_context.thread_count = 1
         for rgb in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format=rgb_format)))
         container.mux(stream.encode())
     buffer.seek(0)
     with av.open(buffer) as container:
-        return [np.ascontiguousarray(f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+        return [np.ascontiguousarray(f.to_ndarray(format=rgb_format)) for f in container.decode(video=0)]
+
+
+def eight_bits(deep: np.ndarray) -> np.ndarray:
+    """A uint16 frame rounded to 8 bits (what a reader at 8 bits gives)."""
+    return ((deep.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 def main() -> None:
@@ -89,6 +106,9 @@ def main() -> None:
     ap.add_argument("--working-flow", nargs="+", default=[], choices=list(FLOW_PRESETS),
                     help="also vprop with each of these flow presets at the working size")
     ap.add_argument("--methods", nargs="+", default=None, help="only these rows (default: all)")
+    ap.add_argument("--bits", type=int, default=8,
+                    help="the camera's depth: above 8, each method is blended at that depth (as `vprop hdr` blends a "
+                         "deep source) and at 8 bits (\"... at 8 bits\")")
     ap.add_argument("--h264", type=int, default=None, metavar="CRF",
                     help="the LDR frames through libx264 at this CRF and back, as a user's video has them")
     a = ap.parse_args()
@@ -106,8 +126,11 @@ def main() -> None:
         if unknown:
             raise SystemExit(f"unknown method(s) {sorted(unknown)}; known: {list(methods)}")
         methods = {name: m for name, m in methods.items() if name in a.methods}
-    for name, clip in dev_clips(a.data, a.clips, a.frames, size, a.panoramas):
-        if a.h264 is not None:
+    for name, clip in dev_clips(a.data, a.clips, a.frames, size, a.panoramas, a.bits):
+        if a.h264 is not None and clip.deep is not None:    # a 10-bit H.264 file, and the 8-bit reading of it
+            deep = h264_round_trip(clip.deep, a.h264)
+            clip = HDRClip(clip.hdr, [eight_bits(d) for d in deep], clip.exposure, deep)
+        elif a.h264 is not None:
             clip = HDRClip(clip.hdr, h264_round_trip(clip.ldr, a.h264), clip.exposure)
         for k in a.intervals:
             scores = evaluate_hdr(clip, k, methods, log_mean=log_mean, rule=a.blend_rule)

@@ -141,6 +141,27 @@ def test_key_response_brackets_the_keys_own_radiance_per_code_value():
     np.testing.assert_allclose(response[:, rare, 0], nominal, rtol=1e-6)
 
 
+def test_a_deep_ldr_is_counted_in_10_bit_codes():
+    rng = np.random.default_rng(8)
+    key = rng.lognormal(-2, 1.2, (200, 200, 3)).astype(np.float32)
+    deep = H.synthesize_ldr(key, 0.5, bits=10)
+    assert deep.dtype == np.uint16 and deep.max() == 65535
+    codes, levels = H.ldr_codes(deep)
+    assert levels == H.DEEP_LEVELS and codes.max() == levels - 1
+    np.testing.assert_array_equal(codes, np.round(deep / 65535.0 * (levels - 1)))     # the camera's own codes
+    scale = H.inverse_scale(key, deep)
+    assert scale == pytest.approx(H.inverse_scale(key, H.synthesize_ldr(key, 0.5)), rel=0.01)
+    response = H.key_response(key, deep, scale)
+    assert response.shape == (2, levels, 3) and np.all(response[0] <= response[1])
+    # a 10-bit code brackets the key's radiance about four times as tightly as an 8-bit one
+    eight = H.key_response(key, H.synthesize_ldr(key, 0.5), scale)
+    mid = slice(levels // 4, levels // 2)
+    assert np.median((response[1] - response[0])[mid]) < 0.4 * np.median((eight[1] - eight[0])[64:128])
+    params = H.KeyBlend.from_key(key, deep, with_response=True)
+    with pytest.raises(ValueError, match="code values"):
+        H.blend(key, H.synthesize_ldr(key, 0.5), params)
+
+
 def test_calibrated_rule_follows_the_videos_own_code_values_where_measured_trusts_the_curve():
     """Code values two levels below the curve's (a codec's round trip): "measured" takes them as exact and darkens
     every unclipped pixel, "calibrated" reads what they mean off the key and keeps a right estimate."""

@@ -29,11 +29,13 @@ from vprop.tasks.hdr import (BLEND_RULE, HDRCNN_CURVE, Blender, CameraCurve, HDR
 
 @dataclass
 class HDRClip:
-    """Ground-truth HDR frames and the LDR video synthesised from them."""
+    """Ground-truth HDR frames and the LDR video synthesised from them; ``deep``: that video deeper than 8 bits
+    (uint16), of which ``ldr`` is the 8-bit reading the networks see."""
 
     hdr: list[np.ndarray]
     ldr: list[np.ndarray]
     exposure: float
+    deep: list[np.ndarray] | None = None
 
     def frames(self) -> Iterator[VideoFrame]:
         for i, rgb in enumerate(self.ldr):
@@ -98,15 +100,18 @@ def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
                  full_resolution: bool = False) -> dict[str, HDRScores]:
     """Keys every ``interval`` frames from the clip's true radiance; each method propagates them as `vprop hdr`
     runs it: a network at its working size (``vprop.engine.working``) unless ``full_resolution``, the
-    baselines at the frames' own size."""
+    baselines at the frames' own size. A clip with a ``deep`` video is blended at its depth, as `vprop hdr` blends
+    a deep source, and at 8 bits too (each method's name with " at 8 bits")."""
     keys = {i: clip.hdr[i] for i in range(0, len(clip.hdr), interval)}
     height, width = clip.hdr[0].shape[:2]
+    depths = {"": clip.ldr} if clip.deep is None else {"": clip.deep, " at 8 bits": clip.ldr}
     results = {}
     for name, (model, settings, inverted_only) in methods.items():
-        blender = Blender(curve, settings.mode, inverted_only=inverted_only, rule=rule)
-        for i in keys:
-            blender.add_key(i, HDRKey(clip.hdr[i], clip.ldr[i]))
-        scores = HDRScores()
+        blenders = {depth: Blender(curve, settings.mode, inverted_only=inverted_only, rule=rule) for depth in depths}
+        for depth, blender in blenders.items():
+            for i in keys:
+                blender.add_key(i, HDRKey(clip.hdr[i], depths[depth][i]))
+        scores = {depth: HDRScores() for depth in depths}
         size = None if full_resolution else working_size(width, height, working_short_side(model))
         for frame, estimate in propagate_hdr(model, settings, clip.frames(), keys, size, log_mean=log_mean):
             if on_frame:
@@ -114,13 +119,14 @@ def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
             if frame.index in keys:
                 continue
             gt = clip.hdr[frame.index]
-            out = blender(frame.index, frame.rgb, estimate)
-            scores.raw.append(log_rmse(out if inverted_only else estimate, gt))
-            scores.blended.append(log_rmse(out, gt))
-            scores.distance.append(frame.index % interval)
-            if frame.index in keep:
-                scores.samples[frame.index] = out
-        results[name] = scores
+            for depth, blender in blenders.items():
+                out = blender(frame.index, depths[depth][frame.index], estimate)
+                scores[depth].raw.append(log_rmse(out if inverted_only else estimate, gt))
+                scores[depth].blended.append(log_rmse(out, gt))
+                scores[depth].distance.append(frame.index % interval)
+                if frame.index in keep:
+                    scores[depth].samples[frame.index] = out
+        results.update({name + depth: score for depth, score in scores.items()})
     return results
 
 

@@ -6,6 +6,7 @@ Bracketed exposures are merged into an HDR key by ``vprop.io.brackets``.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -17,6 +18,7 @@ from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.working import propagate_at, shrink, working_short_side, working_size
 from vprop.errors import UsageError
 from vprop.io.keyframes import HDR_KEY_SUFFIXES, load_hdr_key
+from vprop.io.video import SourceFrames
 from vprop.pipelines.run import Pipeline, RunOptions, run
 from vprop.pipelines.sinks import RadianceSink
 from vprop.tasks.hdr import BLEND_RULE, Blender, HDRTask, curve_for, guidance_channels
@@ -68,8 +70,14 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
         def propagate(frames, files, cuts, on_confidence):
             blender = Blender(curve_for(gamma), mode, rule=blend_rule)
             keys = LazyKeys(files, lambda path: _load_key(path, info))
-            return propagate_hdr(model, settings, frames, keys, size, blender if blend else None, on_confidence, cuts,
-                                 log_mean=float(model.cfg.extra.get("log_mean", 0.0)))
+            deep = DeepLDR(info.path) if blend and info.deep else None
+            try:
+                yield from propagate_hdr(model, settings, frames, keys, size, blender if blend else None,
+                                         on_confidence, cuts, log_mean=float(model.cfg.extra.get("log_mean", 0.0)),
+                                         deep=deep)
+            finally:
+                if deep is not None:
+                    deep.close()
         return propagate
 
     recipe = partial(hdr_pipeline, keys_dir=keys_dir, output_dir=output_dir, interval=interval, blend=blend,
@@ -80,24 +88,42 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
                     propagation, recipe, repair_chains=True)
 
 
+class DeepLDR:
+    """A source deeper than 8 bits, read again at its depth for the blending (the network sees 8 bits): its keys'
+    frames and the others apart, each read forward (offline, a key comes before the frames ahead of it)."""
+
+    def __init__(self, path):
+        self.keys, self.frames = SourceFrames(path), SourceFrames(path)
+
+    def close(self) -> None:
+        self.keys.close()
+        self.frames.close()
+
+
 def propagate_hdr(model: torch.nn.Module, settings: Settings, frames, keys, size: tuple[int, int] | None = None,
                   blender: Blender | None = None, on_confidence=None, cuts=(), detail: bool = True,
-                  log_mean: float = 0.0):
+                  log_mean: float = 0.0, deep: DeepLDR | None = None):
     """(frame, scene-linear radiance) of every frame, propagated from ``keys`` (frame index -> the key's radiance
     at the frames' size) and, with a ``blender``, blended with the frame's own LDR (the blender is handed each
     key as the loop builds it). ``size``: the working size (width, height) to propagate at
     (``vprop.engine.working``; with ``detail``, the keys' fine detail carried to the frames), or None for the
     frames' own size. The blending is always at the frames' own size. ``log_mean``: the model's (its config's
-    ``extra``), which it subtracts from the log radiance it sees."""
+    ``extra``), which it subtracts from the log radiance it sees. ``deep``: the blending reads the LDR there, at
+    the source's depth (``vprop.tasks.hdr.ldr_codes``)."""
     task = HDRTask(log_mean)
     on_key = blender.add_key if blender is not None else None
+    if on_key is not None and deep is not None:
+        on_key = lambda index, key: blender.add_key(index, replace(key, ldr=deep.keys(index)))  # noqa: E731
     if size is None:
         run = Propagator(model, task, settings)(frames, keys, on_confidence, cuts=cuts, on_key=on_key)
     else:
         run = propagate_at(size, model, task, settings, frames, keys, shrink, on_confidence, cuts, on_key=on_key,
                            detail=detail)
     for frame, estimate in run:
-        yield frame, blender(frame.index, frame.rgb, estimate) if blender is not None else estimate
+        if blender is None:
+            yield frame, estimate
+            continue
+        yield frame, blender(frame.index, frame.rgb if deep is None else deep.frames(frame.index), estimate)
 
 
 def _load_key(path, info):

@@ -2,7 +2,8 @@
 
 The guidance is the LDR video (8-bit RGB), the propagated property is U = log(H + 0.01) - log_mean of the
 key-frame's scene-linear radiance H (paper Sec. 5.3). Where the network's estimate is darker than a per-key
-threshold T the output is the inverted LDR frame instead, scaled to the key's units.
+threshold T the output is the inverted LDR frame instead, scaled to the key's units. The blending takes the LDR
+at 8 bits or, from a deeper source, at 16 (uint16), whose code values it counts at 10 bits (``DEEP_LEVELS``).
 """
 from __future__ import annotations
 
@@ -18,6 +19,22 @@ TOP_FRACTION = 0.05      # T leaves this fraction of the key's pixels above it
 SATURATED = 250 / 255    # an 8-bit value at or above this carries no radiance information
 DARK = 8 / 255           # at or below this 8-bit value, quantisation dominates what the value says of the radiance
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)   # BT.709 / sRGB primaries
+# A deep LDR frame's code values for the blending's per-code bounds: 10 bits, what deep video mostly carries; finer
+# codes would leave most of them too rarely seen in a key to read their radiance off it (RESPONSE_MIN_PIXELS).
+DEEP_LEVELS = 1024
+
+
+def full_scale(ldr: np.ndarray) -> float:
+    """The value of white in an LDR frame: 65535 for uint16, else 255 (uint8, or 8-bit code values as floats)."""
+    return 65535.0 if np.asarray(ldr).dtype == np.uint16 else 255.0
+
+
+def ldr_codes(ldr: np.ndarray) -> tuple[np.ndarray, int]:
+    """(the frame's code values, how many there are): an 8-bit frame's own 256, a uint16 one's ``DEEP_LEVELS``."""
+    ldr = np.asarray(ldr)
+    if ldr.dtype != np.uint16:
+        return np.asarray(ldr, np.uint8), 256
+    return ((ldr.astype(np.uint32) * (DEEP_LEVELS - 1) + 32767) // 65535).astype(np.uint16), DEEP_LEVELS
 
 
 @dataclass(frozen=True)
@@ -56,10 +73,15 @@ def curve_for(gamma: float | None) -> CameraCurve:
     return HDRCNN_CURVE if gamma is None else CameraCurve(gamma=float(gamma))
 
 
-def synthesize_ldr(hdr: np.ndarray, exposure: float, curve: CameraCurve = HDRCNN_CURVE) -> np.ndarray:
-    """What an 8-bit camera records: exposure scale, camera curve, clip to [0, 1], quantise. (H, W, 3) uint8."""
+def synthesize_ldr(hdr: np.ndarray, exposure: float, curve: CameraCurve = HDRCNN_CURVE, bits: int = 8
+                   ) -> np.ndarray:
+    """What a camera records: exposure scale, camera curve, clip to [0, 1], quantise to ``bits``. (H, W, 3) uint8,
+    or for more bits uint16 with the codes widened to 16 bits, as a decoder gives a deep video's frames."""
     y = np.clip(curve(np.asarray(hdr, np.float32) * np.float32(exposure)), 0.0, 1.0)
-    return np.floor(y * 255.0 + 0.5).astype(np.uint8)
+    if bits == 8:
+        return np.floor(y * 255.0 + 0.5).astype(np.uint8)
+    top = float(2 ** bits - 1)
+    return np.floor(np.floor(y * top + 0.5) * (65535.0 / top) + 0.5).astype(np.uint16)
 
 
 def auto_exposure(hdr_frames, saturated: float = 0.10) -> float:
@@ -102,7 +124,7 @@ def inverse_scale(key_hdr: np.ndarray, key_ldr: np.ndarray, curve: CameraCurve =
 
     Ratios are taken on luminance, over pixels neither saturated nor so dark that 8-bit quantisation dominates.
     """
-    d = np.asarray(key_ldr, np.float32) / 255.0
+    d = np.asarray(key_ldr, np.float32) / np.float32(full_scale(key_ldr))
     lin = luminance(curve.inverse(d))
     h = luminance(key_hdr)
     ok = (d.max(-1) < SATURATED) & (d.min(-1) > DARK) & (h > 0)
@@ -123,17 +145,18 @@ RESPONSE_MIN_PIXELS = 20
 
 def key_response(key_hdr: np.ndarray, key_ldr: np.ndarray, scale: float, curve: CameraCurve = HDRCNN_CURVE
                  ) -> np.ndarray:
-    """(2, 256, 3) float32: per 8-bit code value (axis 1) and channel (axis 2), the lowest and highest radiance
-    (axis 0: ``RESPONSE_PERCENTILES``) that the key's own pixels with that code have, in the key's units."""
-    response = np.repeat(curve_bounds(scale, curve)[..., None], 3, axis=2)
+    """(2, levels, 3) float32: per code value (axis 1: ``ldr_codes``) and channel (axis 2), the lowest and highest
+    radiance (axis 0: ``RESPONSE_PERCENTILES``) that the key's own pixels with that code have, in the key's units."""
+    all_codes, levels = ldr_codes(key_ldr)
+    response = np.repeat(curve_bounds(scale, curve, levels)[..., None], 3, axis=2)
     for c in range(3):
-        codes = np.asarray(key_ldr[..., c], np.uint8).ravel()
+        codes = all_codes[..., c].ravel()
         # Sorted by code, then by radiance within a code, as one 64-bit key: the code above a non-negative float32's
         # bits, which order as the floats do (radiance below 0 counts as 0). A third of np.lexsort's time.
         bits = np.maximum(np.asarray(key_hdr[..., c], np.float32).ravel(), 0).view(np.uint32)
         ordered = np.sort((codes.astype(np.uint64) << np.uint64(32)) | bits.astype(np.uint64))
         ordered = (ordered & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
-        counts = np.bincount(codes, minlength=256)
+        counts = np.bincount(codes, minlength=levels)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         seen = counts >= RESPONSE_MIN_PIXELS
         for bound, percentile in enumerate(RESPONSE_PERCENTILES):
@@ -171,7 +194,8 @@ class KeyBlend:
 
 def inverted_ldr(ldr: np.ndarray, scale: float, curve: CameraCurve = HDRCNN_CURVE) -> np.ndarray:
     """f⁻¹(D) in the key's units, (H, W, 3) float32."""
-    return (curve.inverse(np.asarray(ldr, np.float32) / 255.0) * np.float32(scale)).astype(np.float32)
+    d = np.asarray(ldr, np.float32) / np.float32(full_scale(ldr))
+    return (curve.inverse(d) * np.float32(scale)).astype(np.float32)
 
 
 BLEND_RULES = ("measured", "clipped", "paper", "calibrated")
@@ -182,13 +206,14 @@ NEAR_CLIP = 0.90     # from this 8-bit level up to SATURATED the LDR hands over 
 LDR_TOLERANCE = 1.0
 
 
-def curve_bounds(scale: float, curve: CameraCurve = HDRCNN_CURVE) -> np.ndarray:
-    """(2, 256) float32: per 8-bit code value, the radiance LDR_TOLERANCE levels below and above it through the
+def curve_bounds(scale: float, curve: CameraCurve = HDRCNN_CURVE, levels: int = 256) -> np.ndarray:
+    """(2, levels) float32: per code value, the radiance LDR_TOLERANCE levels below and above it through the
     camera curve, in the key's units ("measured"'s dark bounds; "calibrated"'s where the key shows a value too
     rarely)."""
-    levels = np.arange(256, dtype=np.float32)
-    return np.stack([inverted_ldr(np.clip(levels - LDR_TOLERANCE, 0, 255), scale, curve),
-                     inverted_ldr(np.clip(levels + LDR_TOLERANCE, 0, 255), scale, curve)])
+    codes = np.arange(levels, dtype=np.float32)
+    top = np.float32(levels - 1)
+    return np.stack([inverted_ldr(np.clip(codes - LDR_TOLERANCE, 0, top) * (255 / top), scale, curve),
+                     inverted_ldr(np.clip(codes + LDR_TOLERANCE, 0, top) * (255 / top), scale, curve)])
 
 
 def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: CameraCurve = HDRCNN_CURVE,
@@ -212,7 +237,7 @@ def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: Camera
     if rule not in BLEND_RULES:
         raise ValueError(f"blend rule must be one of {BLEND_RULES}")
     inverted = inverted_ldr(ldr, params.scale, curve)
-    level = np.asarray(ldr).max(-1) / np.float32(255.0)
+    level = np.asarray(ldr).max(-1) / np.float32(full_scale(ldr))
     if rule == "paper":
         use_ldr = (luminance(estimate) < params.threshold) & (level < SATURATED)
         return np.where(use_ldr[..., None], inverted, estimate).astype(np.float32)
@@ -220,20 +245,28 @@ def blend(estimate: np.ndarray, ldr: np.ndarray, params: KeyBlend, curve: Camera
     clipped = (inverted * (1 - w) + np.maximum(estimate, inverted) * w).astype(np.float32)
     if rule == "clipped":
         return clipped
-    code = np.asarray(ldr, np.uint8)
+    code, levels = ldr_codes(ldr)
     if rule == "calibrated":
         if params.response is None:
             raise ValueError("the calibrated rule needs the key's response: KeyBlend.from_key(..., with_response=True)")
-        # Per channel, each code's bounds looked up: cv2.LUT gives NumPy's fancy indexing to the bit, ~5x faster.
-        low, high = (cv2.LUT(np.ascontiguousarray(code), bound.reshape(256, 1, 3)) for bound in params.response)
+        if params.response.shape[1] != levels:
+            raise ValueError(f"the key's response has {params.response.shape[1]} code values, the frame {levels}")
+        low, high = (_per_code(code, bound) for bound in params.response)
         kept = np.clip(np.asarray(estimate, np.float32), low, high)
         return np.where((level < NEAR_CLIP)[..., None], kept, clipped).astype(np.float32)
-    # Each 8-bit value's bounds, looked up: the camera curve on every pixel twice would double the blend's cost.
-    low, high = curve_bounds(params.scale, curve)
-    dark = code <= DARK * 255
+    # Each code value's bounds, looked up: the camera curve on every pixel twice would double the blend's cost.
+    low, high = curve_bounds(params.scale, curve, levels)
+    dark = code <= DARK * (levels - 1)
     dark_code = code[dark]
     clipped[dark] = np.clip(np.asarray(estimate, np.float32)[dark], low[dark_code], high[dark_code])
     return clipped
+
+
+def _per_code(code: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32: ``table[code, channel]`` for each pixel and channel of ``code`` ((levels, 3) table)."""
+    if code.dtype == np.uint8:      # cv2.LUT gives NumPy's fancy indexing to the bit, ~5x faster
+        return cv2.LUT(np.ascontiguousarray(code), table.reshape(256, 1, 3))
+    return table[code, np.arange(3)]
 
 
 # -- network inputs -------------------------------------------------------------------------------------
@@ -243,7 +276,7 @@ class HDRKey:
     """A key-frame: its scene-linear radiance and the LDR video frame at the same index."""
 
     hdr: np.ndarray      # (H, W, 3) float32, scene-linear
-    ldr: np.ndarray      # (H, W, 3) uint8
+    ldr: np.ndarray      # (H, W, 3) uint8 (uint16 where only the blending reads it: a deep source)
 
 
 def guidance_channels(aligned: bool) -> int:
