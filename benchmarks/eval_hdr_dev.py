@@ -145,6 +145,7 @@ def main() -> None:
             print(f"K={k:3d} {name:12s} " + "  ".join(f"{m} {v:.4f}" for m, v in row.items()), flush=True)
     methods = list(next(iter(next(iter(table.values())).values())))
     coding = "uncompressed" if a.h264 is None else f"H.264 CRF {a.h264}"
+    coding = coding if a.bits == 8 else f"{a.bits}-bit, {coding}"
     count = len(next(iter(table.values())))
     print(f"\nlog-radiance RMSE over {count} dev clips of {a.size} ({coding}), mode {a.mode}, blend rule {a.blend_rule} "
           f"(vprop-raw: the network alone)")

@@ -46,7 +46,8 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
 
     Units: any absolute scale (cd/m², or a bracket merge's relative radiance); the output keeps the keys'
     units. Where the LDR did not clip it is inverted through the camera curve (--gamma) and scaled to those
-    units by each key (the median ratio over the key's unclipped pixels).
+    units by each key (the median ratio over the key's unclipped pixels). A VIDEO deeper than 8 bits (10-bit
+    ProRes, DPX, 16-bit PNG/TIFF) is blended at its depth, its code values counted at 10 bits.
 
     Outputs: -o DIR gets 00000.exr ... (half float, scene-linear); --preview an H.264 SDR view (Reinhard tone
     mapping); --hdr10 HEVC 10-bit PQ / BT.2020, scene-linear 1.0 shown at 203 cd/m² (BT.2408 reference
