@@ -9,8 +9,8 @@ display matrix, audio and subtitles.
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
 import math
+from bisect import bisect_left
 from contextlib import contextmanager, nullcontext
 from fractions import Fraction
 from pathlib import Path
