@@ -227,7 +227,7 @@ def manifest_jobs(task: str, manifest: Path, keys_root: Path | None, out_dir: Pa
                 name, value = convert(column, value)
             except ValueError as error:
                 raise InputError(manifest, f"{where}: {error}") from None
-            own[name] = value if name not in ("overlay", "alpha", "preview", "hdr10") else str(out_dir / value)
+            own[name] = value if name not in ("overlay", "alpha", "preview", "hdr10", "hlg") else str(out_dir / value)
         if output is None:
             output = default_output(task, out_dir, stem, own)
         else:   # keep a trailing "/": the single command reads it as a folder of PNGs

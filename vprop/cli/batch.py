@@ -19,7 +19,8 @@ from vprop.cli.segment import segment_command
 from vprop.errors import InputError
 
 REPLACED = {"video", "keys_dir", "masks", "output"}          # given by the batch's conventions or manifest
-PER_VIDEO_PATHS = {"overlay", "alpha", "preview", "hdr10", "report_dir"}   # an extra output per video: manifest only
+# an extra output per video: manifest only
+PER_VIDEO_PATHS = {"overlay", "alpha", "preview", "hdr10", "hlg", "report_dir"}
 LIBRARY_NAME = {"report_dir": "report"}   # a click parameter whose library keyword differs
 WHOLE_BATCH = {"weights", "refine_weights", "device", "quiet"}   # what a worker holds: one value for all videos
 SINGLE_RUN = {"resume", "workers"}     # a batch worker runs each video in one process; the batch's --workers is its own

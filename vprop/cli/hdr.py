@@ -31,12 +31,14 @@ from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
               help="Also write an SDR preview .mp4 (Reinhard tone mapping, audio kept).")
 @click.option("--hdr10", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write an HDR10 .mp4 (HEVC 10-bit, BT.2020, PQ, MaxCLL/MaxFALL).")
+@click.option("--hlg", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write an HLG .mp4 (HEVC 10-bit, BT.2020, ARIB STD-B67: broadcast HDR, no metadata).")
 @full_resolution_option
 @report_option
 @shots_option
 @span_options
 @common
-def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10,
+def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10, hlg,
                 full_resolution, report_dir, shots, resume, workers, device, quiet, weights, batch_size):
     """HDR video from the LDR VIDEO and a few HDR key-frames.
 
@@ -51,17 +53,18 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
 
     Outputs: -o DIR gets 00000.exr ... (half float, scene-linear); --preview an H.264 SDR view (Reinhard tone
     mapping); --hdr10 HEVC 10-bit PQ / BT.2020, scene-linear 1.0 shown at 203 cd/m² (BT.2408 reference
-    white), with MaxCLL/MaxFALL.
+    white), with MaxCLL/MaxFALL; --hlg HEVC 10-bit HLG / BT.2020, scene-linear 1.0 at the 75% HLG signal
+    (BT.2408 reference white), up to about 3.8 times that before it clips.
     """
     from vprop.pipelines.hdr import hdr
 
     device = resolve_device(device)
     run_over_video("hdr", video, quiet, lambda tick: hdr(
         video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights, device=device,
-        batch_size=batch_size, hdr10=hdr10, preview=preview, mode=mode, align=align, blend_rule=blend_rule,
+        batch_size=batch_size, hdr10=hdr10, hlg=hlg, preview=preview, mode=mode, align=align, blend_rule=blend_rule,
         report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, resume=resume, workers=workers,
         full_resolution=full_resolution),
-        lambda path: f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, report_dir) if p),
+        lambda path: f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, hlg, report_dir) if p),
         completed=finished_frames(output) if resume else 0)
 
 

@@ -1,7 +1,8 @@
 """HDR video from an LDR video and a few HDR key-frames.
 
 Outputs: a folder of half-float scene-linear EXR frames (always), an SDR preview (Reinhard tone mapping,
-H.264, audio kept) and an HDR10 file (HEVC 10-bit, BT.2020, SMPTE ST 2084 PQ, MaxCLL/MaxFALL: ``vprop.io.hdr10``).
+H.264, audio kept), an HDR10 file (HEVC 10-bit, BT.2020, SMPTE ST 2084 PQ, MaxCLL/MaxFALL) and an HLG one (HEVC
+10-bit, BT.2020, ARIB STD-B67): ``vprop.io.hdr_video``.
 Bracketed exposures are merged into an HDR key by ``vprop.io.brackets``.
 """
 from __future__ import annotations
@@ -26,16 +27,16 @@ from vprop.tasks.hdr import BLEND_RULE, Blender, HDRTask, curve_for, guidance_ch
 
 def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: bool = True,
         gamma: float | None = None, weights: str | None = None, device: str = "cpu", batch_size: int = 4,
-        hdr10=None, preview=None, mode: str = "offline", align: bool | None = None, blend_rule: str = BLEND_RULE,
-        report=None, on_frame: Callable[[int], None] | None = None,
+        hdr10=None, hlg=None, preview=None, mode: str = "offline", align: bool | None = None,
+        blend_rule: str = BLEND_RULE, report=None, on_frame: Callable[[int], None] | None = None,
         on_begin: Callable[[], None] | None = None, model: torch.nn.Module | None = None,
         shots: bool = True, resume: bool = False, workers: int | None = 1, full_resolution: bool = False) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
     estimate alone; ``blend_rule``: one of ``BLEND_RULES`` (``vprop.tasks.hdr.blend``).
-    ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4. ``report``: a directory for the per-frame
-    confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``: an HDR model already loaded (a
+    ``preview``: an SDR .mp4 (Reinhard); ``hdr10``: an HEVC PQ .mp4; ``hlg``: an HEVC HLG .mp4. ``report``: a
+    directory for the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``: an HDR model already loaded (a
     batch worker holds one for many videos); ``weights`` is then unused. ``shots``: find the hard cuts first; each
     shot takes radiance from its own keys only, and a shot without a key is an error. ``resume``: keep finished key
     segments in ``<output_dir>.vprop-resume/`` so that a killed run started again continues; ``workers``: processes
@@ -46,7 +47,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
     """
     pipeline = hdr_pipeline(keys_dir=str(hdr_keys_dir), output_dir=str(output_dir), interval=interval, blend=blend,
                             gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule,
-                            preview=preview and str(preview), hdr10=hdr10 and str(hdr10),
+                            preview=preview and str(preview), hdr10=hdr10 and str(hdr10), hlg=hlg and str(hlg),
                             full_resolution=full_resolution)
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
@@ -55,7 +56,7 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
 
 def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend: bool, gamma: float | None,
                  weights: str | None, mode: str, blend_rule: str, preview: str | None, hdr10: str | None,
-                 full_resolution: bool = False) -> Pipeline:
+                 hlg: str | None = None, full_resolution: bool = False) -> Pipeline:
     def find_keys(info):
         return key_files(keys_dir, interval, info.frame_count, HDR_KEY_SUFFIXES, info.path)
 
@@ -82,9 +83,9 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
 
     recipe = partial(hdr_pipeline, keys_dir=keys_dir, output_dir=output_dir, interval=interval, blend=blend,
                      gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule, preview=preview, hdr10=hdr10,
-                     full_resolution=full_resolution)
+                     hlg=hlg, full_resolution=full_resolution)
     # Chains mended by a flow straight to the key: log-RMSE -8% offline at K=40 on the dev clips (README).
-    return Pipeline("hdr", find_keys, _load_key, lambda info: RadianceSink(output_dir, info, preview, hdr10),
+    return Pipeline("hdr", find_keys, _load_key, lambda info: RadianceSink(output_dir, info, preview, hdr10, hlg),
                     propagation, recipe, repair_chains=True)
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import av
 import numpy as np
 
 from vprop.errors import InputError
-from vprop.io.hdr10 import write_hdr10
+from vprop.io.hdr_video import check_hdr_video, write_hdr_video
 from vprop.io.images import DAVIS_PALETTE, FRAME_SUFFIXES, write_exr, write_frame, write_indexed_png
 from vprop.io.preview import overlay, tonemap_reinhard
 from vprop.io.sequence import frame_files
@@ -106,19 +105,21 @@ class LabelSink:
 
 class RadianceSink:
     """Scene-linear frames as half-float EXRs; optionally an SDR preview video (Reinhard) and, once every frame
-    is written, an HDR10 video (``vprop.io.hdr10``)."""
+    is written, HDR10 and HLG videos (``vprop.io.hdr_video``)."""
 
-    def __init__(self, directory, info: VideoInfo, preview=None, hdr10=None):
-        for extra in (hdr10, preview):
+    def __init__(self, directory, info: VideoInfo, preview=None, hdr10=None, hlg=None):
+        for extra in (hdr10, hlg, preview):
             if extra is not None and overwrites_input(extra, info.path):
                 raise InputError(extra, "output would overwrite the input video")
-        if hdr10 is not None and "libx265" not in av.codecs_available:
-            raise InputError(hdr10, "HDR10 needs libx265, which this PyAV's FFmpeg does not include")
+        # by transfer: each written from the EXRs once all are there
+        self.hdr_videos = {transfer: path for transfer, path in (("pq", hdr10), ("hlg", hlg)) if path is not None}
+        for transfer, path in self.hdr_videos.items():
+            check_hdr_video(path, transfer)
         self.files = frame_files(directory, ".exr", info.path)
         self.path = check_output_dir(self.files.folder, f"{self.files.prefix}*.exr", "EXR")
         self.folders = {"exr": self.path}
         self.videos = {"preview": (Path(preview), {})} if preview is not None else {}
-        self.info, self.hdr10 = info, hdr10
+        self.info = info
 
     def write(self, place: SpanOutputs, frame: VideoFrame, radiance: np.ndarray) -> None:
         write_exr(place.folder("exr") / self.files.name(frame.index), radiance)
@@ -129,7 +130,7 @@ class RadianceSink:
         return tonemap_reinhard(radiance)
 
     def complete(self, place: SpanOutputs, timing: list[VideoFrame]) -> None:
-        """The HDR10 video, from the EXRs before they move into place: the folder appears only if this succeeds."""
-        if self.hdr10 is not None:
-            write_hdr10(self.hdr10, [place.folder("exr") / self.files.name(f.index) for f in timing], timing,
-                        self.info)
+        """The HDR videos, from the EXRs before they move into place: the folder appears only if they succeed."""
+        for transfer, path in self.hdr_videos.items():
+            write_hdr_video(path, [place.folder("exr") / self.files.name(f.index) for f in timing], timing,
+                            self.info, transfer)
