@@ -217,3 +217,25 @@ def test_a_jpeg_mask_is_refused_for_what_it_is(tmp_path):
         Image.fromarray(values).save(tmp_path / name, format="JPEG")
         with pytest.raises(InputError, match=f"{name}: JPEG is lossy.*save the mask as PNG"):
             read_mask(tmp_path / name)
+
+
+def test_an_exr_in_other_primaries_is_read_in_bt709(tmp_path):
+    from vprop.io.chromaticities import BT709, to_bt709
+
+    aces = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767)     # ACES2065-1 (AP0), its D60 white
+    to_709 = to_bt709(aces)
+    # OpenColorIO's ACES2065-1 -> linear Rec.709 (Bradford), to its printed digits
+    np.testing.assert_allclose(to_709, [[2.52168619, -1.13413099, -0.38755520],
+                                        [-0.27647992, 1.37271909, -0.09623917],
+                                        [-0.01537802, -0.15297525, 1.16835327]], atol=2e-5)
+    rgb = np.random.default_rng(3).random((6, 7, 3)).astype(np.float32) * 4
+    channels = {c: np.ascontiguousarray((rgb @ np.linalg.inv(to_709).T)[..., i].astype(np.float32))
+                for i, c in enumerate("RGB")}
+    OpenEXR.File({"type": OpenEXR.scanlineimage, "chromaticities": aces}, channels).write(str(tmp_path / "a.exr"))
+    np.testing.assert_allclose(read_exr(tmp_path / "a.exr"), rgb, rtol=1e-4, atol=1e-5)
+    # vprop's own EXRs say they are BT.709 and read back unchanged
+    write_exr(tmp_path / "b.exr", rgb, half=False)
+    with OpenEXR.File(str(tmp_path / "b.exr")) as written:
+        assert to_bt709(written.header()["chromaticities"]) is None
+    np.testing.assert_array_equal(read_exr(tmp_path / "b.exr"), rgb)
+    assert to_bt709(BT709) is None

@@ -42,8 +42,9 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
                 full_resolution, report_dir, shots, resume, workers, device, quiet, weights, batch_size):
     """HDR video from the LDR VIDEO and a few HDR key-frames.
 
-    Keys: scene-linear RGB (BT.709 primaries) as OpenEXR (.exr; RGB or Y channels, half or float) or Radiance
-    (.hdr), named by 0-based frame index, each the HDR of that very frame (e.g. `vprop hdr-merge` of brackets
+    Keys: scene-linear RGB (BT.709 primaries; an EXR whose chromaticities name others, e.g. ACES2065-1 or
+    ACEScg, is converted) as OpenEXR (.exr; RGB or Y channels, half or float) or Radiance (.hdr), named by
+    0-based frame index, each the HDR of that very frame (e.g. `vprop hdr-merge` of brackets
     shot from the camera's position). A key of the video's aspect ratio but another size is resized.
 
     Units: any absolute scale (cd/m², or a bracket merge's relative radiance); the output keeps the keys'

@@ -14,6 +14,7 @@ from PIL import Image
 
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
+from vprop.io.chromaticities import BT709, to_bt709
 
 
 def _voc_palette() -> np.ndarray:
@@ -186,18 +187,22 @@ def write_indexed_png(path, labels: np.ndarray):
 
 
 def read_exr(path) -> np.ndarray:
-    """Scene-linear (H, W, 3) float32 RGB from an OpenEXR file."""
+    """Scene-linear (H, W, 3) float32 RGB from an OpenEXR file, in BT.709 primaries with a D65 white: a file whose
+    ``chromaticities`` say otherwise (ACES, ACEScg, D50) is converted (``vprop.io.chromaticities``)."""
     path = Path(path)
     _check_file(path)
     try:
-        channels = {name: channel.pixels for name, channel in
-                    OpenEXR.File(str(path), separate_channels=True).channels().items()}
+        with OpenEXR.File(str(path), separate_channels=True) as file:
+            channels = {name: channel.pixels for name, channel in file.channels().items()}
+            chromaticities = file.header().get("chromaticities")
     except Exception as error:  # the binding raises bare RuntimeError/ValueError/...
         raise InputError(path, f"damaged, truncated or not an OpenEXR file ({error})") from None
     for prefix in [""] + sorted({name.rsplit(".", 1)[0] + "." for name in channels if "." in name}):
         rgb = [channels.get(prefix + c) for c in "RGB"]
         if all(c is not None for c in rgb):
-            return np.stack(rgb, axis=-1).astype(np.float32)
+            rgb = np.stack(rgb, axis=-1).astype(np.float32)
+            matrix = None if chromaticities is None else to_bt709(chromaticities)
+            return rgb if matrix is None else (rgb @ matrix.T.astype(np.float32)).astype(np.float32)
     if "RY" in channels or "BY" in channels:
         # Subsampled chroma: the Python binding cannot even write such files to test with.
         raise InputError(path, "luminance/chroma (Y, RY, BY) EXR is not supported; save it as RGB")
@@ -207,12 +212,13 @@ def read_exr(path) -> np.ndarray:
 
 
 def write_exr(path, rgb: np.ndarray, half: bool = True):
-    """Save (H, W, 3) scene-linear RGB as a ZIP-compressed OpenEXR (half floats by default)."""
+    """Save (H, W, 3) scene-linear RGB as a ZIP-compressed OpenEXR (half floats by default), tagged with its
+    primaries (BT.709, D65) so that a compositing application does not have to assume them."""
     rgb = np.asarray(rgb, dtype=np.float32)
     if half:  # beyond the half range a value would turn into infinity
         rgb = np.clip(rgb, -65504, 65504).astype(np.float16)
     channels = {c: np.ascontiguousarray(rgb[..., i]) for i, c in enumerate("RGB")}
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, "chromaticities": BT709}
     with atomic_path(path) as tmp:
         try:
             OpenEXR.File(header, channels).write(str(tmp))
