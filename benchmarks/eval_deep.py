@@ -53,7 +53,7 @@ def vprop(*args) -> None:
 
 
 def hdr(panorama: Path, interval: int, work: Path) -> None:
-    from vprop.io.images import read_linear_rgb, write_exr
+    from vprop.io.images import eight_bit, read_linear_rgb, write_exr
     from vprop.tasks.hdr import auto_exposure, log_rmse, synthesize_ldr
 
     radiance = radiance_frames(panorama)
@@ -64,7 +64,7 @@ def hdr(panorama: Path, interval: int, work: Path) -> None:
     for i, frame in enumerate(radiance):
         ldr = synthesize_ldr(frame, exposure, bits=10)
         cv2.imwrite(str(deep / f"ldr_{i:04d}.png"), ldr[..., ::-1])
-        cv2.imwrite(str(eight / f"ldr_{i:04d}.png"), ((ldr.astype(np.uint32) + 128) // 257).astype(np.uint8)[..., ::-1])
+        cv2.imwrite(str(eight / f"ldr_{i:04d}.png"), eight_bit(ldr)[..., ::-1])
         if i % interval == 0:
             write_exr(keys / f"{i:05d}.exr", frame, half=False)
     print(f"{panorama.name}: {len(radiance)} frames, 854x480, a 10-bit camera; HDR keys every {interval}")

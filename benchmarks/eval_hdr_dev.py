@@ -31,6 +31,7 @@ import torch
 
 from vprop.engine.flow import FLOW_PRESETS
 from vprop.eval.hdr import HDRClip, evaluate_hdr, hdr_methods
+from vprop.io.images import eight_bit
 from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES, auto_exposure, synthesize_ldr
 from vprop.models.hub import load_model
 from vprop.training.hdr_data import load_panorama, random_path
@@ -59,7 +60,7 @@ def dev_clips(data: Path, clips: int, frames: int, size=(320, 240), names=HDR_DE
                 continue
             hdr = [h for h, _ in pairs]
             deep = [synthesize_ldr(h, auto_exposure(hdr), bits=bits) for h in hdr]
-            yield f"{name}-{c}", HDRClip(hdr, [eight_bits(d) for d in deep], 0.0, deep)
+            yield f"{name}-{c}", HDRClip(hdr, [eight_bit(d) for d in deep], 0.0, deep)
 
 
 def h264_round_trip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
@@ -80,11 +81,6 @@ def h264_round_trip(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
     buffer.seek(0)
     with av.open(buffer) as container:
         return [np.ascontiguousarray(f.to_ndarray(format=rgb_format)) for f in container.decode(video=0)]
-
-
-def eight_bits(deep: np.ndarray) -> np.ndarray:
-    """A uint16 frame rounded to 8 bits (what a reader at 8 bits gives)."""
-    return ((deep.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 def main() -> None:
@@ -129,7 +125,7 @@ def main() -> None:
     for name, clip in dev_clips(a.data, a.clips, a.frames, size, a.panoramas, a.bits):
         if a.h264 is not None and clip.deep is not None:    # a 10-bit H.264 file, and the 8-bit reading of it
             deep = h264_round_trip(clip.deep, a.h264)
-            clip = HDRClip(clip.hdr, [eight_bits(d) for d in deep], clip.exposure, deep)
+            clip = HDRClip(clip.hdr, [eight_bit(d) for d in deep], clip.exposure, deep)
         elif a.h264 is not None:
             clip = HDRClip(clip.hdr, h264_round_trip(clip.ldr, a.h264), clip.exposure)
         for k in a.intervals:

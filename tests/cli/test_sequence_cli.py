@@ -199,3 +199,23 @@ def test_hdr_frames_by_a_pattern(tmp_path, hdr_clip, tiny_hdr_weights):
     assert result.exit_code == 0, result.output
     assert sorted(os.listdir(tmp_path / "exr")) == [f"plate_{i:04d}.exr" for i in range(12)]
     assert len(list(read_frames(hdr10))) == 12           # the HDR10 video is made from the frames so named
+
+
+def test_keys_exported_as_the_scans_and_at_their_depth(tmp_path, tiny_color_weights):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for i in range(11):      # 16-bit scans: a coloured ramp finer than 8-bit steps
+        ramp = (np.linspace(20000, 20600, 64)[None, :, None] + 40 * i) * np.array([0.5, 0.8, 1.2]) + np.zeros((48, 1, 3))
+        assert cv2.imwrite(str(folder / f"scan_{86400 + i:07d}.png"), ramp.astype(np.uint16))
+    keys = tmp_path / "keys"
+    result = run("keys", folder, "--interval", "5", "-o", keys / "scan_%07d.png")
+    assert result.exit_code == 0, result.output
+    assert f"--keys {keys} " in result.output                   # the folder the keys went to
+    assert sorted(os.listdir(keys)) == ["scan_0086400.png", "scan_0086405.png", "scan_0086410.png"]
+    key = cv2.imread(str(keys / "scan_0086405.png"), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(key, cv2.imread(str(folder / "scan_0086405.png"), cv2.IMREAD_UNCHANGED))
+    # named as the scans, the keys are read back at their frames: every one --interval 5 asks for is there
+    result = run("colorize", folder, "--keys", keys, "--interval", "5", "--weights", tiny_color_weights,
+                 "-o", tmp_path / "c.mkv", "--lossless", "-q")
+    assert result.exit_code == 0, result.output
+    assert len(list(read_frames(tmp_path / "c.mkv"))) == 11

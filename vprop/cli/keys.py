@@ -26,7 +26,10 @@ from vprop.engine.shots import (CutDetector, describe, find_cuts, frame_starts, 
               help="Find the hard cuts: the first frame of every shot, and with --interval every K-th frame within it.")
 @click.option("--list", "list_only", is_flag=True,
               help="Print the frames as a table (frame, time code, shot) instead of writing images.")
-@click.option("-o", "--output", type=click.Path(path_type=str), help="Directory for the PNGs.")
+@click.option("-o", "--output", type=click.Path(path_type=str),
+              help="Directory for the key-frames (00000.png, ...), or a pattern of their names (keys/scan_%07d.png "
+                   "or .tif: numbered as an input sequence's files, the names the key loader reads back). 16-bit "
+                   "from a source deeper than 8 bits.")
 @click.option("--quiet", "-q", is_flag=True)
 def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only, output, quiet):
     """Export the frames an artist must colour (--interval, --shots), or those where a new key helps most
@@ -74,6 +77,7 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
             _warn_shots_without_key(video, info, seen, interval, written)
         if quiet:
             return
+        output = next(iter(written.values())).parent if written else output     # a pattern's folder
         # The next command needs the rate this one was given.
         given = (f"{video} --fps {video.fps}" if isinstance(video, ImageSequence) and video.fps != DEFAULT_FPS
                  else video)
@@ -110,7 +114,7 @@ class _ShotsSeen:
 
 def _warn_shots_without_key(video, info, seen: _ShotsSeen, interval: int, written) -> None:
     """Before anyone paints: the shots ``--interval`` left without a key, which colorize, segment and hdr refuse."""
-    missing = shots_without_key(seen.cuts, seen.count, [int(path.stem) for path in written])
+    missing = shots_without_key(seen.cuts, seen.count, list(written))
     if missing:
         more = f" and {len(missing) - 1} more shots" if len(missing) > 1 else ""
         shot = describe(missing[0], frame_starts(video, info))

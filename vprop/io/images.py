@@ -99,6 +99,12 @@ def av_rgb_format(rgb: np.ndarray) -> str:
     return {(3, 1): "rgb24", (4, 1): "rgba", (3, 2): "rgb48le", (4, 2): "rgba64le"}[rgb.shape[-1], rgb.itemsize]
 
 
+def eight_bit(rgb: np.ndarray) -> np.ndarray:
+    """A uint16 image rounded to uint8 (a uint8 one as it is)."""
+    rgb = np.asarray(rgb)
+    return rgb if rgb.dtype == np.uint8 else ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
 def _dpx(rgb: np.ndarray) -> bytes:
     encoder = av.CodecContext.create("dpx", "w")
     encoder.width, encoder.height, encoder.pix_fmt = rgb.shape[1], rgb.shape[0], av_rgb_format(rgb)
