@@ -223,6 +223,19 @@ def test_eval_hdr_prints_its_table(tmp_path, hdr_clip, tiny_hdr_weights):
         "hdr_K4_highlights.png", "hdr_K4_mid.png", "hdr_K6_highlights.png", "hdr_K6_mid.png"]
 
 
+def test_eval_hdr_of_a_deeper_camera_scores_both_depths(tmp_path, hdr_clip, tiny_hdr_weights):
+    _, hdr_dir, _ = hdr_clip
+    js = tmp_path / "r.json"
+    result = run("eval", "hdr", hdr_dir, "--interval", 6, "--bits", 10, "--weights", tiny_hdr_weights, "--json", js,
+                 "--report", tmp_path / "report", "-q")
+    assert result.exit_code == 0, result.output
+    import json
+    row = json.loads(js.read_text())["results"]["6"]
+    assert {"vprop", "vprop at 8 bits", "inverted-ldr", "inverted-ldr at 8 bits"} <= set(row)
+    # blended at 10 bits, vprop keeps the radiance more closely than at its 8-bit reading (0.0077 against 0.0125)
+    assert row["vprop"]["rmse_blended"] < 0.8 * row["vprop at 8 bits"]["rmse_blended"]
+
+
 def test_eval_hdr_bad_folder(tmp_path, tiny_hdr_weights):
     (tmp_path / "empty").mkdir()
     bad(run("eval", "hdr", tmp_path / "empty", "--interval", 4, "--weights", tiny_hdr_weights), "empty")

@@ -160,11 +160,15 @@ def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, gr
               help="Synthesise the LDR with x^(1/G) instead of HDRCNN's curve.")
 @click.option("--exposure", type=click.FloatRange(min=0, min_open=True), default=None,
               help="LDR exposure (default: about 10% of the pixels saturate).")
+@click.option("--bits", type=click.IntRange(8, 16), default=8, show_default=True,
+              help="The LDR's depth: above 8, every method is blended at it, as `vprop hdr` blends a deep source, "
+                   "and at 8 bits too (its name with \"at 8 bits\").")
 @full_resolution_option
 @measure_options("Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
-def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, full_resolution, limit, json_path,
-             report_dir, weights, device, batch_size, quiet):
-    """HDR from GT_DIR's own LDR (camera curve, 8 bits) and every K-th frame; log RMSE beside the baselines.
+def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, bits, full_resolution, limit,
+             json_path, report_dir, weights, device, batch_size, quiet):
+    """HDR from GT_DIR's own LDR (camera curve, 8 bits or --bits) and every K-th frame; log RMSE beside the
+    baselines.
 
     vprop runs as `vprop hdr` does (with --full-resolution, as `vprop hdr --full-resolution`)."""
     from vprop.eval.hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
@@ -174,7 +178,7 @@ def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposur
     intervals = all_intervals(intervals, more_intervals)
     with user_errors(quiet):
         curve = curve_for(gamma)
-        clip = load_clip(gt_dir, curve, exposure, limit=limit)
+        clip = load_clip(gt_dir, curve, exposure, limit=limit, bits=bits)
         model, meta = load_model("hdr", weights, device)
         log_mean = float(model.cfg.extra.get("log_mean", 0.0))
         table = {}
@@ -197,7 +201,7 @@ def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposur
             click.echo(f"{k:>4} " + " ".join(f"{c:>25}" for c in cells))
         if json_path:
             write_json(json_path, {"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
-                                   "full_resolution": full_resolution,
+                                   "bits": bits, "full_resolution": full_resolution,
                                    "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
                                    "results": table})
 

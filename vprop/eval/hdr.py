@@ -20,7 +20,7 @@ from vprop.engine.working import working_short_side, working_size
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough, baseline_methods, model_settings
 from vprop.eval.report import strip, write_figure
-from vprop.io.images import find_indexed_files, read_linear_rgb
+from vprop.io.images import eight_bit, find_indexed_files, read_linear_rgb
 from vprop.io.video import VideoFrame
 from vprop.pipelines.hdr import propagate_hdr
 from vprop.tasks.hdr import (BLEND_RULE, HDRCNN_CURVE, Blender, CameraCurve, HDRKey, auto_exposure, log_rmse,
@@ -43,7 +43,10 @@ class HDRClip:
 
 
 def load_clip(gt_dir, curve: CameraCurve = HDRCNN_CURVE, exposure: float | None = None,
-              saturated: float = 0.10, limit: int | None = None) -> HDRClip:
+              saturated: float = 0.10, limit: int | None = None, bits: int = 8) -> HDRClip:
+    """The EXR (or .hdr) frames of ``gt_dir``, numbered 0, 1, ..., and their LDR video through ``curve`` at
+    ``exposure`` (default: ``saturated`` of the pixels clip); ``bits`` above 8: that deep (the clip's ``deep``), its
+    8-bit reading the ``ldr``."""
     files = find_indexed_files(gt_dir, (".exr", ".hdr"))
     indices = sorted(files)
     if indices != list(range(len(indices))):
@@ -59,7 +62,10 @@ def load_clip(gt_dir, curve: CameraCurve = HDRCNN_CURVE, exposure: float | None 
     if len(hdr) < 2:
         raise InputError(gt_dir, "need at least two frames")
     exposure = auto_exposure(hdr, saturated) if exposure is None else exposure
-    return HDRClip(hdr, [synthesize_ldr(h, exposure, curve) for h in hdr], exposure)
+    if bits == 8:
+        return HDRClip(hdr, [synthesize_ldr(h, exposure, curve) for h in hdr], exposure)
+    deep = [synthesize_ldr(h, exposure, curve, bits) for h in hdr]
+    return HDRClip(hdr, [eight_bit(d) for d in deep], exposure, deep)
 
 
 @dataclass
