@@ -146,3 +146,11 @@ def test_a_folder_of_jobs_takes_its_subfolders_of_numbered_images_as_sequences(t
     assert [p.name for p in others] == ["notes"]
     sequence = jobs[1].source()
     assert (sequence.prefix, sequence.count, sequence.fps) == ("scan_", 3, 25)
+
+
+def test_an_hdr_rows_extra_videos_go_to_the_batch_output(tmp_path):
+    touch(tmp_path / "jobs.csv", "input,hdr_keys,hdr10,hlg,preview\nv/a.mp4,k/a,a_pq.mp4,a_hlg.mp4,a_sdr.mp4\n")
+    out = tmp_path / "out"
+    [job] = manifest_jobs("hdr", tmp_path / "jobs.csv", None, out, {}, lambda column, value: (column, value))
+    assert job.options == {"hdr10": str(out / "a_pq.mp4"), "hlg": str(out / "a_hlg.mp4"),
+                           "preview": str(out / "a_sdr.mp4")}
