@@ -135,6 +135,14 @@ def test_an_hdr_video_its_container_cannot_hold_is_refused_before_any_work(tmp_p
         assert not out.exists()
 
 
+def test_one_file_for_two_outputs_is_refused(tmp_path, hdr_clip, tiny_hdr_weights):
+    video, _, keys = hdr_clip
+    result = run("hdr", video, "--keys", keys, "-o", tmp_path / "o", "--preview", tmp_path / "v.mp4", "--hlg",
+                 tmp_path / "v.mp4", "--weights", tiny_hdr_weights, "-q")
+    bad(result, "v.mp4", "--preview and --hlg")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "v.mp4").exists()
+
+
 @pytest.fixture
 def keys(tmp_path, hdr_clip):
     video, _, src = hdr_clip

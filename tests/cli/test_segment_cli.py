@@ -195,6 +195,9 @@ def test_segment_alpha_needs_mov_or_directory(setup):
     tmp, video, mask, weights = setup
     bad(segment(tmp, video, weights, "--mask", mask, "--alpha", tmp / "matte.mp4"), "matte.mp4", "ProRes 4444")
     assert not (tmp / "out").exists()
+    bad(segment(tmp, video, weights, "--mask", mask, "--overlay", tmp / "m.mov", "--alpha", tmp / "m.mov"), "m.mov",
+        "--overlay and --alpha")
+    assert not (tmp / "out").exists() and not (tmp / "m.mov").exists()
 
 
 def test_overlay_and_alpha_keep_the_sound_bit_exact(setup):

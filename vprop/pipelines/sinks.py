@@ -49,6 +49,18 @@ class VideoSink:
             self.source.close()
 
 
+def check_distinct(**paths) -> None:
+    """Refuse one file given for two of a run's outputs (``--preview x.mp4 --hdr10 x.mp4``): the one written last
+    would replace the other. ``paths``: option name (without --) -> path or None."""
+    seen: dict[Path, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        other = seen.setdefault(Path(path).resolve(), option)
+        if other != option:
+            raise InputError(path, f"is given for both --{other} and --{option}: one would replace the other")
+
+
 def check_output_dir(directory, pattern: str, kind: str) -> Path:
     """A directory that a run may fill with ``pattern`` files: not a file, not holding such files, creatable."""
     directory = Path(directory)
@@ -74,6 +86,7 @@ class LabelSink:
         self.files = frame_files(directory, ".png", info.path)
         self.path = check_output_dir(self.files.folder, self.files.glob, "PNG")
         self.folders, self.videos = {"labels": self.path}, {}
+        check_distinct(overlay=overlay_path, alpha=alpha_path)
         if overlay_path:
             self.videos["overlay"] = (Path(overlay_path), {})
         if alpha_path and output_kind(alpha_path, alpha=True) == "png":
@@ -111,6 +124,7 @@ class RadianceSink:
         for extra in (hdr10, hlg, preview):
             if extra is not None and overwrites_input(extra, info.path):
                 raise InputError(extra, "output would overwrite the input video")
+        check_distinct(preview=preview, hdr10=hdr10, hlg=hlg)
         # by transfer: each written from the EXRs once all are there
         self.hdr_videos = {transfer: path for transfer, path in (("pq", hdr10), ("hlg", hlg)) if path is not None}
         for transfer, path in self.hdr_videos.items():
