@@ -52,11 +52,9 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
         video.time_base = time_base
         copier = keep_companion(src, source, video, out) if src else None
         last_dts = last_pts = None
-        start = 0       # the piece's first frame: the pieces hold every frame once, in order
         for chunk in chunks:
             times = json.loads(_times_path(chunk).read_text())
-            retimed, last_pts = _following(times, last_pts, start, source)
-            start += len(times)
+            retimed, last_pts = _following(times, last_pts)
             with av.open(str(chunk)) as piece:
                 packets = (p for p in piece.demux(piece.streams.video[0]) if p.size)   # not the end marker
                 for packet, (pts, dts) in zip(packets, times, strict=True):
@@ -77,15 +75,15 @@ def join_chunks(chunks: Sequence[Path], output, source: VideoInfo) -> Path:
     return output
 
 
-def _following(times: list, last: int | None, start: int, source: VideoInfo):
-    """(a map of the piece's timestamps, its last frame's) where a piece whose first frame is ``start`` follows a
-    piece that ended at ``last``. Each piece's writer made a damaged source's repeated timestamps increasing on its
-    own: its frames are retimed as one writer would have (``following_pts``), and a decode time between two of its
-    frames' old times (or before the first) moves with the frame it precedes, so the order stays."""
+def _following(times: list, last: int | None):
+    """(a map of the piece's timestamps, its last frame's) where the piece follows one that ended at ``last``. Each
+    piece's writer made a damaged source's repeated stamps increasing on its own: its frames are retimed as one
+    writer would have (``following_pts``), and a decode time between two of its frames' old times (or before the
+    first) moves with the frame it precedes, so the order stays."""
     old = sorted(pts for pts, _ in times)
     new = []
-    for offset, pts in enumerate(old):
-        new.append(following_pts(pts, new[-1] if new else last, start + offset, source))
+    for pts in old:
+        new.append(following_pts(pts, new[-1] if new else last))
 
     def retimed(time: int) -> int:
         at = min(bisect_left(old, time), len(old) - 1)

@@ -12,8 +12,8 @@ from av.video.reformatter import Colorspace, VideoReformatter
 from vprop.errors import InputError
 from vprop.io.atomic import atomic_path
 from vprop.io.images import read_exr
-from vprop.io.video import (_SCALING, VideoFrame, VideoInfo, coded_orientation, following_pts, frame_time,
-                            keep_companion, open_companion)
+from vprop.io.video import (_SCALING, VideoFrame, VideoInfo, coded_orientation, keep_companion, open_companion,
+                            output_pts)
 
 
 REFERENCE_WHITE_NITS = 203.0     # scene-linear 1.0 in HDR10 output (ITU-R BT.2408 reference white)
@@ -119,10 +119,8 @@ def write_hdr_video(output, exr_paths: list[Path], frames: list[VideoFrame], sou
             image = av.VideoFrame.from_ndarray(rgb48, format="rgb48le")
             image = reformatter.reformat(image, format="yuv420p10le", dst_colorspace=Colorspace.BT2020,
                                          dst_color_range=1, interpolation=_SCALING)
-            pts = frame_time(frame.index, source) if frame.pts is None else round(
-                frame.pts * frame.time_base / source.time_base)
-            pts = following_pts(pts, last, frame.index, source)
-            image.pts, image.time_base, last = pts, source.time_base, pts
+            pts = last = output_pts(frame, source, last)
+            image.pts, image.time_base = pts, source.time_base
             for packet in video.encode(image):
                 out.mux(packet)
             if copier:

@@ -50,6 +50,8 @@ class VideoInfo:
     colorspace: int
     color_range: int
     bits: int = 8  # per colour component as decoded: 10 for a 10-bit ProRes or DPX scan, 16 for a 16-bit PNG
+    # Most frames repeat a stamp (a damaged file, stamped 0 throughout): its frames are timed by their index
+    timed_by_index: bool = False
 
     @property
     def deep(self) -> bool:
@@ -86,7 +88,7 @@ def probe(path) -> VideoInfo:
         # The packets are counted (a demux, no decoding: 11 ms for 795 frames) where they can be: a container's own
         # count can be wrong (an AVI's header also counts the frames its capture dropped: 444 for 68 frames) or
         # missing (MKV).
-        index = index_frames(path)
+        index, stamps_repeat = _packet_index(path)
         return VideoInfo(
             path=path,
             width=height if rotation % 180 else width,
@@ -103,6 +105,7 @@ def probe(path) -> VideoInfo:
             colorspace=int(first.colorspace),
             color_range=int(first.color_range),
             bits=max(component.bits for component in first.format.components),
+            timed_by_index=stamps_repeat,
         )
 
 
@@ -230,10 +233,15 @@ def index_frames(path) -> FrameIndex | None:
     discards): ranges are then read by decoding from frame 0. An image sequence's frames are its files, each a
     keyframe, numbered from pts 0: its index needs no demux (which would read every file).
     """
+    return _packet_index(path)[0]
+
+
+def _packet_index(path) -> tuple[FrameIndex | None, bool]:
+    """(``index_frames``, whether most of the packets repeat a stamp): one demux for both."""
     path = _source(path)
     if isinstance(path, ImageSequence):
         every = tuple(range(path.count))
-        return FrameIndex(every, every, every)
+        return FrameIndex(every, every, every), False
     with _open(path) as container:
         stream = _video_stream(container, path)
         packets = []
@@ -242,17 +250,17 @@ def index_frames(path) -> FrameIndex | None:
                 if packet.size == 0:
                     continue        # the end-of-stream marker
                 if packet.pts is None or packet.is_discard or packet.is_corrupt:
-                    return None
+                    return None, False
                 packets.append((packet.pts, packet.dts if packet.dts is not None else packet.pts,
                                 packet.is_keyframe))
         except av.FFmpegError:
-            return None
+            return None, False
     packets.sort()
     pts = tuple(p for p, _, _ in packets)
     if not pts or len(set(pts)) != len(pts):
-        return None
+        return None, 2 * len(set(pts)) < len(pts)
     keyframes = tuple(i for i, (_, _, key) in enumerate(packets) if key)
-    return FrameIndex(pts, keyframes, tuple(min(packets[i][0], packets[i][1]) for i in keyframes))
+    return FrameIndex(pts, keyframes, tuple(min(packets[i][0], packets[i][1]) for i in keyframes)), False
 
 
 def _seek(container, stream, decoded: _Decoded, start: int, index: FrameIndex | None) -> tuple[int, Iterator]:
@@ -415,28 +423,25 @@ class VideoWriter:
             self._copier = keep_companion(self._src, source, video, self._out)
 
     def _pts(self, frame: VideoFrame) -> int:
-        time_base = self.source.time_base
-        if frame.pts is None:
-            pts = frame_time(frame.index, self.source)
-        else:
-            pts = round(frame.pts * (frame.time_base or time_base) / time_base)
-        self._last_pts = following_pts(pts, self._last_pts, frame.index, self.source)
+        self._last_pts = output_pts(frame, self.source, self._last_pts)
         return self._last_pts
 
 
-def frame_time(index: int, source: VideoInfo) -> int:
-    """Frame ``index``'s time at the source's average rate, in ticks of its time base."""
-    return round(index / source.fps / source.time_base)
+def output_pts(frame: VideoFrame, source: VideoInfo, last: int | None) -> int:
+    """The timestamp, in the source's time base, that ``frame`` is written with after a frame written at ``last``:
+    its own; its index's at the average rate where it has none or the source's stamps repeat throughout
+    (``VideoInfo.timed_by_index``: such a file would play in a blink); the next tick where it does not follow."""
+    if frame.pts is None or source.timed_by_index:
+        pts = round(frame.index / source.fps / source.time_base)
+    else:
+        pts = round(frame.pts * (frame.time_base or source.time_base) / source.time_base)
+    return following_pts(pts, last)
 
 
-def following_pts(pts: int, last: int | None, index: int, source: VideoInfo) -> int:
-    """The timestamp frame ``index`` (stamped ``pts``) is written with after a frame written at ``last``.
-
-    The encoder rejects repeated timestamps, which damaged files do have: such a frame takes its index's time at the
-    average rate (a file stamped 0 throughout plays at its rate, not in a few ticks), or the next tick where that
-    time has passed (one repeated stamp in a file that starts late keeps the file's own clock).
-    """
-    return pts if last is None or pts > last else max(last + 1, frame_time(index, source))
+def following_pts(pts: int, last: int | None) -> int:
+    """``pts``, or the next tick after ``last`` where it does not follow it: the encoder rejects repeated
+    timestamps, and one repeated stamp (a damaged file) is best a tick late, the file's own clock kept."""
+    return pts if last is None or pts > last else last + 1
 
 
 def open_companion(source: Path | ImageSequence | None):
