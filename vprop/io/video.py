@@ -89,11 +89,13 @@ def probe(path) -> VideoInfo:
         # count can be wrong (an AVI's header also counts the frames its capture dropped: 444 for 68 frames) or
         # missing (MKV).
         index, stamps_repeat = _packet_index(path)
+        # A rate averaged over repeated stamps is meaningless (288 fps for 12 frames all stamped 0): the codec's own
+        fps = stream.codec_context.framerate if stamps_repeat else stream.average_rate
         return VideoInfo(
             path=path,
             width=height if rotation % 180 else width,
             height=width if rotation % 180 else height,
-            fps=stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25),
+            fps=fps or stream.guessed_rate or stream.base_rate or Fraction(25),
             frame_count=len(index) if index is not None else stream.frames or None,
             time_base=stream.time_base,
             rotation=rotation,
