@@ -143,6 +143,29 @@ def test_one_file_for_two_outputs_is_refused(tmp_path, hdr_clip, tiny_hdr_weight
     assert not (tmp_path / "o").exists() and not (tmp_path / "v.mp4").exists()
 
 
+def test_aces_keys_give_aces_frames_with_the_same_light(tmp_path, hdr_clip, tiny_hdr_weights):
+    from vprop.io.chromaticities import to_bt709
+    from vprop.io.images import exr_chromaticities
+
+    video, _, keys = hdr_clip
+    aces = (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767)
+    aces_keys = tmp_path / "aces_keys"
+    aces_keys.mkdir()
+    for key in keys.iterdir():
+        write_exr(aces_keys / key.name, read_exr(key), half=False, chromaticities=aces)
+    outs = {}
+    for name, folder in (("rec709", keys), ("aces", aces_keys)):
+        outs[name] = tmp_path / name
+        result = run("hdr", video, "--keys", folder, "-o", outs[name], "--weights", tiny_hdr_weights, "-q")
+        assert result.exit_code == 0, result.output
+    for frame in sorted(outs["aces"].iterdir()):
+        assert exr_chromaticities(frame) == pytest.approx(aces, abs=1e-6)      # answered in the keys' primaries
+        assert to_bt709(exr_chromaticities(outs["rec709"] / frame.name)) is None
+        # read back (converted to BT.709), the same light as the run from the BT.709 keys
+        rec709 = read_exr(outs["rec709"] / frame.name)
+        assert np.abs(read_exr(frame) - rec709).max() <= 0.003 * rec709.max()
+
+
 @pytest.fixture
 def keys(tmp_path, hdr_clip):
     video, _, src = hdr_clip

@@ -217,14 +217,32 @@ def read_exr(path) -> np.ndarray:
     raise InputError(path, f"no RGB channels (has {', '.join(sorted(channels))})")
 
 
-def write_exr(path, rgb: np.ndarray, half: bool = True):
-    """Save (H, W, 3) scene-linear RGB as a ZIP-compressed OpenEXR (half floats by default), tagged with its
-    primaries (BT.709, D65) so that a compositing application does not have to assume them."""
+def exr_chromaticities(path) -> tuple[float, ...] | None:
+    """The primaries and white an EXR file names (``vprop.io.chromaticities``' order), None where it names none or
+    is not an EXR."""
+    if Path(path).suffix.lower() != ".exr":
+        return None
+    try:
+        with OpenEXR.File(str(path), header_only=True) as file:
+            value = file.header().get("chromaticities")
+    except Exception as error:  # the binding raises bare RuntimeError/ValueError/...
+        raise InputError(path, f"damaged, truncated or not an OpenEXR file ({error})") from None
+    return None if value is None else tuple(float(v) for v in value)
+
+
+def write_exr(path, rgb: np.ndarray, half: bool = True, chromaticities=BT709):
+    """Save (H, W, 3) scene-linear BT.709 RGB as a ZIP-compressed OpenEXR (half floats by default), converted to
+    and tagged with ``chromaticities`` (BT.709 / D65 unless given: an ACES key's run answers in ACES), so that a
+    compositing application does not have to assume them."""
     rgb = np.asarray(rgb, dtype=np.float32)
+    to_709 = to_bt709(chromaticities)
+    if to_709 is not None:
+        rgb = rgb @ np.linalg.inv(to_709).T.astype(np.float32)
     if half:  # beyond the half range a value would turn into infinity
         rgb = np.clip(rgb, -65504, 65504).astype(np.float16)
     channels = {c: np.ascontiguousarray(rgb[..., i]) for i, c in enumerate("RGB")}
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, "chromaticities": BT709}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+              "chromaticities": tuple(chromaticities)}
     with atomic_path(path) as tmp:
         try:
             OpenEXR.File(header, channels).write(str(tmp))

@@ -18,6 +18,8 @@ from vprop.engine.keys import LazyKeys, key_files
 from vprop.engine.propagator import Propagator, Settings
 from vprop.engine.working import propagate_at, shrink, working_short_side, working_size
 from vprop.errors import UsageError
+from vprop.io.chromaticities import BT709
+from vprop.io.images import exr_chromaticities
 from vprop.io.keyframes import HDR_KEY_SUFFIXES, load_hdr_key
 from vprop.io.video import SourceFrames
 from vprop.pipelines.run import Pipeline, RunOptions, run
@@ -85,8 +87,12 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
                      gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule, preview=preview, hdr10=hdr10,
                      hlg=hlg, full_resolution=full_resolution)
     # Chains mended by a flow straight to the key: log-RMSE -8% offline at K=40 on the dev clips (README).
-    return Pipeline("hdr", find_keys, _load_key, lambda info: RadianceSink(output_dir, info, preview, hdr10, hlg),
-                    propagation, recipe, repair_chains=True)
+    def open_sink(info):
+        # The output answers in the keys' primaries, as it does in their units: the first key's
+        files = find_keys(info)
+        primaries = exr_chromaticities(files[min(files)]) if files else None
+        return RadianceSink(output_dir, info, preview, hdr10, hlg, primaries or BT709)
+    return Pipeline("hdr", find_keys, _load_key, open_sink, propagation, recipe, repair_chains=True)
 
 
 class DeepLDR:

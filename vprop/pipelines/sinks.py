@@ -10,6 +10,7 @@ import numpy as np
 
 from vprop.errors import InputError
 from vprop.io.hdr_video import check_hdr_video, write_hdr_video
+from vprop.io.chromaticities import BT709
 from vprop.io.images import DAVIS_PALETTE, FRAME_SUFFIXES, write_exr, write_frame, write_indexed_png
 from vprop.io.preview import overlay, tonemap_reinhard
 from vprop.io.sequence import frame_files
@@ -117,10 +118,11 @@ class LabelSink:
 
 
 class RadianceSink:
-    """Scene-linear frames as half-float EXRs; optionally an SDR preview video (Reinhard) and, once every frame
-    is written, HDR10 and HLG videos (``vprop.io.hdr_video``)."""
+    """Scene-linear frames as half-float EXRs in ``chromaticities`` (the keys' primaries: BT.709 unless they name
+    others); optionally an SDR preview video (Reinhard) and, once every frame is written, HDR10 and HLG videos
+    (``vprop.io.hdr_video``)."""
 
-    def __init__(self, directory, info: VideoInfo, preview=None, hdr10=None, hlg=None):
+    def __init__(self, directory, info: VideoInfo, preview=None, hdr10=None, hlg=None, chromaticities=BT709):
         for extra in (hdr10, hlg, preview):
             if extra is not None and overwrites_input(extra, info.path):
                 raise InputError(extra, "output would overwrite the input video")
@@ -133,10 +135,10 @@ class RadianceSink:
         self.path = check_output_dir(self.files.folder, f"{self.files.prefix}*.exr", "EXR")
         self.folders = {"exr": self.path}
         self.videos = {"preview": (Path(preview), {})} if preview is not None else {}
-        self.info = info
+        self.info, self.chromaticities = info, chromaticities
 
     def write(self, place: SpanOutputs, frame: VideoFrame, radiance: np.ndarray) -> None:
-        write_exr(place.folder("exr") / self.files.name(frame.index), radiance)
+        write_exr(place.folder("exr") / self.files.name(frame.index), radiance, chromaticities=self.chromaticities)
         if self.videos:
             place.video("preview").write(frame, tonemap_reinhard(radiance))
 
