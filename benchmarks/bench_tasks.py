@@ -1,14 +1,15 @@
 """Segment and HDR speed at the example's 854x480, printed side by side with the optical-flow baseline.
 
     python benchmarks/bench_tasks.py [--task seg|hdr|both] [--frames 50] [--threads N] [--repeats 2]
-                                     [--no-full-resolution]
+                                     [--no-full-resolution] [--working-sides 280 320]
     python benchmarks/bench_tasks.py --memory [--task seg|hdr|both] [--short-side 180]
 
 seg: frames/s of chained DIS-flow warping of the first mask, SEG(t) and SEG(t+s) (the shipped weights), through
 the same frame loop, online, the first mask of examples/rhino_masks the only key; at the frames' size and at the
 working size `vprop segment` uses by default (short side 240, labels answered at 854x480), with the GrabCut snap
 and the memory of the frame before as `vprop segment` runs by default, and SEG(t) without the memory
-(`--no-memory`) and without the snap (`--no-grabcut`).
+(`--no-memory`) and without the snap (`--no-grabcut`); `--working-sides`: SEG(t) at those working sizes too,
+with and without the snap.
 hdr: frames/s of both keys flow-warped and blended (the baseline), of vprop as `vprop hdr` runs by default (the
 working size, short side 240, detail carried and the LDR blended at full size) and of vprop --full-resolution,
 offline, a key every 20 frames, on the example clip resized to each of --sizes (default 854x480 and 1280x720),
@@ -56,7 +57,7 @@ def show(task: str, rates: dict[str, float]) -> None:
         print(f"{task:13s} {name:<24} {r:6.2f} frames/s  {1000 / r:7.1f} ms/frame  {r / base:5.2f}x flow")
 
 
-def bench_seg(frames, repeats: int, full_resolution: bool) -> None:
+def bench_seg(frames, repeats: int, full_resolution: bool, working_sides: list[int] = ()) -> None:
     from vprop.engine.masks import propagate_masks
     from vprop.engine.propagator import Settings
     from vprop.eval.baselines import Passthrough
@@ -78,6 +79,11 @@ def bench_seg(frames, repeats: int, full_resolution: bool) -> None:
         "SEG(t+s) @240": lambda: propagate_masks(model, iter(frames), key, settings, refiner=refiner,
                                                  working_short_side=240, grabcut=True),
     }
+    for side in working_sides:    # other working sizes, as `vprop segment --working-side S` runs them
+        runs[f"SEG(t) @{side}"] = lambda side=side: propagate_masks(
+            model, iter(frames), key, settings, working_short_side=side, grabcut=True, memory=True)
+        runs[f"SEG(t) @{side} no grabcut"] = lambda side=side: propagate_masks(
+            model, iter(frames), key, settings, working_short_side=side)
     if full_resolution:
         runs["SEG(t)"] = lambda: propagate_masks(model, iter(frames), key, settings, grabcut=True)
         runs["SEG(t+s)"] = lambda: propagate_masks(model, iter(frames), key, settings, refiner=refiner, grabcut=True)
@@ -158,6 +164,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["854x480", "1280x720"], help="hdr: frame sizes WxH")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--short-side", type=int, default=180)
+    parser.add_argument("--working-sides", type=int, nargs="+", default=[],
+                        help="seg: also SEG(t) at these working short sides, with and without the cut")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -169,7 +177,7 @@ def main() -> None:
     frames = [f for f, _ in zip(read_frames(VIDEO), range(args.frames))]
     print(f"{VIDEO.name}: {info.width}x{info.height}, {len(frames)} frames, torch threads {torch.get_num_threads()}")
     if args.task in ("seg", "both"):
-        bench_seg(frames, args.repeats, not args.no_full_resolution)
+        bench_seg(frames, args.repeats, not args.no_full_resolution, args.working_sides)
     if args.task in ("hdr", "both"):
         bench_hdr(frames, args.repeats, not args.no_full_resolution,
                   [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes])
