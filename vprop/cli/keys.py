@@ -72,7 +72,7 @@ def keys_command(video, interval, suggest, report_dir, min_gap, shots, list_only
         with progress("keys", info.frame_count, quiet) as tick:
             seen = _ShotsSeen(tick) if indices is None else None
             written = export_keys(video, None if indices is not None else interval, output, on_frame=seen or tick,
-                                  indices=indices)
+                                  indices=indices, info=info)
         if seen is not None:
             _warn_shots_without_key(video, info, seen, interval, written)
         if quiet:

@@ -175,12 +175,14 @@ class SourceFrames:
     AHEAD = 50      # frames: further than this, seeking beats decoding up to the frame
 
     def __init__(self, path):
-        self.path, self._frames, self._next, self._index = _source(path), None, 0, None
+        self.path, self._frames, self._next = _source(path), None, 0
+        self._index, self._indexed = None, False     # the packet index, demuxed once, when a seek first needs it
 
     def __call__(self, number: int) -> np.ndarray:
         if self._frames is None or not self._next <= number <= self._next + self.AHEAD:
             self.close()
-            self._index = self._index or index_frames(self.path)
+            if number > 0 and not self._indexed:
+                self._index, self._indexed = index_frames(self.path), True
             self._frames, self._next = read_frames(self.path, number, None, self._index, deep=True), number
         for frame in self._frames:
             self._next = frame.index + 1

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from vprop.errors import InputError
-from vprop.io.hdr_video import check_hdr_video, write_hdr_video
 from vprop.io.chromaticities import BT709
+from vprop.io.hdr_video import check_hdr_video, write_hdr_video
 from vprop.io.images import DAVIS_PALETTE, FRAME_SUFFIXES, write_exr, write_frame, write_indexed_png
 from vprop.io.preview import overlay, tonemap_reinhard
 from vprop.io.sequence import frame_files
