@@ -2,6 +2,7 @@
 
     python benchmarks/bench_colorize.py speed  [--video V --keys DIR --interval K] [--sizes 854x480 1280x720]
                                                [--no-full-resolution] [--threads N] [--working-flow medium-full]
+                                               [--working-sides 320]
     python benchmarks/bench_colorize.py memory [--short-side 180]
     python benchmarks/bench_colorize.py end-to-end [--colour-video V] [--sizes 854x480 1280x720] [--repeats 2]
 
@@ -38,10 +39,11 @@ KEYS = ROOT / "examples" / "rhino_keys"
 
 
 def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: list[tuple[int, int]],
-          full_resolution: bool, repeats: int, working_flows: list[str] = ()) -> None:
+          full_resolution: bool, repeats: int, working_flows: list[str] = (), working_sides: list[int] = ()) -> None:
     """Offline colorize fps at each size (the clip's frames resized): vprop as it runs by default (the working
     size), vprop at the frames' own size (--full-resolution) and the flow baseline, one after the other;
-    ``working_flows``: also vprop with each of these flow configurations at the working size."""
+    ``working_flows``: also vprop with each of these flow configurations at the working size; ``working_sides``:
+    also vprop at these working short sides ("vprop @SIDE", as `vprop colorize --working-side SIDE`)."""
     import cv2
 
     from vprop.engine.keys import key_files
@@ -85,6 +87,9 @@ def speed(video: Path, keys: Path, interval: int, weights: str | None, sizes: li
             other = replace(settings, working_flow=preset)
             runs[f"vprop, {preset} flow"] = lambda other=other: propagate_color(model, other, iter(frames), keys_lab,
                                                                                  work)
+        for side in working_sides:
+            other = working_size(width, height, side)
+            runs[f"vprop @{side}"] = lambda other=other: propagate_color(model, settings, iter(frames), keys_lab, other)
         if full_resolution:
             runs["vprop --full-resolution"] = lambda: propagate_color(model, settings, iter(frames), keys_lab)
         turns = []      # frames/s of each run, turn by turn
@@ -232,6 +237,8 @@ if __name__ == "__main__":
     ap.add_argument("--no-full-resolution", action="store_true", help="speed: skip the slow --full-resolution run")
     ap.add_argument("--working-flow", nargs="+", default=[], help="speed: also vprop with these flow "
                     "configurations at the working size (vprop.engine.flow.FLOW_PRESETS)")
+    ap.add_argument("--working-sides", type=int, nargs="+", default=[],
+                    help="speed: also vprop at these working short sides (`vprop colorize --working-side`)")
     ap.add_argument("--repeats", type=int, default=2, help="speed: runs of vprop and of the baseline, best kept")
     ap.add_argument("--threads", type=int, default=None, help="speed: torch and OpenCV threads (default: their own)")
     a = ap.parse_args()
@@ -241,7 +248,7 @@ if __name__ == "__main__":
         cv2.setNumThreads(a.threads)
     if a.what == "speed":
         speed(a.video, a.keys, a.interval, a.weights, [tuple(map(int, s.split("x"))) for s in a.sizes],
-              not a.no_full_resolution, a.repeats, a.working_flow)
+              not a.no_full_resolution, a.repeats, a.working_flow, a.working_sides)
     elif a.what == "end-to-end":
         end_to_end(a.colour_video, a.interval, [tuple(map(int, s.split("x"))) for s in a.sizes], a.repeats)
     else:

@@ -9,7 +9,7 @@ the same frame loop, online, the first mask of examples/rhino_masks the only key
 working size `vprop segment` uses by default (short side 240, labels answered at 854x480), with the GrabCut snap
 and the memory of the frame before as `vprop segment` runs by default, and SEG(t) without the memory
 (`--no-memory`) and without the snap (`--no-grabcut`); `--working-sides`: SEG(t) at those working sizes too,
-with and without the snap.
+with and without the snap, and HDR at those sizes ("vprop @SIDE", as `vprop hdr --working-side SIDE`).
 hdr: frames/s of both keys flow-warped and blended (the baseline), of vprop as `vprop hdr` runs by default (the
 working size, short side 240, detail carried and the LDR blended at full size) and of vprop --full-resolution,
 offline, a key every 20 frames, on the example clip resized to each of --sizes (default 854x480 and 1280x720),
@@ -90,7 +90,8 @@ def bench_seg(frames, repeats: int, full_resolution: bool, working_sides: list[i
     show("seg", best_rates(runs, len(frames), repeats))
 
 
-def bench_hdr(frames, repeats: int, full_resolution: bool, sizes: list[tuple[int, int]]) -> None:
+def bench_hdr(frames, repeats: int, full_resolution: bool, sizes: list[tuple[int, int]],
+              working_sides: list[int] = ()) -> None:
     import cv2
 
     from vprop.engine.propagator import Settings
@@ -121,6 +122,8 @@ def bench_hdr(frames, repeats: int, full_resolution: bool, sizes: list[tuple[int
 
         runs = {"flow baseline": runner(Passthrough(), None),
                 "vprop": runner(model, working_size(width, height, working_short_side(model)))}
+        for side in working_sides:
+            runs[f"vprop @{side}"] = runner(model, working_size(width, height, side))
         if full_resolution:
             runs["vprop --full-resolution"] = runner(model, None)
         show(f"hdr {width}x{height}", best_rates(runs, len(sized), repeats))
@@ -165,7 +168,7 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--short-side", type=int, default=180)
     parser.add_argument("--working-sides", type=int, nargs="+", default=[],
-                        help="seg: also SEG(t) at these working short sides, with and without the cut")
+                        help="also SEG(t) (with and without the cut) and HDR at these working short sides")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -180,7 +183,7 @@ def main() -> None:
         bench_seg(frames, args.repeats, not args.no_full_resolution, args.working_sides)
     if args.task in ("hdr", "both"):
         bench_hdr(frames, args.repeats, not args.no_full_resolution,
-                  [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes])
+                  [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes], args.working_sides)
 
 
 if __name__ == "__main__":

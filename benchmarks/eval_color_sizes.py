@@ -10,6 +10,7 @@ what the network adds, apart from what the working size costs.
     python benchmarks/eval_color_sizes.py --videos ../shared/data/clips/pexels-*.mp4 --no-full-resolution
     python benchmarks/eval_color_sizes.py --methods flow vprop      (only these methods)
     python benchmarks/eval_color_sizes.py --working-flow medium-full  (the flow at the working size)
+    python benchmarks/eval_color_sizes.py --working-sides 320 480     (vprop at other working sizes too)
 
 --videos takes DAVIS names (under --data) or paths to any colour clip: the Pexels clips were never used to train
 or choose the shipped colour weights, so they are a hold-out at real sizes (960x720, 960x506, 540x960).
@@ -45,8 +46,9 @@ DEV = ["breakdance-flare", "elephant", "lucia", "rhino", "swing"]
 
 
 def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, full_resolution: bool = True,
-            working_flow: str = Settings.working_flow) -> dict:
-    """name -> (frames, keys) -> (frame, RGB output) for every frame."""
+            working_flow: str = Settings.working_flow, other_sizes: dict[int, tuple[int, int] | None] = {}) -> dict:
+    """name -> (frames, keys) -> (frame, RGB output) for every frame. ``other_sizes``: short side -> working size
+    of "vprop @SIDE", as `vprop colorize --working-side SIDE` runs."""
     # vprop as `vprop colorize` runs it; the flow baselines plain
     settings = Settings(mode=mode, repair=True, lookup=True, key_check=True, working_flow=working_flow)
     runs = {"flow": lambda frames, keys: Propagator(Passthrough(), ColorTask(), Settings(mode="online"))(frames, keys)}
@@ -66,6 +68,8 @@ def methods(model: torch.nn.Module, mode: str, size: tuple[int, int] | None, ful
     unlooked = replace(settings, lookup=False)
     runs["vprop --no-lookup"] = lambda frames, keys: propagate_color(model, unlooked, frames, keys, size)
     runs["vprop"] = lambda frames, keys: propagate_color(model, settings, frames, keys, size)
+    for side, other in other_sizes.items():
+        runs[f"vprop @{side}"] = lambda frames, keys, other=other: propagate_color(model, settings, frames, keys, other)
     return runs
 
 
@@ -94,6 +98,8 @@ def main() -> None:
                     help="leave out vprop --full-resolution (the slow one at 720p and above)")
     ap.add_argument("--working-flow", default=Settings.working_flow, choices=sorted(FLOW_PRESETS),
                     help="the flow's configuration at the working size (Settings.working_flow)")
+    ap.add_argument("--working-sides", type=int, nargs="+", default=[],
+                    help="also vprop at these working short sides (`vprop colorize --working-side`): 'vprop @SIDE'")
     ap.add_argument("--frames", type=int, default=None, help="only each video's first N frames (default: all)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--methods", nargs="+", default=None, help="run only these methods (default: all)")
@@ -108,7 +114,8 @@ def main() -> None:
         name = video.stem[:40]
         first = next(read_frames(video)).rgb
         size = working_size(first.shape[1], first.shape[0], working_short_side(model))
-        runs = methods(model, a.mode, size, a.full_resolution, a.working_flow)
+        others = {side: working_size(first.shape[1], first.shape[0], side) for side in a.working_sides}
+        runs = methods(model, a.mode, size, a.full_resolution, a.working_flow, others)
         unknown = set(a.methods or ()) - set(runs)
         if unknown:
             ap.error(f"--methods: unknown {sorted(unknown)}; choose from {list(runs)}")

@@ -2,6 +2,7 @@
 
     python benchmarks/eval_hdr_dev.py [--weights W] [--mode offline|online] [--blend-rule measured|clipped|paper]
     python benchmarks/eval_hdr_dev.py --size 854x480 [--full-resolution]      (as users run it, at video size)
+    python benchmarks/eval_hdr_dev.py --size 854x480 --working-sides 320      (vprop at another working size too)
     python benchmarks/eval_hdr_dev.py --data ../shared/data/hdr-polyhaven --panoramas NAME...   (another hold-out)
     python benchmarks/eval_hdr_dev.py --working-flow medium-full [--methods flow-2sided vprop]   (a flow preset)
     python benchmarks/eval_hdr_dev.py --h264 18       (the LDR clips through libx264 and back, as users' videos are)
@@ -97,6 +98,8 @@ def main() -> None:
     ap.add_argument("--size", default="320x240", help="the clips' WIDTHxHEIGHT")
     ap.add_argument("--full-resolution", action="store_true",
                     help="also run vprop at the clips' own size (\"vprop --full-resolution\")")
+    ap.add_argument("--working-sides", type=int, nargs="+", default=[],
+                    help="also vprop at these working short sides (`vprop hdr --working-side`): 'vprop @SIDE'")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--working-flow", nargs="+", default=[], choices=list(FLOW_PRESETS),
@@ -137,6 +140,10 @@ def main() -> None:
                 full = evaluate_hdr(clip, k, {"vprop": hdr_methods(model, a.mode)["vprop"]}, log_mean=log_mean,
                                     rule=a.blend_rule, full_resolution=True)
                 row["vprop --full-resolution"] = full["vprop"].rmse_blended
+            for side in a.working_sides:
+                other = evaluate_hdr(clip, k, {"vprop": hdr_methods(model, a.mode)["vprop"]}, log_mean=log_mean,
+                                     rule=a.blend_rule, working_side=side)
+                row[f"vprop @{side}"] = other["vprop"].rmse_blended
             table.setdefault(k, {})[name] = row
             print(f"K={k:3d} {name:12s} " + "  ".join(f"{m} {v:.4f}" for m, v in row.items()), flush=True)
     methods = list(next(iter(next(iter(table.values())).values())))

@@ -135,6 +135,29 @@ def test_segment_snaps_masks_to_the_frame_unless_told_not_to(setup):
     assert scores["--grabcut"] > scores["--no-grabcut"] + 0.1, scores
 
 
+def test_segment_propagates_at_the_working_side_asked_for(setup, monkeypatch):
+    import vprop.pipelines.segment as pipeline
+
+    tmp, video, mask, weights = setup
+    sides, real = [], pipeline.propagate_masks
+
+    def recorded(*args, working_short_side=None, **kwargs):
+        sides.append(working_short_side)
+        return real(*args, working_short_side=working_short_side, **kwargs)
+    monkeypatch.setattr(pipeline, "propagate_masks", recorded)
+    outputs = {}
+    for name, extra in [("default", []), ("side", ["--working-side", "24"]), ("full", ["--full-resolution"])]:
+        result = run("segment", video, "-o", tmp / name, "--weights", weights, "-q", "--mask", mask, *extra)
+        assert result.exit_code == 0, result.output
+        outputs[name] = np.stack([read_mask(tmp / name / f"{i:05d}.png") for i in range(10)])
+    assert sides == [240, 24, None]       # the tiny model's 240 is larger than the 64x48 frames: their own size
+    assert np.array_equal(outputs["default"], outputs["full"])
+    assert not np.array_equal(outputs["side"], outputs["full"])
+    assert outputs["side"].shape == outputs["full"].shape
+    misused(segment(tmp, video, weights, "--mask", mask, "--working-side", "24", "--full-resolution"),
+            "give --working-side or --full-resolution, not both")
+
+
 def test_usage_errors_exit_2(setup):
     tmp, video, mask, weights = setup
     misused(run("segment", video, "-o", tmp / "out"), "Missing option '--mask'")

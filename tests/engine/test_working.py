@@ -9,8 +9,8 @@ from support.cli import run
 from support.seen_sizes import SeenSizes
 from vprop.engine.flow import FLOW_PRESETS, FlowEstimator, pixel_grid
 from vprop.engine.propagator import Propagator, Settings
-from vprop.engine.working import (MAX_RESIDUAL, enlarge, propagate_at, refined_coords, residual_flow, shrink,
-                                  working_short_side, working_size)
+from vprop.engine.working import (MAX_RESIDUAL, enlarge, propagate_at, propagation_short_side, refined_coords,
+                                  residual_flow, shrink, working_short_side, working_size)
 from vprop.io.images import read_rgb
 from vprop.io.video import VideoFrame, read_frames
 from vprop.models.hub import load_model, save_weights
@@ -53,6 +53,14 @@ def test_working_size_rule():
     assert working_size(854, 480, None) is None             # no model (a baseline): the frames' own size
     assert working_short_side(tiny_model(180)) == 180
     assert working_short_side(torch.nn.Identity()) is None
+
+
+def test_propagation_short_side_is_the_users_choice_else_the_models():
+    model = tiny_model(180)
+    assert propagation_short_side(model) == 180
+    assert propagation_short_side(model, 320) == 320
+    assert propagation_short_side(model, None, full_resolution=True) is None
+    assert propagation_short_side(torch.nn.Identity(), 320) is None      # a baseline keeps the frames' own size
 
 
 def test_enlarge_is_bilinear_onto_the_full_size():
@@ -104,7 +112,7 @@ def test_the_keys_fine_chroma_reaches_the_frames_between_them():
     assert stripes[True] > 40 and abs(stripes[False]) < 10, stripes
 
 
-def test_colorize_works_at_the_working_size_unless_full_resolution(tmp_path, make_video):
+def test_colorize_works_at_the_working_size_asked_for_or_at_full_resolution(tmp_path, make_video):
     video = make_video("stripes.mp4", frames=12, size=SIZE, content=lambda i, w, h: striped(i, w, h))
     keys_dir = tmp_path / "keys"
     keys_dir.mkdir()
@@ -117,7 +125,7 @@ def test_colorize_works_at_the_working_size_unless_full_resolution(tmp_path, mak
     weights = tmp_path / "tiny.safetensors"
     save_weights(tiny_model(), weights)
     outputs = {}
-    for name, extra in [("default", []), ("full", ["--full-resolution"])]:
+    for name, extra in [("default", []), ("side 36", ["--working-side", "36"]), ("full", ["--full-resolution"])]:
         result = run("colorize", video, "--keys", keys_dir, "--interval", 10, "--no-shots", "-o",
                      str(tmp_path / name) + "/", "--weights", weights, "-q", *extra)
         assert result.exit_code == 0, result.output
@@ -129,6 +137,7 @@ def test_colorize_works_at_the_working_size_unless_full_resolution(tmp_path, mak
     settings = Settings(repair=True, lookup=True)
     expected = {
         "default": propagate_color(model, settings, iter(frames), keys, working_size(*SIZE, SHORT_SIDE)),
+        "side 36": propagate_color(model, settings, iter(frames), keys, working_size(*SIZE, 36)),
         "full": Propagator(model, ColorTask(), settings)(iter(frames), keys),
     }
     for name, results in expected.items():

@@ -76,7 +76,7 @@ def test_the_keys_fine_radiance_reaches_the_frames_between_them():
     assert stripes[True] > 1.0 and abs(stripes[False]) < 0.3, stripes
 
 
-def test_hdr_cli_works_at_the_working_size_unless_full_resolution(tmp_path, hdr_clip):
+def test_hdr_cli_works_at_the_working_size_asked_for_or_at_full_resolution(tmp_path, hdr_clip):
     video, _, keys = hdr_clip
     weights = tmp_path / "tiny.safetensors"
     save_weights(tiny_hdr_model(), weights)
@@ -87,17 +87,19 @@ def test_hdr_cli_works_at_the_working_size_unless_full_resolution(tmp_path, hdr_
     expected = {
         "default": propagate_hdr(model, settings, iter(frames), radiance, working_size(64, 48, SHORT_SIDE),
                                  log_mean=-1.0),
+        "side 36": propagate_hdr(model, settings, iter(frames), radiance, working_size(64, 48, 36), log_mean=-1.0),
         "full": Propagator(model, HDRTask(-1.0), settings)(iter(frames), radiance),
     }
     outputs = {}
-    for name, extra in [("default", []), ("full", ["--full-resolution"])]:
+    for name, extra in [("default", []), ("side 36", ["--working-side", "36"]), ("full", ["--full-resolution"])]:
         result = run("hdr", video, "--hdr-keys", keys, "--no-blend", "--no-shots", "-o", tmp_path / name,
                      "--weights", weights, "-q", *extra)
         assert result.exit_code == 0, result.output
         outputs[name] = [read_exr(tmp_path / name / f"{i:05d}.exr") for i in range(12)]
         for (frame, want), got in zip(expected[name], outputs[name]):
             assert np.allclose(got, want, rtol=2e-3, atol=1e-3), (name, frame.index)     # half-float files
-    assert any(not np.allclose(a, b, rtol=1e-2) for a, b in zip(outputs["default"], outputs["full"]))
+    for other in ("side 36", "full"):
+        assert any(not np.allclose(a, b, rtol=1e-2) for a, b in zip(outputs["default"], outputs[other])), other
 
 
 def test_near_a_key_the_frames_get_the_key_aligned_at_full_size():

@@ -101,6 +101,8 @@ def test_evaluate_seg_segments_at_the_working_side_asked_for_the_baselines_at_th
     assert sides[methods["vprop"][0]] == 240 and sides[methods["flow"][0]] is None
     evaluate_seg(lambda: frames(), truth, methods, working_side=320)
     assert sides[methods["vprop"][0]] == 320 and sides[methods["flow"][0]] is None
+    evaluate_seg(lambda: frames(), truth, methods, full_resolution=True)
+    assert sides[methods["vprop"][0]] is None and sides[methods["flow"][0]] is None
 
 
 def test_multi_object_indices_are_kept_exactly():

@@ -73,12 +73,25 @@ def report_option(func):
                              "confident frames to DIR; `vprop keys --suggest N --from DIR` picks new keys.")(func)
 
 
-def full_resolution_option(func):
-    """--full-resolution: propagate at the video's own size instead of the models' training size."""
-    return click.option("--full-resolution", is_flag=True,
-                        help="Propagate at the video's own size (default: at the models' training size, short side "
-                             "240, the result up-sampled onto each full-size frame; faster, and what the models "
-                             "were trained for).")(func)
+def working_size_options(func):
+    """--full-resolution, --working-side PIXELS: the size frames are propagated at (default: the models' own)."""
+    def one_of_both(ctx, param, value):
+        other = "working_side" if param.name == "full_resolution" else "full_resolution"
+        if value and ctx.params.get(other):
+            raise click.UsageError("give --working-side or --full-resolution, not both")
+        return value
+
+    return _apply(func, [
+        click.option("--full-resolution", is_flag=True, callback=one_of_both,
+                     help="Propagate at the video's own size (default: at the models' training size, short side "
+                          "240, the result up-sampled onto each full-size frame; faster, and what the models "
+                          "were trained for)."),
+        click.option("--working-side", type=click.IntRange(16), default=None, callback=one_of_both,
+                     metavar="PIXELS",
+                     help="Propagate at this short side instead of the models' 240 (a frame no larger keeps its "
+                          "own): between the default and --full-resolution in time and sharpness (masks at 320 "
+                          "on 854x480: README, 'Masks')."),
+    ])
 
 
 def video_output(func):
@@ -142,6 +155,6 @@ def span_options(func):
 
 
 def frame_run_options(func):
-    """What colorize and segment runs share beside their keys: --full-resolution, --report, --shots/--no-shots,
-    --allow-missing, --resume, --workers."""
-    return _apply(func, [full_resolution_option, report_option, shot_options, span_options])
+    """What colorize and segment runs share beside their keys: --full-resolution, --working-side, --report,
+    --shots/--no-shots, --allow-missing, --resume, --workers."""
+    return _apply(func, [working_size_options, report_option, shot_options, span_options])

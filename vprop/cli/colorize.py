@@ -21,8 +21,8 @@ from vprop.pipelines.resume import finished_frames
 @frame_run_options
 @video_output
 @common
-def colorize_command(video, keys_dir, interval, mode, align, blend, lookup, full_resolution, report_dir, shots,
-                     allow_missing, output, crf, lossless, eight_bit, resume, workers, device, quiet, weights,
+def colorize_command(video, keys_dir, interval, mode, align, blend, lookup, full_resolution, working_side, report_dir,
+                     shots, allow_missing, output, crf, lossless, eight_bit, resume, workers, device, quiet, weights,
                      batch_size):
     """Colour VIDEO from a few colour key-frames."""
     device = resolve_device(device)
@@ -30,7 +30,7 @@ def colorize_command(video, keys_dir, interval, mode, align, blend, lookup, full
         video, keys_dir, output, interval=interval, mode=mode, align=align, blend=blend, weights=weights,
         device=device, batch_size=batch_size, crf=crf, lossless=lossless, eight_bit=eight_bit,
         report=report_dir, on_frame=tick,
-        on_begin=tick.begin, shots=shots, allow_missing=allow_missing, resume=resume, workers=workers, full_resolution=full_resolution,
-        lookup=lookup),
+        on_begin=tick.begin, shots=shots, allow_missing=allow_missing, resume=resume, workers=workers,
+        full_resolution=full_resolution, working_side=working_side, lookup=lookup),
         lambda path: wrote(path, report_dir),
         completed=finished_frames(output) if resume else 0)

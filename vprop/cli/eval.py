@@ -4,7 +4,7 @@ import json
 import click
 
 from vprop.cli._console import stderr, user_errors
-from vprop.cli._options import full_resolution_option, resolve_device, video_input
+from vprop.cli._options import resolve_device, video_input, working_size_options
 from vprop.engine.propagator import MODES
 from vprop.eval.baselines import resized_frames
 from vprop.eval.color import color_methods, evaluate_color
@@ -60,12 +60,12 @@ def _apply(*decorators):
 @intervals_options("10 20 30 40")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames so their short side is this (faster; default: native size).")
-@full_resolution_option
+@working_size_options
 @measure_options("Write a PNG strip of sample frames and a plot of PSNR against key distance.")
-def eval_color(video, intervals, more_intervals, mode, short_side, full_resolution, limit, json_path, report_dir,
-               weights, device, batch_size, quiet):
+def eval_color(video, intervals, more_intervals, mode, short_side, full_resolution, working_side, limit, json_path,
+               report_dir, weights, device, batch_size, quiet):
     """Colour VIDEO's own gray version from every K-th frame; PSNR/RMSE in RGB beside copy and optical flow.
-    vprop runs as `vprop colorize` does (with --full-resolution, as `vprop colorize --full-resolution`).
+    vprop runs as `vprop colorize` does (with --full-resolution or --working-side, as `vprop colorize` with it).
 
     CDC: flicker, the Jensen-Shannon divergence of the R, G, B histograms of frames 1, 2 and 4 apart (Lei &
     Chen, CVPR 2019), for each output and for VIDEO itself; lower is steadier.
@@ -82,7 +82,7 @@ def eval_color(video, intervals, more_intervals, mode, short_side, full_resoluti
                 stderr.print(f"K = {k} ...")
             keep = {k // 2, k - 1, k + k // 2} if report_dir else set()
             scores = evaluate_color(frames, k, color_methods(model, mode, device, batch_size), keep,
-                                    full_resolution)
+                                    full_resolution, working_side)
             table[k] = {name: {"psnr": s.psnr, "rmse": s.rmse, "cdc": s.cdc, "frames": len(s.mse),
                                "psnr_by_distance": s.psnr_by_distance()} for name, s in scores.items()}
             if report_dir:
@@ -96,7 +96,7 @@ def eval_color(video, intervals, more_intervals, mode, short_side, full_resoluti
         click.echo(f"ground truth CDC {truth_cdc:.5f}")
         if json_path:
             write_json(json_path, {"video": str(video), "mode": mode, "short_side": short_side,
-                                   "full_resolution": full_resolution, "weights": meta,
+                                   "full_resolution": full_resolution, "working_side": working_side, "weights": meta,
                                    "truth_cdc": truth_cdc, "results": table})
 
 
@@ -116,11 +116,13 @@ def eval_color(video, intervals, more_intervals, mode, short_side, full_resoluti
               help="Also score each method with its masks snapped by GrabCut (vprop segment's default).")
 @click.option("--short-side", type=click.IntRange(16), default=None,
               help="Resize frames (and masks, nearest) so their short side is this.")
+@working_size_options
 @measure_options("Write a PNG strip of the worst frames and a plot of J per frame.")
-def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, grabcut, short_side, limit,
-             json_path, report_dir, weights, device, batch_size, quiet):
+def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, grabcut, short_side, full_resolution,
+             working_side, limit, json_path, report_dir, weights, device, batch_size, quiet):
     """Propagate the first ground-truth mask of VIDEO (with --interval, every K-th); DAVIS J and F beside copying
-    and optical flow."""
+    and optical flow. vprop runs as `vprop segment` does (with --full-resolution or --working-side, as `vprop
+    segment` with it)."""
     from vprop.eval.seg import evaluate_seg, key_indices, load_truth, seg_methods, seg_report
     from vprop.pipelines.segment import default_mode
 
@@ -135,7 +137,8 @@ def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, gr
         refiner = load_model("seg-refine", refine_weights, device)[0] if refine or refine_weights else None
         frames = lambda: resized_frames(video, short_side, limit)  # noqa: E731
         scores = evaluate_seg(frames, masks_dir, seg_methods(model, mode, device, batch_size, refiner, grabcut),
-                              keep=bool(report_dir), chain=chain, interval=interval, limit=limit)
+                              keep=bool(report_dir), chain=chain, interval=interval, limit=limit,
+                              working_side=working_side, full_resolution=full_resolution)
         click.echo(f"{'method':<21} {'J':>6} {'F':>6} {'J&F':>6}")
         for name, s in scores.items():
             click.echo(f"{name:<21} {s.J:6.3f} {s.F:6.3f} {s.JF:6.3f}")
@@ -144,7 +147,7 @@ def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, gr
         if json_path:
             write_json(json_path, {"video": str(video), "masks": masks_dir, "keys": keys, "mode": mode, "chain": chain,
                                    "refine": refine, "grabcut": grabcut, "short_side": short_side, "frames": limit,
-                                   "weights": meta,
+                                   "full_resolution": full_resolution, "working_side": working_side, "weights": meta,
                                    "results": {name: {"J": s.J, "F": s.F, "JF": s.JF, "frames": len(s.frames),
                                                       "objects": {str(k): v for k, v in s.per_object().items()},
                                                       "J_by_frame": {str(k): v for k, v in s.j_by_frame().items()}}
@@ -163,14 +166,14 @@ def eval_seg(video, masks_dir, interval, mode, chain, refine, refine_weights, gr
 @click.option("--bits", type=click.IntRange(8, 16), default=8, show_default=True,
               help="The LDR's depth: above 8, every method is blended at it, as `vprop hdr` blends a deep source, "
                    "and at 8 bits too (its name with \"at 8 bits\").")
-@full_resolution_option
+@working_size_options
 @measure_options("Write tone-mapped strips (truth, LDR, vprop, error) at two exposures.")
-def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, bits, full_resolution, limit,
-             json_path, report_dir, weights, device, batch_size, quiet):
+def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposure, bits, full_resolution,
+             working_side, limit, json_path, report_dir, weights, device, batch_size, quiet):
     """HDR from GT_DIR's own LDR (camera curve, 8 bits or --bits) and every K-th frame; log RMSE beside the
     baselines.
 
-    vprop runs as `vprop hdr` does (with --full-resolution, as `vprop hdr --full-resolution`)."""
+    vprop runs as `vprop hdr` does (with --full-resolution or --working-side, as `vprop hdr` with it)."""
     from vprop.eval.hdr import evaluate_hdr, hdr_methods, hdr_report, load_clip
     from vprop.tasks.hdr import curve_for
 
@@ -188,7 +191,7 @@ def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposur
             keep = {k // 2, k - 1, k + k // 2} & set(range(len(clip.hdr))) if report_dir else set()
             scores = evaluate_hdr(clip, k, hdr_methods(model, mode, device, batch_size), log_mean, curve,
                                   keep - set(range(0, len(clip.hdr), k)), rule=blend_rule,
-                                  full_resolution=full_resolution)
+                                  full_resolution=full_resolution, working_side=working_side)
             table[k] = {name: {"rmse": s.rmse, "rmse_blended": s.rmse_blended, "frames": len(s.raw)}
                         for name, s in scores.items()}
             if report_dir:
@@ -201,7 +204,7 @@ def eval_hdr(gt_dir, intervals, more_intervals, mode, blend_rule, gamma, exposur
             click.echo(f"{k:>4} " + " ".join(f"{c:>25}" for c in cells))
         if json_path:
             write_json(json_path, {"gt_dir": gt_dir, "mode": mode, "blend_rule": blend_rule, "gamma": gamma,
-                                   "bits": bits, "full_resolution": full_resolution,
+                                   "bits": bits, "full_resolution": full_resolution, "working_side": working_side,
                                    "exposure": clip.exposure, "frames": len(clip.hdr), "weights": meta,
                                    "results": table})
 

@@ -1,8 +1,8 @@
 import click
 
 from vprop.cli._console import run_over_video, user_errors
-from vprop.cli._options import (common, full_resolution_option, key_schedule, report_option, resolve_device,
-                                shots_option, span_options, video_input)
+from vprop.cli._options import (common, key_schedule, report_option, resolve_device, shots_option, span_options,
+                                video_input, working_size_options)
 from vprop.pipelines.resume import finished_frames
 from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
 
@@ -33,13 +33,13 @@ from vprop.tasks.hdr import BLEND_RULE, BLEND_RULES
               help="Also write an HDR10 .mp4 (HEVC 10-bit, BT.2020, PQ, MaxCLL/MaxFALL).")
 @click.option("--hlg", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write an HLG .mp4 (HEVC 10-bit, BT.2020, ARIB STD-B67: broadcast HDR, no metadata).")
-@full_resolution_option
+@working_size_options
 @report_option
 @shots_option
 @span_options
 @common
 def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rule, gamma, preview, hdr10, hlg,
-                full_resolution, report_dir, shots, resume, workers, device, quiet, weights, batch_size):
+                full_resolution, working_side, report_dir, shots, resume, workers, device, quiet, weights, batch_size):
     """HDR video from the LDR VIDEO and a few HDR key-frames.
 
     Keys: scene-linear RGB (BT.709 primaries; an EXR whose chromaticities name others, e.g. ACES2065-1 or
@@ -64,7 +64,7 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
         video, keys_dir, output, interval=interval, blend=blend, gamma=gamma, weights=weights, device=device,
         batch_size=batch_size, hdr10=hdr10, hlg=hlg, preview=preview, mode=mode, align=align, blend_rule=blend_rule,
         report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, resume=resume, workers=workers,
-        full_resolution=full_resolution),
+        full_resolution=full_resolution, working_side=working_side),
         lambda path: f"wrote {path}" + "".join(f", {p}" for p in (preview, hdr10, hlg, report_dir) if p),
         completed=finished_frames(output) if resume else 0)
 

@@ -45,7 +45,7 @@ from vprop.pipelines.segment import segment
 @frame_run_options
 @common
 def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, grabcut, memory,
-                    adapt, full_resolution, report_dir, shots, allow_missing, resume, workers, device, quiet, weights,
+                    adapt, full_resolution, working_side, report_dir, shots, allow_missing, resume, workers, device, quiet, weights,
                     batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
@@ -61,7 +61,7 @@ def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, r
         run_over_video("segment", video, quiet, lambda tick: segment(
             video, keys, output, mode=mode, weights=weights, device=device, batch_size=batch_size, overlay=overlay,
             alpha=alpha, chain=chain, refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
-            report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots, allow_missing=allow_missing,
-            resume=resume, workers=workers, adapt=adapt, grabcut=grabcut, memory=memory),
+            working_side=working_side, report=report_dir, on_frame=tick, on_begin=tick.begin, shots=shots,
+            allow_missing=allow_missing, resume=resume, workers=workers, adapt=adapt, grabcut=grabcut, memory=memory),
             lambda path: wrote(path, report_dir),
             completed=finished_frames(output) if resume else 0)

@@ -32,6 +32,17 @@ def working_short_side(model: torch.nn.Module) -> int | None:
     return int(cfg.extra.get("short_side", 240)) if cfg is not None else None
 
 
+def propagation_short_side(model: torch.nn.Module | None, working_side: int | None = None,
+                           full_resolution: bool = False) -> int | None:
+    """The short side a run propagates at: the frames' own (None) with ``full_resolution`` or without a model (the
+    baselines), else ``working_side``, else the model's training size. A larger side costs time for sharper
+    results (the README's "Masks" gives both at 854x480)."""
+    own = working_short_side(model)
+    if own is None or full_resolution:
+        return None
+    return working_side or own
+
+
 def working_size(width: int, height: int, short_side: int | None) -> tuple[int, int] | None:
     """(width, height) of a frame shrunk to ``short_side``; None where the frame is no larger than that."""
     if not short_side or min(width, height) <= short_side:

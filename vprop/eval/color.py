@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from vprop.engine.working import working_short_side, working_size
+from vprop.engine.working import propagation_short_side, working_size
 from vprop.eval.baselines import Methods, baseline_methods, model_settings
 from vprop.eval.metrics import ColorConsistency, psnr
 from vprop.io.video import VideoFrame
@@ -50,11 +50,11 @@ def color_methods(model: torch.nn.Module, mode: str, device: str = "cpu", batch_
 
 
 def evaluate_color(frames: Callable[[], Iterator[VideoFrame]], interval: int,
-                   methods: Methods, keep: set[int] = frozenset(), full_resolution: bool = False
-                   ) -> dict[str, Scores]:
+                   methods: Methods, keep: set[int] = frozenset(), full_resolution: bool = False,
+                   working_side: int | None = None) -> dict[str, Scores]:
     """Keys every ``interval`` frames from the ground truth; each method colours the rest from L alone, as
-    `vprop colorize` runs it: a network at its working size (``vprop.engine.working``) unless
-    ``full_resolution``, the baselines at the frames' own size. (The ground truth's own CDC, for comparison:
+    `vprop colorize` runs it: a network at its working size (``vprop.engine.working``; ``working_side``: that short
+    side) unless ``full_resolution``, the baselines at the frames' own size. (The ground truth's own CDC, for comparison:
     ``vprop.eval.metrics.cdc``.)
 
     ``keep``: frame indices whose outputs are kept in ``Scores.samples`` (for reports).
@@ -65,7 +65,7 @@ def evaluate_color(frames: Callable[[], Iterator[VideoFrame]], interval: int,
     for name, (model, settings) in methods.items():
         scores, consistency = Scores(), ColorConsistency()
         truth = frames()
-        size = None if full_resolution else working_size(width, height, working_short_side(model))
+        size = working_size(width, height, propagation_short_side(model, working_side, full_resolution))
         for frame, out in propagate_color(model, settings, frames(), keys, size):
             gt = next(truth)
             consistency.add(out)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from vprop.engine.propagator import Settings
-from vprop.engine.working import working_short_side, working_size
+from vprop.engine.working import propagation_short_side, working_size
 from vprop.errors import InputError
 from vprop.eval.baselines import Passthrough, baseline_methods, model_settings
 from vprop.eval.report import strip, write_figure
@@ -103,9 +103,10 @@ def hdr_methods(model: torch.nn.Module, mode: str = "offline", device: str = "cp
 def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
                  curve: CameraCurve = HDRCNN_CURVE, keep: set[int] = frozenset(),
                  on_frame: Callable[[], None] | None = None, rule: str = BLEND_RULE,
-                 full_resolution: bool = False) -> dict[str, HDRScores]:
+                 full_resolution: bool = False, working_side: int | None = None) -> dict[str, HDRScores]:
     """Keys every ``interval`` frames from the clip's true radiance; each method propagates them as `vprop hdr`
-    runs it: a network at its working size (``vprop.engine.working``) unless ``full_resolution``, the
+    runs it: a network at its working size (``vprop.engine.working``; ``working_side``: that short side) unless
+    ``full_resolution``, the
     baselines at the frames' own size. A clip with a ``deep`` video is blended at its depth, as `vprop hdr` blends
     a deep source, and at 8 bits too (each method's name with " at 8 bits")."""
     keys = {i: clip.hdr[i] for i in range(0, len(clip.hdr), interval)}
@@ -118,7 +119,7 @@ def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
             for i in keys:
                 blender.add_key(i, HDRKey(clip.hdr[i], depths[depth][i]))
         scores = {depth: HDRScores() for depth in depths}
-        size = None if full_resolution else working_size(width, height, working_short_side(model))
+        size = working_size(width, height, propagation_short_side(model, working_side, full_resolution))
         for frame, estimate in propagate_hdr(model, settings, clip.frames(), keys, size, log_mean=log_mean):
             if on_frame:
                 on_frame()

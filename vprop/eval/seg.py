@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from vprop.engine.masks import propagate_masks
-from vprop.engine.working import working_short_side
+from vprop.engine.working import propagation_short_side
 from vprop.eval.baselines import Methods, baseline_methods, model_settings
 from vprop.eval.metrics import f_measure, jaccard
 from vprop.eval.report import caption, plot, write_figure
@@ -114,7 +114,7 @@ def key_indices(truth: dict[int, np.ndarray], interval: int | None = None, limit
 def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
                  methods: Methods, keep: bool = False,
                  chain: bool = False, interval: int | None = None, limit: int | None = None,
-                 working_side: int | None = None) -> dict[str, SegScores]:
+                 working_side: int | None = None, full_resolution: bool = False) -> dict[str, SegScores]:
     """Score each method on the frames with ground truth, the first ground-truth mask being the only key
     (unless ``interval``).
 
@@ -123,7 +123,8 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
     ``interval``: the ground truth every ``interval`` frames from the first mask is a key too (as an artist
     who corrects a frame every so often); key frames are not scored. ``limit``: ``frames`` gives the first
     ``limit`` frames only (keys lie within them). ``working_side``: the short side vprop segments at (default: the
-    model's training size, as `vprop segment`); the baselines keep the frames' own size.
+    model's training size, as `vprop segment`; ``full_resolution``: the frames' own size); the baselines keep the
+    frames' own size.
     """
     first = next(frames())
     h, w = first.rgb.shape[:2]
@@ -133,8 +134,7 @@ def evaluate_seg(frames: Callable[[], Iterator[VideoFrame]], masks,
     results = {}
     for name, (model, settings) in methods.items():
         scores = SegScores(ids)
-        side = working_short_side(model)    # vprop's training size (as `vprop segment`); None: the frames' own
-        side = working_side if side and working_side else side
+        side = propagation_short_side(model, working_side, full_resolution)
         for frame, out in propagate_masks(model, frames(), keys, settings,
                                           chain=chain and name.startswith("vprop"), ids=ids, working_short_side=side):
             if frame.index in keys or frame.index not in truth:

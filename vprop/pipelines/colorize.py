@@ -9,7 +9,7 @@ import torch
 
 from vprop.engine.keys import LazyKeys, key_files
 from vprop.engine.propagator import Propagator, Settings
-from vprop.engine.working import propagate_at, shrink, working_short_side, working_size
+from vprop.engine.working import propagate_at, propagation_short_side, shrink, working_size
 from vprop.io.keyframes import COLOR_KEY_SUFFIXES, load_color_key
 from vprop.pipelines.run import Pipeline, RunOptions, run
 from vprop.pipelines.sinks import VideoSink
@@ -23,7 +23,7 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
              on_begin: Callable[[], None] | None = None,
              model: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
              resume: bool = False, workers: int | None = 1, full_resolution: bool = False,
-             lookup: bool = True) -> Path:
+             working_side: int | None = None, lookup: bool = True) -> Path:
     """Colour a grayscale (or colour) video from colour key-frames named by frame index.
 
     ``align=None`` follows the weights (flow-aligned models align, the paper's plain TPN does not).
@@ -36,13 +36,14 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     in ``<output>.vprop-resume/`` so that a killed run started again continues; ``workers``: processes at once
     (None: as many as repay their start, ``vprop.pipelines.workers.default_workers``).
     ``full_resolution``: propagate at the video's own size; by default frames larger than the model's training
-    size are propagated at that size and the chroma is up-sampled onto each frame's own lightness
-    (``vprop.engine.working``). ``lookup``: where a flow chain failed, the key's colours are also looked up by patch
+    size (or ``working_side``, a short side) are propagated at that size and the chroma is up-sampled onto each
+    frame's own lightness (``vprop.engine.working``). ``lookup``: where a flow chain failed, the key's colours are also looked up by patch
     matching (``vprop.engine.lookup``; False is ``--no-lookup``). ``eight_bit``: 8 bits per channel from a source
     deeper than that too (default: its depth kept, ``vprop.pipelines.sinks.VideoSink``).
     """
     pipeline = color_pipeline(keys_dir=keys_dir, output=str(output), interval=interval, crf=crf, lossless=lossless,
-                              full_resolution=full_resolution, lookup=lookup, eight_bit=eight_bit)
+                              full_resolution=full_resolution, working_side=working_side, lookup=lookup,
+                              eight_bit=eight_bit)
     return run(video, pipeline, RunOptions(mode=mode, align=align, blend=blend, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
                                            shots=shots, allow_missing=allow_missing, resume=resume,
@@ -50,12 +51,13 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
 
 
 def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, lossless: bool,
-                   full_resolution: bool = False, lookup: bool = True, eight_bit: bool = False) -> Pipeline:
+                   full_resolution: bool = False, working_side: int | None = None, lookup: bool = True,
+                   eight_bit: bool = False) -> Pipeline:
     def find_keys(info):
         return key_files(keys_dir, interval, info.frame_count, COLOR_KEY_SUFFIXES, info.path)
 
     def propagation(model, settings, info):
-        size = None if full_resolution else working_size(info.width, info.height, working_short_side(model))
+        size = working_size(info.width, info.height, propagation_short_side(model, working_side, full_resolution))
 
         def propagate(frames, files, cuts, on_confidence):
             keys = LazyKeys(files, lambda path: _load_key(path, info))
@@ -63,7 +65,8 @@ def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, los
         return propagate
 
     recipe = partial(color_pipeline, keys_dir=str(keys_dir), output=output, interval=interval, crf=crf,
-                     lossless=lossless, full_resolution=full_resolution, lookup=lookup, eight_bit=eight_bit)
+                     lossless=lossless, full_resolution=full_resolution, working_side=working_side,
+                     lookup=lookup, eight_bit=eight_bit)
     # Chains mended by a flow straight to the key: +0.14 dB online K=30 and +0.18 dB offline K=30 on clips never
     # used for any choice (README, "Broken chains"); the look-up where they stay broken: +0.15 to +0.37 dB more for
     # 4-13% of the speed (README, "Where no flow holds"); the check at each key, offline: +0.05 dB on 8 clips at

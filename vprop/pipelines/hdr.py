@@ -16,7 +16,7 @@ import torch
 
 from vprop.engine.keys import LazyKeys, key_files
 from vprop.engine.propagator import Propagator, Settings
-from vprop.engine.working import propagate_at, shrink, working_short_side, working_size
+from vprop.engine.working import propagate_at, propagation_short_side, shrink, working_size
 from vprop.errors import UsageError
 from vprop.io.chromaticities import BT709
 from vprop.io.images import exr_chromaticities
@@ -32,7 +32,8 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
         hdr10=None, hlg=None, preview=None, mode: str = "offline", align: bool | None = None,
         blend_rule: str = BLEND_RULE, report=None, on_frame: Callable[[int], None] | None = None,
         on_begin: Callable[[], None] | None = None, model: torch.nn.Module | None = None,
-        shots: bool = True, resume: bool = False, workers: int | None = 1, full_resolution: bool = False) -> Path:
+        shots: bool = True, resume: bool = False, workers: int | None = 1, full_resolution: bool = False,
+        working_side: int | None = None) -> Path:
     """Scene-linear HDR frames ``output_dir/00000.exr ...`` from an LDR video and HDR keys named by frame index.
 
     ``gamma``: the LDR video's camera curve is x^(1/gamma) instead of HDRCNN's; ``blend=False``: the network's
@@ -43,14 +44,14 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
     shot takes radiance from its own keys only, and a shot without a key is an error. ``resume``: keep finished key
     segments in ``<output_dir>.vprop-resume/`` so that a killed run started again continues; ``workers``: processes
     at once. ``full_resolution``: propagate at the video's own size; by default frames larger than the model's
-    training size are propagated at that size, the log radiance up-sampled, the keys' fine detail carried
+    training size (or ``working_side``, a short side) are propagated at that size, the log radiance up-sampled, the keys' fine detail carried
     along the alignment and the blending done on each full-size frame (``vprop.engine.working``). Returns
     ``output_dir``.
     """
     pipeline = hdr_pipeline(keys_dir=str(hdr_keys_dir), output_dir=str(output_dir), interval=interval, blend=blend,
                             gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule,
                             preview=preview and str(preview), hdr10=hdr10 and str(hdr10), hlg=hlg and str(hlg),
-                            full_resolution=full_resolution)
+                            full_resolution=full_resolution, working_side=working_side)
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
                                            shots=shots, resume=resume, workers=workers)).path
@@ -58,7 +59,8 @@ def hdr(video, hdr_keys_dir, output_dir, *, interval: int | None = None, blend: 
 
 def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend: bool, gamma: float | None,
                  weights: str | None, mode: str, blend_rule: str, preview: str | None, hdr10: str | None,
-                 hlg: str | None = None, full_resolution: bool = False) -> Pipeline:
+                 hlg: str | None = None, full_resolution: bool = False,
+                 working_side: int | None = None) -> Pipeline:
     def find_keys(info):
         return key_files(keys_dir, interval, info.frame_count, HDR_KEY_SUFFIXES, info.path)
 
@@ -68,7 +70,7 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
                              f"{weights or 'the HDR model'} expects {model.cfg.guidance_channels} guidance channels; "
                              f"{'aligned' if settings.align else 'unaligned'} HDR inputs have "
                              f"{guidance_channels(settings.align)}")
-        size = None if full_resolution else working_size(info.width, info.height, working_short_side(model))
+        size = working_size(info.width, info.height, propagation_short_side(model, working_side, full_resolution))
 
         def propagate(frames, files, cuts, on_confidence):
             blender = Blender(curve_for(gamma), mode, rule=blend_rule)
@@ -85,7 +87,7 @@ def hdr_pipeline(*, keys_dir: str, output_dir: str, interval: int | None, blend:
 
     recipe = partial(hdr_pipeline, keys_dir=keys_dir, output_dir=output_dir, interval=interval, blend=blend,
                      gamma=gamma, weights=weights, mode=mode, blend_rule=blend_rule, preview=preview, hdr10=hdr10,
-                     hlg=hlg, full_resolution=full_resolution)
+                     hlg=hlg, full_resolution=full_resolution, working_side=working_side)
     # Chains mended by a flow straight to the key: log-RMSE -8% offline at K=40 on the dev clips (README).
     def open_sink(info):
         # The output answers in the keys' primaries, as it does in their units: the first key's

@@ -12,7 +12,7 @@ from vprop.engine.masks import propagate_masks
 from vprop.errors import UsageError
 from vprop.io.keyframes import load_mask
 from vprop.models.hub import load_model
-from vprop.engine.working import working_short_side
+from vprop.engine.working import propagation_short_side
 from vprop.pipelines.run import Pipeline, RunOptions, run
 from vprop.pipelines.sinks import LabelSink
 
@@ -20,7 +20,7 @@ from vprop.pipelines.sinks import LabelSink
 def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = None, weights: str | None = None,
             device: str = "cpu", batch_size: int = 4, overlay=None, chain: bool = False, align: bool | None = None,
             refine: bool = False, refine_weights: str | None = None, alpha=None, full_resolution: bool = False,
-            report=None, on_frame: Callable[[int], None] | None = None,
+            working_side: int | None = None, report=None, on_frame: Callable[[int], None] | None = None,
             on_begin: Callable[[], None] | None = None, model: torch.nn.Module | None = None,
             refiner: torch.nn.Module | None = None, shots: bool = True, allow_missing: bool = False,
             resume: bool = False, workers: int | None = 1, adapt: int = 0, grabcut: bool = True,
@@ -32,7 +32,7 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = Non
     ``overlay``: also write a video of the frames with the masks blended in (audio kept). ``refine``: SEG(t+s), the
     coarse masks refined by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write
     the frames with the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
-    model's training size are segmented at that size unless ``full_resolution``. ``report``: a directory for
+    model's training size (or ``working_side``, a short side) are segmented at that size unless ``full_resolution``. ``report``: a directory for
     the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``/``refiner``: already
     loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused.
     ``shots``: find the hard cuts first; each shot takes masks from its own keys only, and a shot without one is an
@@ -53,7 +53,7 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = Non
     pipeline = seg_pipeline(masks={int(i): str(p) for i, p in masks.items()}, output_dir=str(output_dir),
                             overlay=overlay and str(overlay), alpha=alpha and str(alpha), chain=chain,
                             refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
-                            device=device, refiner=refiner, adapt=adapt, grabcut=grabcut, memory=memory)
+                            working_side=working_side, device=device, refiner=refiner, adapt=adapt, grabcut=grabcut, memory=memory)
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame,
                                            on_begin=on_begin, model=model, shots=shots,
@@ -63,12 +63,12 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = Non
 def seg_pipeline(*, masks: dict[int, str], output_dir: str, overlay: str | None, alpha: str | None, chain: bool,
                  refine: bool, refine_weights: str | None, full_resolution: bool, device: str,
                  refiner: torch.nn.Module | None, adapt: int = 0, grabcut: bool = True,
-                 memory: bool = True) -> Pipeline:
+                 memory: bool = True, working_side: int | None = None) -> Pipeline:
     def propagation(model, settings, info):
         net_refiner = refiner
         if net_refiner is None and (refine or refine_weights):
             net_refiner, _ = load_model("seg-refine", refine_weights, device)
-        working = None if full_resolution else working_short_side(model)
+        working = propagation_short_side(model, working_side, full_resolution)
 
         def propagate(frames, files, cuts, on_confidence):
             labels = {index: _load_key(path, info) for index, path in sorted(files.items())}
@@ -78,7 +78,8 @@ def seg_pipeline(*, masks: dict[int, str], output_dir: str, overlay: str | None,
         return propagate
 
     recipe = partial(seg_pipeline, masks=masks, output_dir=output_dir, overlay=overlay, alpha=alpha, chain=chain,
-                     refine=refine, refine_weights=refine_weights, full_resolution=full_resolution, device=device,
+                     refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
+                     working_side=working_side, device=device,
                      refiner=refiner, adapt=adapt, grabcut=grabcut, memory=memory)
     return Pipeline("seg", lambda info: check_key_indices({i: Path(p) for i, p in masks.items()}, info.frame_count),
                     _load_key, lambda info: LabelSink(output_dir, info, overlay, alpha), propagation, recipe,
