@@ -13,7 +13,7 @@
 # Then the SEG(t+s) refiner on that model's masks: 1,000 steps of weights/configs/seg-refine.toml and 300 of
 # seg-refine-appear.toml (about 15 minutes more). A SEG(t) model already at
 # OUT_DIR/s5.safetensors skips the first five stages: the refiner is trained on that model's masks (the shipped
-# refiner: weights/seg-stpn.safetensors there, and the shipped dev split).
+# refiner: weights/seg-stpn.safetensors there, and the shipped dev split). REFINE=0 stops after SEG(t).
 set -euo pipefail
 out=$1; shift
 here=$(dirname "$0")
@@ -36,6 +36,8 @@ for spec in "1 1500" "2 700 seg-long.toml" "3 500 seg-key.toml" "4 500 seg-selec
         --out "$out/r$1" --export "$out/s$1.safetensors"
     prev=$out/s$1.safetensors
 done
+ln -sf s5.safetensors "$out/seg.safetensors"
+[ "${REFINE:-1}" = 0 ] && exit 0
 prev=
 for spec in "6 1000 seg-refine.toml" "7 300 seg-refine-appear.toml"; do
     set -- $spec
@@ -44,5 +46,4 @@ for spec in "6 1000 seg-refine.toml" "7 300 seg-refine-appear.toml"; do
         --data "$data" --config "$cfg" ${prev:+--init "$prev"} --out "$out/r$1" --export "$out/s$1.safetensors"
     prev=$out/s$1.safetensors
 done
-ln -sf s5.safetensors "$out/seg.safetensors"
 ln -sf s7.safetensors "$out/refine.safetensors"
