@@ -82,6 +82,11 @@ def test_bad_manifest_cells_are_one_error_line(tmp_path, row, words):
     bad(run("batch", "segment", manifest, "-o", tmp_path / "out"), *words)
 
 
+def test_a_manifest_column_is_checked_by_its_option(tmp_path):
+    manifest = touch(tmp_path / "jobs.csv", "input,keys,working-side\nv.mp4,k,8\n")
+    bad(run("batch", "segment", manifest, "-o", tmp_path / "out"), "row 2", "--working-side", "8 is not in the range")
+
+
 def test_unknown_column_lists_the_known_ones(tmp_path):
     manifest = touch(tmp_path / "jobs.csv", "input,keys,colour\nv.mp4,k,red\n")
     bad(run("batch", "colorize", manifest, "-o", tmp_path / "out"), "unknown column 'colour'", "interval", "crf")
