@@ -45,8 +45,8 @@ from vprop.pipelines.segment import segment
 @frame_run_options
 @common
 def segment_command(video, masks, output, overlay, alpha, mode, chain, refine, refine_weights, grabcut, memory,
-                    adapt, full_resolution, working_side, report_dir, shots, allow_missing, resume, workers, device, quiet, weights,
-                    batch_size):
+                    adapt, full_resolution, working_side, report_dir, shots, allow_missing, resume, workers, device,
+                    quiet, weights, batch_size):
     """Propagate object masks from mask key-frames through VIDEO."""
     device = resolve_device(device)
     keys = {}

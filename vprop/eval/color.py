@@ -54,8 +54,8 @@ def evaluate_color(frames: Callable[[], Iterator[VideoFrame]], interval: int,
                    working_side: int | None = None) -> dict[str, Scores]:
     """Keys every ``interval`` frames from the ground truth; each method colours the rest from L alone, as
     `vprop colorize` runs it: a network at its working size (``vprop.engine.working``; ``working_side``: that short
-    side) unless ``full_resolution``, the baselines at the frames' own size. (The ground truth's own CDC, for comparison:
-    ``vprop.eval.metrics.cdc``.)
+    side) unless ``full_resolution``, the baselines at the frames' own size. (The ground truth's own CDC, for
+    comparison: ``vprop.eval.metrics.cdc``.)
 
     ``keep``: frame indices whose outputs are kept in ``Scores.samples`` (for reports).
     """

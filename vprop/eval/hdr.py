@@ -106,9 +106,8 @@ def evaluate_hdr(clip: HDRClip, interval: int, methods, log_mean: float = 0.0,
                  full_resolution: bool = False, working_side: int | None = None) -> dict[str, HDRScores]:
     """Keys every ``interval`` frames from the clip's true radiance; each method propagates them as `vprop hdr`
     runs it: a network at its working size (``vprop.engine.working``; ``working_side``: that short side) unless
-    ``full_resolution``, the
-    baselines at the frames' own size. A clip with a ``deep`` video is blended at its depth, as `vprop hdr` blends
-    a deep source, and at 8 bits too (each method's name with " at 8 bits")."""
+    ``full_resolution``, the baselines at the frames' own size. A clip with a ``deep`` video is blended at its depth,
+    as `vprop hdr` blends a deep source, and at 8 bits too (each method's name with " at 8 bits")."""
     keys = {i: clip.hdr[i] for i in range(0, len(clip.hdr), interval)}
     height, width = clip.hdr[0].shape[:2]
     depths = {"": clip.ldr} if clip.deep is None else {"": clip.deep, " at 8 bits": clip.ldr}

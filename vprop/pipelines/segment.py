@@ -31,9 +31,9 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = Non
     takes its nearest preceding key (online) or both surrounding keys (offline); ``mode`` None: ``default_mode``.
     ``overlay``: also write a video of the frames with the masks blended in (audio kept). ``refine``: SEG(t+s), the
     coarse masks refined by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write
-    the frames with the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than the
-    model's training size (or ``working_side``, a short side) are segmented at that size unless ``full_resolution``. ``report``: a directory for
-    the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``/``refiner``: already
+    the frames with the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than
+    the model's training size (or ``working_side``, a short side) are segmented at that size unless
+    ``full_resolution``. ``report``: a directory for the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``/``refiner``: already
     loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused.
     ``shots``: find the hard cuts first; each shot takes masks from its own keys only, and a shot without one is an
     error, or with ``allow_missing`` all background. ``chain``: the previous-prediction protocol (online only).
