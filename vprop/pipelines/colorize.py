@@ -71,7 +71,7 @@ def color_pipeline(*, keys_dir, output: str, interval: int | None, crf: int, los
     # used for any choice (README, "Broken chains"); the look-up where they stay broken: +0.15 to +0.37 dB more for
     # 4-13% of the speed (README, "Where no flow holds"); the check at each key, offline: +0.05 dB on 8 clips at
     # K=10-30, +0.35-0.39 dB on the one where the network did harm, for 4-5% of the speed (README, "The key check").
-    return Pipeline("color", find_keys, _load_key, lambda info: VideoSink(output, info, crf, lossless, eight_bit),
+    return Pipeline("color", find_keys, _load_key, lambda info, _: VideoSink(output, info, crf, lossless, eight_bit),
                     propagation, recipe, repair_chains=True, lookup=lookup, key_check=True)
 
 

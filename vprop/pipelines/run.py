@@ -79,7 +79,7 @@ class Pipeline:
     task: str                                                   # the model kind and the report's task
     find_keys: Callable[[VideoInfo], Mapping[int, Path]]        # key files by frame index, checked against the video
     load_key: Callable[[Path, VideoInfo], Any]                   # a key file read at the video's size
-    open_sink: Callable[[VideoInfo], Sink]                       # checks the output paths
+    open_sink: Callable[[VideoInfo, Mapping[int, Path]], Sink]   # checks the output paths; given the key files
     propagation: Callable[[torch.nn.Module, Settings, VideoInfo], Propagation]
     # How a worker process builds this pipeline again: a picklable call (a module-level function and keyword
     # arguments, whose values are also what the run's state records of its arguments).
@@ -107,7 +107,7 @@ def run(video, pipeline: Pipeline, options: RunOptions) -> Sink:
         warnings.simplefilter("ignore")   # a key's warnings are shown once, when the frame loop reads it
         for path in files.values():       # fail before any work on a bad key
             pipeline.load_key(path, info)
-    sink = pipeline.open_sink(info)
+    sink = pipeline.open_sink(info, files)
     cuts = video_cuts(video, files, options.allow_missing) if options.shots else []
     report = (ConfidenceReport(options.report, video=video, task=pipeline.task, mode=options.mode)
               if options.report else None)

@@ -82,7 +82,7 @@ def seg_pipeline(*, masks: dict[int, str], output_dir: str, overlay: str | None,
                      working_side=working_side, device=device,
                      refiner=refiner, adapt=adapt, grabcut=grabcut, memory=memory)
     return Pipeline("seg", lambda info: check_key_indices({i: Path(p) for i, p in masks.items()}, info.frame_count),
-                    _load_key, lambda info: LabelSink(output_dir, info, overlay, alpha), propagation, recipe,
+                    _load_key, lambda info, _: LabelSink(output_dir, info, overlay, alpha), propagation, recipe,
                     partial(_adapt, steps=adapt) if adapt else None)
 
 
