@@ -170,3 +170,26 @@ def test_after_the_refiner_the_cut_is_one_vote_and_the_refiners_sure_pixels_stay
     assert seg_models.wrap_model(Answers(coarse), torch.nn.Identity(), grabcut=True).weight == \
         seg_models.GRABCUT_WEIGHT_AFTER_REFINER
     assert seg_models.wrap_model(Answers(coarse), grabcut=True).weight == 1.0
+
+
+def test_colour_models_learn_from_an_even_sample_of_every_part_of_a_large_object():
+    """An object twenty times the sample size, red in its first half and purple in its second: the strided sample
+    holds both, so a purple patch the network is unsure of stays the object (a sample of the first pixels only
+    would have learned red alone, and purple is nearer the blue background)."""
+    rng = np.random.default_rng(0)
+    n = 20 * seg_models.GRABCUT_MODEL_PIXELS
+    colours = np.array([(220, 40, 30)] * (n // 2) + [(150, 60, 200)] * (n // 2)
+                       + [(40, 90, 160)] * (n // 2) + [(70, 140, 60)] * (n // 2), np.float32)    # background: its 2 tones
+    pixels = np.clip(colours + rng.normal(0, 6, colours.shape), 0, 255).astype(np.uint8)
+    is_object = np.arange(2 * n) < n
+    models = seg_models.colour_models(pixels, is_object)
+    rgb, (disc,) = disc_scene([(160, 120)])
+    patch = np.zeros((H, W), bool)
+    patch[100:140, 30:70] = True            # on the blue half of the background
+    rgb[patch] = (150, 60, 200)
+    coarse = np.where(disc, 1.0, np.where(patch, 0.6, 0.0)).astype(np.float32)
+    cut = seg_models.grabcut_snap(rgb, coarse, models) > 0.5
+    assert cut[patch].mean() > 0.95 and iou(cut & ~patch, disc) > 0.97
+    red_only = np.r_[np.arange(n // 2), np.arange(n, 2 * n)]     # what a sample of the first pixels would see
+    cut = seg_models.grabcut_snap(rgb, coarse, seg_models.colour_models(pixels[red_only], is_object[red_only])) > 0.5
+    assert cut[patch].mean() < 0.05
