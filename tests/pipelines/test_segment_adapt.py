@@ -105,3 +105,19 @@ def test_a_resumed_adapted_run_writes_the_uninterrupted_masks_and_refuses_other_
     segment(square_video, masks, out, weights=weights, adapt=3, resume=True, on_frame=written.append)
     assert written == list(range(5, 10))              # the first span was not run again
     assert files(out) == files(whole)                 # the adaptation is seeded: the same copy again
+
+
+
+@pytest.mark.parametrize("options, asked", [((), (None, False)), (("--working-side", 300), (300, False)),
+                                            (("--full-resolution",), (None, True))])
+def test_the_run_adapts_at_its_working_size(tmp_path, square_video, tiny_seg_weights, monkeypatch, options, asked):
+    """The adaptation is handed the run's working size (``adapt_seg`` shrinks to it: tests/training/test_adapt.py)."""
+    import vprop.training.adapt as adapt
+
+    seen = []
+    monkeypatch.setattr(adapt, "adapt_seg", lambda model, rgb, labels, cfg, working_side, full_resolution:
+                        seen.append((working_side, full_resolution)) or adapt.Adapted(model, cfg.steps, 0.0))
+    result = run("segment", square_video, "--mask", save_palette(tmp_path / "m0.png", square_labels(0)), "-o",
+                 tmp_path / "out", "--weights", tiny_seg_weights, "--adapt", 2, *options)
+    assert result.exit_code == 0, result.output
+    assert seen == [asked]

@@ -87,3 +87,21 @@ def test_an_empty_mask_has_nothing_to_adapt_to(tiny_seg_weights):
     result = adapt_seg(model, square_frame(0, *SIZE), np.zeros(SIZE[::-1], np.uint8), AdaptConfig(steps=5))
     assert result.steps == 0
     assert seg.object_ids(np.zeros(3, np.uint8)) == ()
+
+
+def test_the_copy_is_adapted_at_the_size_the_run_propagates_at(tiny_seg_weights, monkeypatch):
+    """The tiny model was trained at short side 240: a 640x480 key is shrunk to 320x240 for it, to 400x300 for
+    ``--working-side 300``, and kept whole for ``--full-resolution``."""
+    import vprop.training.adapt as adapt
+
+    model, _ = load_weights_file(tiny_seg_weights)
+    rgb = cv2.resize(square_frame(0, *SIZE), (640, 480), interpolation=cv2.INTER_NEAREST)
+    labels = cv2.resize(square_labels(0), (640, 480), interpolation=cv2.INTER_NEAREST)
+    seen = []
+    pairs = adapt.adapt_pairs
+    monkeypatch.setattr(adapt, "adapt_pairs", lambda rgb, labels, *rest: seen.append(labels.shape)
+                        or pairs(rgb, labels, *rest))
+    adapt_seg(model, rgb, labels, AdaptConfig(steps=1))
+    adapt_seg(model, rgb, labels, AdaptConfig(steps=1), working_side=300)
+    adapt_seg(model, rgb, labels, AdaptConfig(steps=1), full_resolution=True)
+    assert seen == [(240, 320), (300, 400), (480, 640)]

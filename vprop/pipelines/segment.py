@@ -83,16 +83,17 @@ def seg_pipeline(*, masks: dict[int, str], output_dir: str, overlay: str | None,
                      refiner=refiner, adapt=adapt, grabcut=grabcut, memory=memory)
     return Pipeline("seg", lambda info: check_key_indices({i: Path(p) for i, p in masks.items()}, info.frame_count),
                     _load_key, lambda info, _: LabelSink(output_dir, info, overlay, alpha), propagation, recipe,
-                    partial(_adapt, steps=adapt) if adapt else None)
+                    partial(_adapt, steps=adapt, working_side=working_side, full_resolution=full_resolution)
+                    if adapt else None)
 
 
 def _load_key(path, info):
     return load_mask(path, info.width, info.height)
 
 
-def _adapt(model, rgb, labels, steps: int):
+def _adapt(model, rgb, labels, steps: int, working_side: int | None, full_resolution: bool):
     from vprop.training.adapt import adapt_to_key     # training code, imported only by runs that adapt
-    return adapt_to_key(model, rgb, labels, steps)
+    return adapt_to_key(model, rgb, labels, steps, working_side, full_resolution)
 
 
 def default_mode(keys: int, chain: bool = False) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from vprop.engine.flow import ChainedWarp, FlowEstimator
-from vprop.engine.working import shrink, working_short_side, working_size
+from vprop.engine.working import propagation_short_side, shrink, working_size
 from vprop.models.seg import key_inputs
 from vprop.tasks import seg
 from vprop.training.loop import Pair, TrainConfig, switchable_loss
@@ -104,15 +104,18 @@ def adapt_pairs(rgb: np.ndarray, labels: np.ndarray, model: torch.nn.Module, rng
 
 
 def adapt_seg(model: torch.nn.Module, rgb: np.ndarray, labels: np.ndarray, cfg: AdaptConfig,
-              on_step: Callable[[int, torch.nn.Module], None] | None = None) -> Adapted:
+              on_step: Callable[[int, torch.nn.Module], None] | None = None, working_side: int | None = None,
+              full_resolution: bool = False) -> Adapted:
     """A copy of the SEG(t) ``model`` fine-tuned for ``cfg.steps`` steps on the key frame ``rgb`` (uint8 RGB,
-    (H, W, 3)) and its label map ``labels`` (H, W), at the model's working size. ``on_step(step, model)`` after
-    each step (the copy in training: copy it to keep it)."""
+    (H, W, 3)) and its label map ``labels`` (H, W), at the size the run propagates at (``working_side``,
+    ``full_resolution``: see ``propagation_short_side``). ``on_step(step, model)`` after each step (the copy in
+    training: copy it to keep it)."""
     t0 = time.perf_counter()
     adapted = copy.deepcopy(model)
     if cfg.steps <= 0 or not seg.object_ids(labels):
         return Adapted(adapted.eval(), 0, time.perf_counter() - t0)
-    size = working_size(labels.shape[1], labels.shape[0], working_short_side(model))
+    size = working_size(labels.shape[1], labels.shape[0],
+                        propagation_short_side(model, working_side, full_resolution))
     if size is not None:
         rgb, labels = shrink(rgb, size), cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST)
     rgb = rgb.astype(np.float32) / 255.0
@@ -134,8 +137,10 @@ def adapt_seg(model: torch.nn.Module, rgb: np.ndarray, labels: np.ndarray, cfg: 
     return Adapted(adapted, cfg.steps, time.perf_counter() - t0)
 
 
-def adapt_to_key(model: torch.nn.Module, rgb: np.ndarray, labels: np.ndarray, steps: int) -> torch.nn.Module:
-    """``adapt_seg`` as a run uses it: the adapted copy, its cost on one log line."""
-    result = adapt_seg(model, rgb, labels, AdaptConfig(steps=steps))
+def adapt_to_key(model: torch.nn.Module, rgb: np.ndarray, labels: np.ndarray, steps: int,
+                 working_side: int | None = None, full_resolution: bool = False) -> torch.nn.Module:
+    """``adapt_seg`` as a run uses it, at the run's working size: the adapted copy, its cost on one log line."""
+    result = adapt_seg(model, rgb, labels, AdaptConfig(steps=steps), working_side=working_side,
+                       full_resolution=full_resolution)
     log.info("adapted the mask model to the first mask: %d steps, %.1f s", result.steps, result.seconds)
     return result.model
