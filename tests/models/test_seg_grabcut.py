@@ -178,8 +178,8 @@ def test_colour_models_learn_from_an_even_sample_of_every_part_of_a_large_object
     would have learned red alone, and purple is nearer the blue background)."""
     rng = np.random.default_rng(0)
     n = 20 * seg_models.GRABCUT_MODEL_PIXELS
-    colours = np.array([(220, 40, 30)] * (n // 2) + [(150, 60, 200)] * (n // 2)
-                       + [(40, 90, 160)] * (n // 2) + [(70, 140, 60)] * (n // 2), np.float32)    # background: its 2 tones
+    background = [(40, 90, 160)] * (n // 2) + [(70, 140, 60)] * (n // 2)       # the scene's two tones
+    colours = np.array([(220, 40, 30)] * (n // 2) + [(150, 60, 200)] * (n // 2) + background, np.float32)
     pixels = np.clip(colours + rng.normal(0, 6, colours.shape), 0, 255).astype(np.uint8)
     is_object = np.arange(2 * n) < n
     models = seg_models.colour_models(pixels, is_object)
