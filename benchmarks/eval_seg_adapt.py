@@ -2,12 +2,14 @@
 
     python benchmarks/eval_seg_adapt.py [--videos a,b,...] [--steps 0,10,25,50,100] [--threads 1]
         [--lr 1e-4 --scale 0.1 --rotate 15 --shift 0.1 --elastic 0]   (AdaptConfig's defaults)
+        [--grabcut] [--working-side 320]
 
 Full 854x480 frames, the first ground-truth mask the only key, SEG(t) online (the defaults of ``vprop segment``),
 J and F over every other frame with a mask. One adaptation per video runs to the largest step count; the model is
 copied at each smaller one (the learning rate is constant, so the copy at N steps is the model ``--adapt N``
 gives), and the seconds are those of the adaptation up to that step. Default videos: the three dev videos not
 used to tune the adaptation (lucia, rhino, swing; its jitter was chosen on breakdance-flare and elephant).
+``--working-side``: adapt and segment at that short side, as ``vprop segment --adapt N --working-side S`` does.
 """
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=None, help="only the first N frames (quick looks)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--grabcut", action="store_true", help="the masks snapped by GrabCut, as `vprop segment` does")
+    ap.add_argument("--working-side", type=int, default=None, help="short side to adapt and segment at (default 240)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -61,17 +64,19 @@ def main() -> None:
             if step in steps:
                 snapshots[step] = (copy.deepcopy(adapted).eval(), time.perf_counter() - t0)
         adapt_seg(model, key_rgb, truth[key], AdaptConfig(steps=max(steps), lr=a.lr, scale=a.scale, rotate=a.rotate,
-                                                               shift=a.shift, elastic=a.elastic), on_step=keep)
+                                                               shift=a.shift, elastic=a.elastic), on_step=keep,
+                  working_side=a.working_side)
         table[name] = {}
         for n in steps:
             net, seconds = snapshots[n]
             net = wrap_model(net, grabcut=True) if a.grabcut else net
-            s = evaluate_seg(frames, {i: truth[i] for i in sorted(truth)}, {"vprop": (net, settings)})["vprop"]
+            s = evaluate_seg(frames, {i: truth[i] for i in sorted(truth)}, {"vprop": (net, settings)},
+                             working_side=a.working_side)["vprop"]
             table[name][n] = {"J": s.J, "F": s.F, "seconds": seconds}
             print(f"{name:18s} steps {n:4d}  J {s.J:.3f}  F {s.F:.3f}  adapt {seconds:6.1f} s", flush=True)
     print(f"\nmean over {len(table)} videos ({a.videos}), 854x480, first mask the only key, SEG(t) online, "
           f"lr {a.lr:g}, jitter scale {a.scale:g} rotate {a.rotate:g} shift {a.shift:g} elastic {a.elastic:g}, "
-          f"{a.threads} thread(s){', GrabCut' if a.grabcut else ''}")
+          f"{a.threads} thread(s){', GrabCut' if a.grabcut else ''}, short side {a.working_side or 240}")
     print(f"{'steps':>5} {'J':>6} {'F':>6} {'seconds':>8}")
     for n in steps:
         rows = [v[n] for v in table.values()]
