@@ -1,15 +1,16 @@
-"""Segment and HDR speed at the example's 854x480, printed side by side with the optical-flow baseline.
+"""Segment and HDR speed on the example clip, printed side by side with the optical-flow baseline.
 
     python benchmarks/bench_tasks.py [--task seg|hdr|both] [--frames 50] [--threads N] [--repeats 2]
-                                     [--no-full-resolution] [--working-sides 280 320]
+                                     [--no-full-resolution] [--working-sides 280 320] [--seg-sizes 854x480 1280x720]
     python benchmarks/bench_tasks.py --memory [--task seg|hdr|both] [--short-side 180]
 
 seg: frames/s of chained DIS-flow warping of the first mask, SEG(t) and SEG(t+s) (the shipped weights), through
-the same frame loop, online, the first mask of examples/rhino_masks the only key; at the frames' size and at the
-working size `vprop segment` uses by default (short side 240, labels answered at 854x480), with the GrabCut snap
-and the memory of the frame before as `vprop segment` runs by default, and SEG(t) without the memory
-(`--no-memory`) and without the snap (`--no-grabcut`); `--working-sides`: SEG(t) at those working sizes too,
-with and without the snap, and HDR at those sizes ("vprop @SIDE", as `vprop hdr --working-side SIDE`).
+the same frame loop, online, the first mask of examples/rhino_masks the only key, on the example clip resized to
+each of --seg-sizes (default its own 854x480): at the frames' size and at the working size `vprop segment` uses by
+default (short side 240, labels answered at the frames' size), with the GrabCut snap and the memory of the frame
+before as `vprop segment` runs by default, and SEG(t) without the memory (`--no-memory`) and without the snap
+(`--no-grabcut`); `--working-sides`: SEG(t) at those working sizes too, with and without the snap, and HDR at
+those sizes ("vprop @SIDE", as `vprop hdr --working-side SIDE`).
 hdr: frames/s of both keys flow-warped and blended (the baseline), of vprop as `vprop hdr` runs by default (the
 working size, short side 240, detail carried and the LDR blended at full size) and of vprop --full-resolution,
 offline, a key every 20 frames, on the example clip resized to each of --sizes (default 854x480 and 1280x720),
@@ -57,37 +58,43 @@ def show(task: str, rates: dict[str, float]) -> None:
         print(f"{task:13s} {name:<24} {r:6.2f} frames/s  {1000 / r:7.1f} ms/frame  {r / base:5.2f}x flow")
 
 
-def bench_seg(frames, repeats: int, full_resolution: bool, working_sides: list[int] = ()) -> None:
+def bench_seg(frames, repeats: int, full_resolution: bool, sizes: list[tuple[int, int]],
+              working_sides: list[int] = ()) -> None:
+    import cv2
+
     from vprop.engine.masks import propagate_masks
     from vprop.engine.propagator import Settings
     from vprop.eval.baselines import Passthrough
     from vprop.io.images import read_mask
+    from vprop.io.video import VideoFrame
     from vprop.models.hub import load_model
 
-    key = {0: read_mask(MASK)}
     model, _ = load_model("seg")
     refiner, _ = load_model("seg-refine")
     settings = Settings(mode="online", align=True)
-    runs = {
-        "flow baseline": lambda: propagate_masks(Passthrough(), iter(frames), key, settings),
-        # what `vprop segment` runs by default: the models' training size, probabilities up-sampled
-        "SEG(t) @240": lambda: propagate_masks(model, iter(frames), key, settings, working_short_side=240,
-                                               grabcut=True, memory=True),
-        "SEG(t) @240 no memory": lambda: propagate_masks(model, iter(frames), key, settings, working_short_side=240,
-                                                         grabcut=True),
-        "SEG(t) @240 no grabcut": lambda: propagate_masks(model, iter(frames), key, settings, working_short_side=240),
-        "SEG(t+s) @240": lambda: propagate_masks(model, iter(frames), key, settings, refiner=refiner,
-                                                 working_short_side=240, grabcut=True),
-    }
-    for side in working_sides:    # other working sizes, as `vprop segment --working-side S` runs them
-        runs[f"SEG(t) @{side}"] = lambda side=side: propagate_masks(
-            model, iter(frames), key, settings, working_short_side=side, grabcut=True, memory=True)
-        runs[f"SEG(t) @{side} no grabcut"] = lambda side=side: propagate_masks(
-            model, iter(frames), key, settings, working_short_side=side)
-    if full_resolution:
-        runs["SEG(t)"] = lambda: propagate_masks(model, iter(frames), key, settings, grabcut=True)
-        runs["SEG(t+s)"] = lambda: propagate_masks(model, iter(frames), key, settings, refiner=refiner, grabcut=True)
-    show("seg", best_rates(runs, len(frames), repeats))
+    for width, height in sizes:
+        sized = [VideoFrame(f.index, cv2.resize(f.rgb, (width, height), interpolation=cv2.INTER_AREA), f.pts,
+                            f.time_base) for f in frames]
+        key = {0: cv2.resize(read_mask(MASK), (width, height), interpolation=cv2.INTER_NEAREST)}
+
+        def runner(net=model, side=None, **options):
+            return lambda: propagate_masks(net, iter(sized), key, settings, working_short_side=side, **options)
+
+        runs = {
+            "flow baseline": runner(Passthrough()),
+            # what `vprop segment` runs by default: the models' training size, probabilities up-sampled
+            "SEG(t) @240": runner(side=240, grabcut=True, memory=True),
+            "SEG(t) @240 no memory": runner(side=240, grabcut=True),
+            "SEG(t) @240 no grabcut": runner(side=240),
+            "SEG(t+s) @240": runner(side=240, refiner=refiner, grabcut=True),
+        }
+        for side in working_sides:    # other working sizes, as `vprop segment --working-side S` runs them
+            runs[f"SEG(t) @{side}"] = runner(side=side, grabcut=True, memory=True)
+            runs[f"SEG(t) @{side} no grabcut"] = runner(side=side)
+        if full_resolution:
+            runs["SEG(t)"] = runner(grabcut=True)
+            runs["SEG(t+s)"] = runner(refiner=refiner, grabcut=True)
+        show(f"seg {width}x{height}", best_rates(runs, len(sized), repeats))
 
 
 def bench_hdr(frames, repeats: int, full_resolution: bool, sizes: list[tuple[int, int]],
@@ -165,6 +172,7 @@ def main() -> None:
     parser.add_argument("--no-full-resolution", action="store_true",
                         help="skip the slow vprop rows at the frames' own size")
     parser.add_argument("--sizes", nargs="+", default=["854x480", "1280x720"], help="hdr: frame sizes WxH")
+    parser.add_argument("--seg-sizes", nargs="+", default=["854x480"], help="seg: frame sizes WxH")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--short-side", type=int, default=180)
     parser.add_argument("--working-sides", type=int, nargs="+", default=[],
@@ -180,7 +188,8 @@ def main() -> None:
     frames = [f for f, _ in zip(read_frames(VIDEO), range(args.frames))]
     print(f"{VIDEO.name}: {info.width}x{info.height}, {len(frames)} frames, torch threads {torch.get_num_threads()}")
     if args.task in ("seg", "both"):
-        bench_seg(frames, args.repeats, not args.no_full_resolution, args.working_sides)
+        bench_seg(frames, args.repeats, not args.no_full_resolution,
+                  [tuple(int(v) for v in size.lower().split("x")) for size in args.seg_sizes], args.working_sides)
     if args.task in ("hdr", "both"):
         bench_hdr(frames, args.repeats, not args.no_full_resolution,
                   [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes], args.working_sides)
