@@ -6,6 +6,7 @@ into the batch. The per-frame conversions (network inputs, labels) are the task'
 """
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -227,7 +228,8 @@ def colour_models(pixels: np.ndarray, is_object: np.ndarray) -> ColourModels | N
     if is_object.sum() < GRABCUT_MIN_PIXELS or len(is_object) - is_object.sum() < GRABCUT_MIN_PIXELS:
         return None
     # k-means costs in proportion to the pixels, and an even sample of ten thousand gives the same five Gaussians
-    obj, rest = (part[::-(-len(part) // GRABCUT_MODEL_PIXELS)] for part in (pixels[is_object], pixels[~is_object]))
+    obj, rest = (part[::math.ceil(len(part) / GRABCUT_MODEL_PIXELS)]
+                 for part in (pixels[is_object], pixels[~is_object]))
     # GrabCut learns its models from any image and labels: the pixels as a one-column image, all labels fixed
     labels = np.repeat(np.array([cv2.GC_FGD, cv2.GC_BGD], np.uint8), [len(obj), len(rest)])[:, None]
     pixels = np.concatenate([obj, rest])
