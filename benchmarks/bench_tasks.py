@@ -52,6 +52,11 @@ def best_rates(runs: dict, frames: int, repeats: int) -> dict[str, float]:
     return rates
 
 
+def frame_sizes(sizes: list[str]) -> list[tuple[int, int]]:
+    """(width, height) of each "WxH"."""
+    return [tuple(int(v) for v in size.lower().split("x")) for size in sizes]
+
+
 def show(task: str, rates: dict[str, float]) -> None:
     base = rates["flow baseline"]
     for name, r in rates.items():
@@ -188,11 +193,9 @@ def main() -> None:
     frames = [f for f, _ in zip(read_frames(VIDEO), range(args.frames))]
     print(f"{VIDEO.name}: {info.width}x{info.height}, {len(frames)} frames, torch threads {torch.get_num_threads()}")
     if args.task in ("seg", "both"):
-        bench_seg(frames, args.repeats, not args.no_full_resolution,
-                  [tuple(int(v) for v in size.lower().split("x")) for size in args.seg_sizes], args.working_sides)
+        bench_seg(frames, args.repeats, not args.no_full_resolution, frame_sizes(args.seg_sizes), args.working_sides)
     if args.task in ("hdr", "both"):
-        bench_hdr(frames, args.repeats, not args.no_full_resolution,
-                  [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes], args.working_sides)
+        bench_hdr(frames, args.repeats, not args.no_full_resolution, frame_sizes(args.sizes), args.working_sides)
 
 
 if __name__ == "__main__":

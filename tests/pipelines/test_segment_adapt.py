@@ -107,7 +107,6 @@ def test_a_resumed_adapted_run_writes_the_uninterrupted_masks_and_refuses_other_
     assert files(out) == files(whole)                 # the adaptation is seeded: the same copy again
 
 
-
 @pytest.mark.parametrize("options, asked", [((), (None, False)), (("--working-side", 300), (300, False)),
                                             (("--full-resolution",), (None, True))])
 def test_the_run_adapts_at_its_working_size(tmp_path, square_video, tiny_seg_weights, monkeypatch, options, asked):

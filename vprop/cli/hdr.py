@@ -54,8 +54,8 @@ def hdr_command(video, keys_dir, output, interval, mode, align, blend, blend_rul
 
     Outputs: -o DIR gets 00000.exr ... (half float, scene-linear, in the keys' units and primaries); --preview an
     H.264 SDR view (Reinhard tone mapping); --hdr10 HEVC 10-bit PQ / BT.2020, scene-linear 1.0 shown at 203 cd/m²
-    (BT.2408 reference white), with MaxCLL/MaxFALL; --hlg HEVC 10-bit HLG / BT.2020, scene-linear 1.0 at the 75% HLG signal
-    (BT.2408 reference white), up to about 3.8 times that before it clips.
+    (BT.2408 reference white), with MaxCLL/MaxFALL; --hlg HEVC 10-bit HLG / BT.2020, scene-linear 1.0 at the 75%
+    HLG signal (BT.2408 reference white), up to about 3.8 times that before it clips.
     """
     from vprop.pipelines.hdr import hdr
 

@@ -38,15 +38,15 @@ def colorize(video, keys_dir, output, *, interval: int | None = None, mode: str 
     ``full_resolution``: propagate at the video's own size; by default frames larger than the model's training
     size (or ``working_side``, a short side) are propagated at that size and the chroma is up-sampled onto each
     frame's own lightness (``vprop.engine.working``). ``lookup``: where a flow chain failed, the key's colours are
-    also looked up by patch matching (``vprop.engine.lookup``; False is ``--no-lookup``). ``eight_bit``: 8 bits per channel from a source
-    deeper than that too (default: its depth kept, ``vprop.pipelines.sinks.VideoSink``).
+    also looked up by patch matching (``vprop.engine.lookup``; False is ``--no-lookup``). ``eight_bit``: 8 bits per
+    channel from a source deeper than that too (default: its depth kept, ``vprop.pipelines.sinks.VideoSink``).
     """
     pipeline = color_pipeline(keys_dir=keys_dir, output=str(output), interval=interval, crf=crf, lossless=lossless,
                               full_resolution=full_resolution, working_side=working_side, lookup=lookup,
                               eight_bit=eight_bit)
     return run(video, pipeline, RunOptions(mode=mode, align=align, blend=blend, weights=weights, device=device,
-                                           batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin, model=model,
-                                           shots=shots, allow_missing=allow_missing, resume=resume,
+                                           batch_size=batch_size, report=report, on_frame=on_frame, on_begin=on_begin,
+                                           model=model, shots=shots, allow_missing=allow_missing, resume=resume,
                                            workers=workers)).path
 
 

@@ -33,8 +33,9 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = Non
     coarse masks refined by the spatial network (``refine_weights``, default the shipped one). ``alpha``: also write
     the frames with the objects as an alpha matte (ProRes 4444 .mov or a directory of RGBA PNGs). Frames larger than
     the model's training size (or ``working_side``, a short side) are segmented at that size unless
-    ``full_resolution``. ``report``: a directory for the per-frame confidence report (``vprop.engine.confidence.ConfidenceReport``). ``model``/``refiner``: already
-    loaded (a batch worker holds them for many videos); ``weights``/``refine_weights`` are then unused.
+    ``full_resolution``. ``report``: a directory for the per-frame confidence report
+    (``vprop.engine.confidence.ConfidenceReport``). ``model``/``refiner``: already loaded (a batch worker holds them
+    for many videos); ``weights``/``refine_weights`` are then unused.
     ``shots``: find the hard cuts first; each shot takes masks from its own keys only, and a shot without one is an
     error, or with ``allow_missing`` all background. ``chain``: the previous-prediction protocol (online only).
     ``resume``: keep finished key segments in ``<output_dir>.vprop-resume/`` so that a killed run started again
@@ -53,7 +54,8 @@ def segment(video, masks: dict[int, Path], output_dir, *, mode: str | None = Non
     pipeline = seg_pipeline(masks={int(i): str(p) for i, p in masks.items()}, output_dir=str(output_dir),
                             overlay=overlay and str(overlay), alpha=alpha and str(alpha), chain=chain,
                             refine=refine, refine_weights=refine_weights, full_resolution=full_resolution,
-                            working_side=working_side, device=device, refiner=refiner, adapt=adapt, grabcut=grabcut, memory=memory)
+                            working_side=working_side, device=device, refiner=refiner, adapt=adapt, grabcut=grabcut,
+                            memory=memory)
     return run(video, pipeline, RunOptions(mode=mode, align=align, weights=weights, device=device,
                                            batch_size=batch_size, report=report, on_frame=on_frame,
                                            on_begin=on_begin, model=model, shots=shots,
